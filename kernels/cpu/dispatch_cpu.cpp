@@ -1,0 +1,319 @@
+// nidim/kernels/cpu/dispatch_cpu.cpp: the CPU backend's dispatch switch.
+//
+// One case per op (no default: -Werror=switch makes a new op fail to compile until it is handled
+// here). Each case unpacks the KernelCall's tensors (operand order in kernels/dispatch.h) into
+// raw pointers and sizes and calls the typed kernel from kernels_cpu.h, for float or double.
+// Validation of shapes and dtypes happened in the front end (kernels/ops.cpp).
+#include "core/error.h"
+#include "kernels/cpu/kernels_cpu.h"
+#include "kernels/dispatch.h"
+
+namespace nidim {
+
+namespace {
+
+template <class T> T* ptr(Tensor& t) { return t.defined() ? static_cast<T*>(t.raw()) : nullptr; }
+template <class T> const T* cptr(const Tensor& t) {
+  return t.defined() ? static_cast<const T*>(t.raw()) : nullptr;
+}
+
+// Calls f(T{}) with T the floating type of `dtype`.
+template <class F> void with_float(Op op, DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::f32: return f(float{});
+    case DType::f64: return f(double{});
+    default: NIDIM_FAIL("{}: needs float32 or float64 tensors, got {}", op_name(op), dtype_name(dtype));
+  }
+}
+
+// Calls f(T{}) for any dtype.
+template <class F> void with_any(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::f32: return f(float{});
+    case DType::f64: return f(double{});
+    case DType::i32: return f(int32_t{});
+    case DType::i64: return f(int64_t{});
+    case DType::u8: return f(uint8_t{});
+  }
+}
+
+// [R, A, I] view of `shape` around `axis` (-1: all elements).
+void lanes(const Shape& shape, int64_t axis, int64_t& R, int64_t& A, int64_t& I) {
+  if (axis < 0) {
+    R = 1, A = shape.numel(), I = 1;
+    return;
+  }
+  R = 1, I = 1;
+  for (int k = 0; k < axis; ++k) R *= shape[k];
+  A = shape[static_cast<int>(axis)];
+  for (int k = static_cast<int>(axis) + 1; k < shape.ndim(); ++k) I *= shape[k];
+}
+
+Broadcast4 broadcast4(const Shape& out, const Shape& a, const Shape& b) {
+  Broadcast4 s;
+  auto pad = [](const Shape& x, int64_t dst[4]) {
+    for (int k = 0; k < 4; ++k) dst[k] = 1;
+    for (int k = 0; k < x.ndim(); ++k) dst[4 - x.ndim() + k] = x[k];
+  };
+  pad(out, s.out);
+  pad(a, s.a);
+  pad(b, s.b);
+  return s;
+}
+
+Conv2dShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& y, const OpParams& p) {
+  return {x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3),
+          p.i[0],    p.i[1],    y.size(2), y.size(3)};
+}
+
+Pool2dShape pool_shape(const Tensor& x, const Tensor& y, const OpParams& p) {
+  return {x.size(0), x.size(1), x.size(2), x.size(3), p.i[0], p.i[1], p.i[2], y.size(2), y.size(3)};
+}
+
+// batch-norm sees x as [N, C, S].
+void bn_dims(const Tensor& x, int64_t& N, int64_t& C, int64_t& S) {
+  N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1);
+}
+
+[[noreturn]] void view_op(Op op) {
+  NIDIM_FAIL("{}: is a view and has no kernel (kernels/ops.cpp handles it)", op_name(op));
+}
+
+}  // namespace
+
+void dispatch_cpu(KernelCall& call) {
+  const bool fwd = call.pass == Pass::forward;
+  std::vector<Tensor>& in = call.in;
+  std::vector<Tensor>& out = call.out;
+  const OpParams& p = call.p;
+  const Op op = call.op;
+  switch (op) {
+    case Op::fill:
+      return with_any(out[0].dtype(), [&](auto t) {
+        using T = decltype(t);
+        fill_cpu<T>(ptr<T>(out[0]), out[0].numel(), static_cast<T>(p.f[0]));
+      });
+    case Op::uniform:
+      return with_float(op, out[0].dtype(), [&](auto t) {
+        using T = decltype(t);
+        uniform_cpu<T>(ptr<T>(out[0]), out[0].numel(), p.i[0], p.i[1], p.i[2], T(p.f[0]), T(p.f[1]));
+      });
+    case Op::normal:
+      return with_float(op, out[0].dtype(), [&](auto t) {
+        using T = decltype(t);
+        normal_cpu<T>(ptr<T>(out[0]), out[0].numel(), p.i[0], p.i[1], p.i[2], T(p.f[0]), T(p.f[1]));
+      });
+    case Op::cast:
+      return with_any(out[0].dtype(), [&](auto to) {
+        with_any(in[0].dtype(), [&](auto from) {
+          using TO = decltype(to);
+          using TI = decltype(from);
+          cast_cpu<TO, TI>(ptr<TO>(out[0]), cptr<TI>(in[0]), in[0].numel());
+        });
+      });
+    case Op::matmul:
+      return with_float(op, in[fwd ? 0 : 1].dtype(), [&](auto t) {
+        using T = decltype(t);
+        const Tensor& a = in[fwd ? 0 : 1];
+        const Tensor& b = in[fwd ? 1 : 2];
+        const bool ta = p.i[0], tb = p.i[1];
+        const int64_t M = ta ? a.size(1) : a.size(0), K = ta ? a.size(0) : a.size(1);
+        const int64_t N = tb ? b.size(0) : b.size(1);
+        if (fwd)
+          matmul_forward_cpu<T>(ptr<T>(out[0]), cptr<T>(a), cptr<T>(b), M, N, K, ta, tb);
+        else
+          matmul_backward_cpu<T>(ptr<T>(out[0]), ptr<T>(out[1]), cptr<T>(in[0]), cptr<T>(a),
+                                 cptr<T>(b), M, N, K, ta, tb);
+      });
+    case Op::add:
+    case Op::sub:
+    case Op::mul:
+    case Op::div:
+      return with_float(op, in[fwd ? 0 : 1].dtype(), [&](auto t) {
+        using T = decltype(t);
+        if (fwd) {
+          const Broadcast4 s = broadcast4(out[0].shape(), in[0].shape(), in[1].shape());
+          binary_forward_cpu<T>(op, ptr<T>(out[0]), cptr<T>(in[0]), cptr<T>(in[1]), s);
+        } else {
+          const Broadcast4 s = broadcast4(in[0].shape(), in[1].shape(), in[2].shape());
+          binary_backward_cpu<T>(op, ptr<T>(out[0]), ptr<T>(out[1]), cptr<T>(in[0]),
+                                 cptr<T>(in[1]), cptr<T>(in[2]), s);
+        }
+      });
+    case Op::neg:
+    case Op::exp:
+    case Op::log:
+    case Op::sqrt:
+    case Op::pow:
+    case Op::abs:
+    case Op::tanh:
+    case Op::sigmoid:
+    case Op::erf:
+    case Op::relu:
+    case Op::leaky_relu:
+      return with_float(op, in[0].dtype(), [&](auto t) {
+        using T = decltype(t);
+        if (fwd)
+          unary_forward_cpu<T>(op, ptr<T>(out[0]), cptr<T>(in[0]), in[0].numel(), T(p.f[0]));
+        else
+          unary_backward_cpu<T>(op, ptr<T>(out[0]), cptr<T>(in[0]), cptr<T>(in[1]),
+                                cptr<T>(in[2]), in[0].numel(), T(p.f[0]));
+      });
+    case Op::sum:
+    case Op::mean:
+      return with_float(op, in[0].dtype(), [&](auto t) {
+        using T = decltype(t);
+        int64_t R, A, I;
+        lanes(fwd ? in[0].shape() : out[0].shape(), p.i[0], R, A, I);
+        const double scale = op == Op::mean ? 1.0 / static_cast<double>(A) : 1.0;
+        if (fwd)
+          sum_forward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), R, A, I, scale);
+        else
+          sum_backward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), R, A, I, scale);
+      });
+    case Op::max:
+      return with_float(op, fwd ? in[0].dtype() : in[0].dtype(), [&](auto t) {
+        using T = decltype(t);
+        int64_t R, A, I;
+        lanes(fwd ? in[0].shape() : out[0].shape(), p.i[0], R, A, I);
+        if (fwd)
+          max_forward_cpu<T>(ptr<T>(out[0]), ptr<int64_t>(out[1]), cptr<T>(in[0]), R, A, I);
+        else
+          max_backward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), cptr<int64_t>(in[1]), R, A, I);
+      });
+    case Op::logsumexp:
+      return with_float(op, in[0].dtype(), [&](auto t) {
+        using T = decltype(t);
+        int64_t R, A, I;
+        lanes(fwd ? in[0].shape() : out[0].shape(), p.i[0], R, A, I);
+        if (fwd)
+          logsumexp_forward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), R, A, I);
+        else
+          logsumexp_backward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), cptr<T>(in[1]),
+                                    cptr<T>(in[2]), R, A, I);
+      });
+    case Op::softmax:
+    case Op::log_softmax:
+      return with_float(op, in[0].dtype(), [&](auto t) {
+        using T = decltype(t);
+        int64_t R, A, I;
+        lanes(in[0].shape(), p.i[0], R, A, I);
+        const bool log = op == Op::log_softmax;
+        if (fwd)
+          softmax_forward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), R, A, I, log);
+        else
+          softmax_backward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), cptr<T>(in[1]), R, A, I, log);
+      });
+    case Op::cross_entropy:
+      return with_float(op, in[fwd ? 0 : 1].dtype(), [&](auto t) {
+        using T = decltype(t);
+        if (fwd) {
+          const int64_t N = in[0].size(0), C = in[0].size(1);
+          cross_entropy_forward_cpu<T>(ptr<T>(out[0]), ptr<T>(out[1]), cptr<T>(in[0]),
+                                       cptr<int32_t>(in[1]), N, C);
+        } else {
+          const int64_t N = in[1].size(0), C = in[1].size(1);
+          const T dloss = cptr<T>(in[0])[0];
+          cross_entropy_backward_cpu<T>(ptr<T>(out[0]), dloss, cptr<T>(in[1]),
+                                        cptr<int32_t>(in[2]), N, C);
+        }
+      });
+    case Op::mse:
+      return with_float(op, in[fwd ? 0 : 1].dtype(), [&](auto t) {
+        using T = decltype(t);
+        if (fwd)
+          mse_forward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), cptr<T>(in[1]), in[0].numel());
+        else
+          mse_backward_cpu<T>(ptr<T>(out[0]), ptr<T>(out[1]), cptr<T>(in[0])[0], cptr<T>(in[1]),
+                              cptr<T>(in[2]), in[1].numel());
+      });
+    case Op::conv2d:
+      return with_float(op, in[fwd ? 0 : 1].dtype(), [&](auto t) {
+        using T = decltype(t);
+        if (fwd) {
+          const Conv2dShape s = conv_shape(in[0], in[1], out[0], p);
+          conv2d_forward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), cptr<T>(in[1]), cptr<T>(in[2]), s);
+        } else {
+          const Conv2dShape s = conv_shape(in[1], in[2], in[0], p);
+          conv2d_backward_cpu<T>(ptr<T>(out[0]), ptr<T>(out[1]), ptr<T>(out[2]), cptr<T>(in[0]),
+                                 cptr<T>(in[1]), cptr<T>(in[2]), s);
+        }
+      });
+    case Op::avg_pool2d:
+      return with_float(op, in[0].dtype(), [&](auto t) {
+        using T = decltype(t);
+        if (fwd)
+          avg_pool2d_forward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), pool_shape(in[0], out[0], p));
+        else
+          avg_pool2d_backward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), pool_shape(out[0], in[0], p));
+      });
+    case Op::max_pool2d:
+      return with_float(op, in[0].dtype(), [&](auto t) {
+        using T = decltype(t);
+        if (fwd)
+          max_pool2d_forward_cpu<T>(ptr<T>(out[0]), ptr<int32_t>(out[1]), cptr<T>(in[0]),
+                                    pool_shape(in[0], out[0], p));
+        else
+          max_pool2d_backward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), cptr<int32_t>(in[1]),
+                                     pool_shape(out[0], in[0], p));
+      });
+    case Op::batch_norm:
+      return with_float(op, in[0].dtype(), [&](auto t) {
+        using T = decltype(t);
+        int64_t N, C, S;
+        if (fwd) {
+          bn_dims(in[0], N, C, S);
+          batch_norm_forward_cpu<T>(ptr<T>(out[0]), ptr<T>(out[1]), ptr<T>(out[2]), cptr<T>(in[0]),
+                                    cptr<T>(in[1]), cptr<T>(in[2]), ptr<T>(in[3]), ptr<T>(in[4]),
+                                    N, C, S, p.i[0] != 0, p.f[0], p.f[1]);
+        } else {
+          bn_dims(in[1], N, C, S);
+          batch_norm_backward_cpu<T>(ptr<T>(out[0]), ptr<T>(out[1]), ptr<T>(out[2]),
+                                     cptr<T>(in[0]), cptr<T>(in[1]), cptr<T>(in[2]),
+                                     cptr<T>(in[3]), cptr<T>(in[4]), N, C, S, p.i[0] != 0);
+        }
+      });
+    case Op::reshape:
+    case Op::slice:
+      view_op(op);
+    case Op::transpose:
+      return with_any(in[0].dtype(), [&](auto t) {
+        using T = decltype(t);
+        transpose_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), in[0].size(0), in[0].size(1));
+      });
+    case Op::concat:
+      return with_any(fwd ? out[0].dtype() : in[0].dtype(), [&](auto t) {
+        using T = decltype(t);
+        const Tensor& whole = fwd ? out[0] : in[0];
+        std::vector<Tensor>& parts = fwd ? in : out;
+        int64_t R, A_total, I;
+        lanes(whole.shape(), p.i[0], R, A_total, I);
+        int64_t at = 0;
+        for (Tensor& part : parts) {
+          const int64_t A_k = part.size(static_cast<int>(p.i[0]));
+          if (fwd)
+            concat_part_cpu<T>(ptr<T>(out[0]), cptr<T>(part), R, A_total, A_k, I, at);
+          else if (part.defined())
+            split_part_cpu<T>(ptr<T>(part), cptr<T>(in[0]), R, A_total, A_k, I, at);
+          at += A_k;
+        }
+      });
+    case Op::sgd_step:
+      return with_float(op, in[0].dtype(), [&](auto t) {
+        using T = decltype(t);
+        sgd_step_cpu<T>(ptr<T>(in[0]), cptr<T>(in[1]), ptr<T>(in[2]), in[0].numel(), p.f[0],
+                        p.f[1], p.f[2], p.f[3], p.f[4], p.i[0] != 0, p.i[1] != 0);
+      });
+    case Op::adam_step:
+      return with_float(op, in[0].dtype(), [&](auto t) {
+        using T = decltype(t);
+        adam_step_cpu<T>(ptr<T>(in[0]), cptr<T>(in[1]), ptr<T>(in[2]), ptr<T>(in[3]),
+                         in[0].numel(), p.f[0], p.f[1], p.f[2], p.f[3], p.f[4], p.i[0], p.i[1] != 0);
+      });
+    case Op::count:
+      break;
+  }
+  NIDIM_FAIL("dispatch_cpu: unknown op {}", static_cast<int>(op));
+}
+
+}  // namespace nidim

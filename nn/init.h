@@ -1,0 +1,20 @@
+// nidim/nn/init.h: PyTorch's default initializations, drawn from a nidim Generator.
+//
+// PyTorch initializes Linear and Conv2d weights with kaiming_uniform_(a = sqrt(5)), which is
+// U(-b, b) with b = gain * sqrt(3 / fan_in), gain = sqrt(2 / (1 + a^2)); for a = sqrt(5) this is
+// b = 1 / sqrt(fan_in). Biases are U(-1/sqrt(fan_in), 1/sqrt(fan_in)). fan_in is the number of
+// inputs feeding one output: in_features, or in_channels * KH * KW.
+// The values differ from PyTorch's (a different generator) but follow the same distributions.
+#pragma once
+
+#include "core/random.h"
+#include "core/tensor.h"
+
+namespace nidim {
+
+int64_t fan_in(const Shape& weight_shape);
+Tensor kaiming_uniform(const Shape& shape, double a, Generator& gen);
+// U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+Tensor bias_uniform(const Shape& shape, int64_t fan_in, Generator& gen);
+
+}  // namespace nidim

@@ -1,0 +1,125 @@
+// core: Philox known answers, the generator's bookkeeping, tensors, shapes, files, devices.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "core/cuda_runtime.h"
+#include "core/io.h"
+#include "core/philox.h"
+#include "core/random.h"
+#include "core/storage.h"
+#include "core/tensor.h"
+#include "test_util.h"
+
+using namespace nidim;
+using nidim::test::check_error;
+
+TEST_CASE("Philox4x32-10 matches Random123's known-answer vectors") {
+  // Random123 tests/kat_vectors, lines "philox4x32 10": counter[4] key[2] -> result[4].
+  struct Kat {
+    Philox4 ctr;
+    uint32_t k0, k1;
+    Philox4 expected;
+  };
+  const Kat kats[] = {
+      {{{0, 0, 0, 0}}, 0, 0, {{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}}},
+      {{{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}}, 0xffffffff, 0xffffffff,
+       {{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}}},
+      {{{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}}, 0xa4093822, 0x299f31d0,
+       {{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}}},
+  };
+  for (const Kat& k : kats) {
+    const Philox4 out = philox4x32_10(k.ctr, k.k0, k.k1);
+    for (int i = 0; i < 4; ++i) CHECK(out.v[i] == k.expected.v[i]);
+  }
+  // philox_block lays out (seed, stream, block) as key (seed lo, hi), counter (block, stream).
+  const Philox4 b = philox_block(0xa4093822299f31d0ull >> 0, 0, 0);
+  const Philox4 direct = philox4x32_10({{0, 0, 0, 0}}, 0x299f31d0u, 0xa4093822u);
+  for (int i = 0; i < 4; ++i) CHECK(b.v[i] == direct.v[i]);
+  CHECK(philox_uniform(0) == 0.0f);
+  CHECK(philox_uniform(0xffffffffu) < 1.0f);
+  CHECK(philox_uniform_pos(0) > 0.0f);
+  CHECK(philox_uniform_pos(0xffffffffu) == 1.0f);
+}
+
+TEST_CASE("a generator's state is three numbers that reproduce its draws") {
+  Generator g(11, 2);
+  CHECK(g.reserve(5) == 0);
+  CHECK(g.offset() == 8);
+  const GeneratorState saved = g.state();
+  const double u = g.uniform();
+  const uint64_t k = g.uniform_int(7);
+  g.set_state(saved);
+  CHECK(g.uniform() == u);
+  CHECK(g.uniform_int(7) == k);
+  CHECK(k < 7);
+  check_error([&] { g.set_state({1, 0, 3}); }, {"multiple of 4"});
+  // uniform_int covers its range evenly: 6000 draws over 6 values, each count 1000 +- 5 sigma
+  // (sigma = sqrt(6000 * 1/6 * 5/6) = 28.9).
+  int counts[6] = {0, 0, 0, 0, 0, 0};
+  for (int i = 0; i < 6000; ++i) counts[g.uniform_int(6)]++;
+  for (int c : counts) CHECK(std::abs(c - 1000) < 145);
+}
+
+TEST_CASE("tensors: construction, views, copies") {
+  Tensor t = Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3});
+  CHECK(t.shape() == Shape{2, 3});
+  CHECK(t.numel() == 6);
+  CHECK(t.nbytes() == 24);
+  CHECK(t.dtype() == DType::f32);
+  CHECK(t.device().is_cpu());
+  CHECK(t.str() == "float32 [2, 3] cpu");
+  Tensor v = t.view({3, 2});
+  CHECK(v.shares_storage(t));
+  v.data<float>()[0] = 10;
+  CHECK(t.to_vector<float>()[0] == 10);
+  Tensor r = t.rows(1, 2);
+  CHECK(r.shape() == Shape{1, 3});
+  CHECK(r.to_vector<float>() == std::vector<float>{4, 5, 6});
+  Tensor c = t.clone();
+  c.data<float>()[1] = -1;
+  CHECK(t.to_vector<float>()[1] == 2);
+  CHECK(Tensor::from_vector<int64_t>({7}, Shape()).item() == 7);
+  CHECK(Shape().numel() == 1);
+  CHECK(Shape{2, 0, 3}.numel() == 0);
+  check_error([&] { t.view({4, 2}); }, {"[2, 3]", "[4, 2]"});
+  check_error([&] { t.rows(1, 3); }, {"[1, 3)", "[2, 3]"});
+  check_error([&] { t.item(); }, {"one element", "[2, 3]"});
+  check_error([&] { Tensor::from_vector<float>({1, 2}, {3}); }, {"2 values", "[3]"});
+  check_error([&] { Shape({1, 2, 3, 4, 5}); }, {"at most 4"});
+  check_error([&] { Tensor().item(); }, {"undefined"});
+}
+
+TEST_CASE("memory statistics count bytes in use and the peak") {
+  const MemoryStats before = memory_stats(DeviceType::cpu);
+  {
+    Tensor big = Tensor::empty({1000, 250});  // 1e6 bytes
+    const MemoryStats during = memory_stats(DeviceType::cpu);
+    CHECK(during.bytes_in_use - before.bytes_in_use == 1000000);
+    CHECK(during.peak_bytes >= during.bytes_in_use);
+  }
+  CHECK(memory_stats(DeviceType::cpu).bytes_in_use == before.bytes_in_use);
+}
+
+TEST_CASE("files: atomic writes and errors naming the path") {
+  const std::string path = "nidim_test_io.bin";
+  write_file_atomic(path, std::string("hello"));
+  const std::vector<uint8_t> back = read_file(path);
+  CHECK(std::string(back.begin(), back.end()) == "hello");
+  // A writer that fails leaves the previous file intact and no temporary behind.
+  check_error([&] { write_file_atomic(path, [](std::ostream& out) { out << "partial"; throw Error("boom"); }); },
+              {"boom"});
+  const std::vector<uint8_t> still = read_file(path);
+  CHECK(std::string(still.begin(), still.end()) == "hello");
+  std::remove(path.c_str());
+  check_error([&] { read_file("no/such/file.bin"); }, {"no/such/file.bin", "cannot open"});
+}
+
+TEST_CASE("devices") {
+  CHECK(parse_device("cpu").is_cpu());
+  CHECK(parse_device("cuda:1").index == 1);
+  check_error([&] { parse_device("gpu"); }, {"gpu", "cpu, cuda or cuda:N"});
+  if (cuda_device_count() == 0)
+    MESSAGE("no CUDA device: CUDA tensors are not exercised here (CUDA compiled: " << cuda_compiled() << ")");
+}

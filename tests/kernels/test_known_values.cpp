@@ -1,0 +1,96 @@
+// Known values: conv2d, pooling, batch-norm, cross-entropy, softmax family, checked against
+// PyTorch (tests/fixtures/kernels/make_kernel_fixtures.py, float64) in float64 and float32.
+//
+// Tolerances: float64 runs the same arithmetic in a different order than PyTorch, so results
+// agree to a few ulps of the largest partial sums: rtol 1e-10, atol 1e-11. float32 has unit
+// roundoff 6e-8; sums of at most ~100 terms of magnitude <= ~5 stay within 2e-5 absolute.
+#include <doctest/doctest.h>
+
+#include "kernels/ops.h"
+#include "test_util.h"
+
+using namespace nidim;
+using nidim::test::check_close;
+using nidim::test::tensor_from_json;
+
+namespace {
+
+struct Precision {
+  DType dtype;
+  double rtol, atol;
+  const char* name;
+};
+const Precision precisions[] = {{DType::f64, 1e-10, 1e-11, "f64"}, {DType::f32, 1e-5, 2e-5, "f32"}};
+
+Tensor leaf(const nlohmann::json& j, DType dtype) {
+  Tensor t = tensor_from_json(j, dtype);
+  t.set_requires_grad(true);
+  return t;
+}
+
+// Backpropagates sum(y * g) so that gradients correspond to the fixture's upstream gradient g.
+void backward_with(const Tensor& y, const nlohmann::json& g, DType dtype) {
+  sum(y * tensor_from_json(g, dtype)).backward();
+}
+
+}  // namespace
+
+TEST_CASE("known values against PyTorch") {
+  const nlohmann::json fixture = nidim::test::load_fixture("kernels/kernels.json");
+  for (const auto& [name, c] : fixture.at("cases").items()) {
+    const std::string op = c.at("op");
+    for (const Precision& pr : precisions) {
+      const std::string what = name + " " + pr.name;
+      CAPTURE(what);
+      if (op == "conv2d") {
+        Tensor x = leaf(c["x"], pr.dtype), w = leaf(c["w"], pr.dtype);
+        Tensor b = c.contains("b") ? leaf(c["b"], pr.dtype) : Tensor();
+        Tensor y = conv2d(x, w, b, c["stride"], c["padding"]);
+        check_close(y, c["y"], pr.rtol, pr.atol, what + " y");
+        backward_with(y, c["g"], pr.dtype);
+        check_close(x.grad(), c["dx"], pr.rtol, pr.atol, what + " dx");
+        check_close(w.grad(), c["dw"], pr.rtol, pr.atol, what + " dw");
+        if (b.defined()) check_close(b.grad(), c["db"], pr.rtol, pr.atol, what + " db");
+      } else if (op == "avg_pool2d" || op == "max_pool2d") {
+        Tensor x = leaf(c["x"], pr.dtype);
+        Tensor y = op == "avg_pool2d" ? avg_pool2d(x, c["kernel"], c["stride"], c["padding"])
+                                      : max_pool2d(x, c["kernel"], c["stride"], c["padding"]);
+        check_close(y, c["y"], pr.rtol, pr.atol, what + " y");
+        backward_with(y, c["g"], pr.dtype);
+        check_close(x.grad(), c["dx"], pr.rtol, pr.atol, what + " dx");
+      } else if (op == "batch_norm") {
+        Tensor x = leaf(c["x"], pr.dtype);
+        Tensor w = c.contains("w") ? leaf(c["w"], pr.dtype) : Tensor();
+        Tensor b = c.contains("b") ? leaf(c["b"], pr.dtype) : Tensor();
+        Tensor rm = tensor_from_json(c["running_mean"], pr.dtype);
+        Tensor rv = tensor_from_json(c["running_var"], pr.dtype);
+        Tensor y = batch_norm(x, w, b, rm, rv, c["training"], c["momentum"], c["eps"]);
+        check_close(y, c["y"], pr.rtol, pr.atol, what + " y");
+        check_close(rm, c["running_mean_after"], pr.rtol, pr.atol, what + " running_mean");
+        check_close(rv, c["running_var_after"], pr.rtol, pr.atol, what + " running_var");
+        backward_with(y, c["g"], pr.dtype);
+        check_close(x.grad(), c["dx"], pr.rtol, pr.atol, what + " dx");
+        if (w.defined()) {
+          check_close(w.grad(), c["dw"], pr.rtol, pr.atol, what + " dw");
+          check_close(b.grad(), c["db"], pr.rtol, pr.atol, what + " db");
+        }
+      } else if (op == "cross_entropy") {
+        Tensor logits = leaf(c["logits"], pr.dtype);
+        const std::vector<int64_t> lab = c["labels"].get<std::vector<int64_t>>();
+        Tensor labels = Tensor::from_vector(lab, {static_cast<int64_t>(lab.size())});
+        Tensor loss = cross_entropy(logits, labels);
+        check_close(nidim::test::values(loss), {c["loss"].get<double>()}, pr.rtol, pr.atol, what + " loss");
+        loss.backward();
+        check_close(logits.grad(), c["dlogits"], pr.rtol, pr.atol, what + " dlogits");
+      } else {
+        Tensor x = leaf(c["x"], pr.dtype);
+        const int axis = c["axis"];
+        Tensor y = op == "softmax" ? softmax(x, axis) : op == "log_softmax" ? log_softmax(x, axis)
+                                                                         : logsumexp(x, axis);
+        check_close(y, c["y"], pr.rtol, pr.atol, what + " y");
+        backward_with(y, c["g"], pr.dtype);
+        check_close(x.grad(), c["dx"], pr.rtol, pr.atol, what + " dx");
+      }
+    }
+  }
+}
