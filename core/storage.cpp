@@ -1,7 +1,12 @@
 // nidim/core/storage.cpp: allocation, accounting and copies. See storage.h.
 #include "core/storage.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
 
@@ -33,8 +38,81 @@ void count_allocation(DeviceType type, int64_t bytes) {
 }
 
 constexpr size_t cpu_alignment = 64;
+constexpr size_t large_block = size_t(1) << 20;  // cached, huge-page backed from this size up
+constexpr size_t huge_page = size_t(2) << 20;
+
+// Free large host blocks by capacity; a request takes the smallest block that fits, if it is at
+// most twice the request.
+struct HostPool {
+  std::mutex mutex;
+  std::multimap<size_t, void*> free_blocks;
+  int64_t cached = 0;
+};
+
+HostPool& host_pool() {
+  static HostPool* p = new HostPool();  // never destroyed: storages may die during teardown
+  return *p;
+}
 
 }  // namespace
+
+void* host_allocate(size_t bytes, size_t* capacity) {
+  if (bytes < large_block) {
+    const size_t size = std::max<size_t>((bytes + cpu_alignment - 1) / cpu_alignment, 1) * cpu_alignment;
+    void* p = std::aligned_alloc(cpu_alignment, size);
+    NIDIM_CHECK(p != nullptr, "out of host memory allocating {} bytes", bytes);
+    *capacity = size;
+    return p;
+  }
+  const size_t size = (bytes + huge_page - 1) / huge_page * huge_page;
+  {
+    HostPool& pool = host_pool();
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    auto it = pool.free_blocks.lower_bound(size);
+    if (it != pool.free_blocks.end() && it->first <= 2 * size) {
+      void* p = it->second;
+      *capacity = it->first;
+      pool.cached -= static_cast<int64_t>(it->first);
+      pool.free_blocks.erase(it);
+      return p;
+    }
+  }
+  void* p = std::aligned_alloc(huge_page, size);
+  if (p == nullptr) {  // give the cache back and try once more
+    host_empty_cache();
+    p = std::aligned_alloc(huge_page, size);
+  }
+  NIDIM_CHECK(p != nullptr, "out of host memory allocating {} bytes", bytes);
+  ::madvise(p, size, MADV_HUGEPAGE);  // advisory: ignored where huge pages are off
+  *capacity = size;
+  return p;
+}
+
+void host_deallocate(void* ptr, size_t capacity) {
+  if (ptr == nullptr) return;
+  if (capacity < large_block) {
+    std::free(ptr);
+    return;
+  }
+  HostPool& pool = host_pool();
+  std::lock_guard<std::mutex> lock(pool.mutex);
+  pool.free_blocks.emplace(capacity, ptr);
+  pool.cached += static_cast<int64_t>(capacity);
+}
+
+void host_empty_cache() {
+  HostPool& pool = host_pool();
+  std::lock_guard<std::mutex> lock(pool.mutex);
+  for (auto& [size, p] : pool.free_blocks) std::free(p);
+  pool.free_blocks.clear();
+  pool.cached = 0;
+}
+
+int64_t host_cached_bytes() {
+  HostPool& pool = host_pool();
+  std::lock_guard<std::mutex> lock(pool.mutex);
+  return pool.cached;
+}
 
 MemoryStats memory_stats(DeviceType type) {
   Counters& c = counters(type);
@@ -59,25 +137,21 @@ Device parse_device(const std::string& text) {
 }
 
 Storage::Storage(size_t bytes, Device device) : m_bytes(bytes), m_device(device) {
-  // Round up so that a zero-byte tensor still has a valid, unique pointer.
-  const size_t padded = ((bytes + cpu_alignment - 1) / cpu_alignment + (bytes == 0)) * cpu_alignment;
   if (device.is_cpu()) {
-    m_data = std::aligned_alloc(cpu_alignment, padded);
-    NIDIM_CHECK(m_data != nullptr, "out of host memory allocating {} bytes", bytes);
+    m_data = host_allocate(bytes, &m_capacity);
   } else {
-    m_data = cuda_allocate(padded, device.index);
+    // Round up so that a zero-byte tensor still has a valid, unique pointer.
+    m_capacity = std::max<size_t>((bytes + cpu_alignment - 1) / cpu_alignment, 1) * cpu_alignment;
+    m_data = cuda_allocate(m_capacity, device.index);
   }
   count_allocation(device.type, static_cast<int64_t>(bytes));
 }
 
 Storage::~Storage() {
-  if (m_device.is_cpu()) {
-    std::free(m_data);
-  } else {
-    const size_t padded =
-        ((m_bytes + cpu_alignment - 1) / cpu_alignment + (m_bytes == 0)) * cpu_alignment;
-    cuda_deallocate(m_data, padded, m_device.index);
-  }
+  if (m_device.is_cpu())
+    host_deallocate(m_data, m_capacity);
+  else
+    cuda_deallocate(m_data, m_capacity, m_device.index);
   counters(m_device.type).in_use.fetch_sub(static_cast<int64_t>(m_bytes));
 }
 

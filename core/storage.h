@@ -3,8 +3,15 @@
 // A Storage owns one allocation on one device; tensors share it through std::shared_ptr (views
 // such as reshape and slice point into the same Storage with an offset). Every allocation goes
 // through memory_stats() so that tools can report bytes in use and the peak.
-// CPU memory is 64-byte aligned (one cache line, one AVX-512 vector). CUDA memory comes from the
-// caching allocator in core/cuda_runtime.h.
+//
+// Host memory is 64-byte aligned (one cache line, one AVX-512 vector). Blocks of 1 MiB or more
+// come from a caching allocator: they are 2 MiB-aligned with transparent huge pages requested
+// (madvise), and a freed block goes back to a pool from which the next request of a similar size
+// (at most twice as large) is served. A training step repeats the same shapes, so after its first
+// iteration it touches no fresh pages: on the virtual machines this project runs on, faulting in
+// fresh 4 KiB pages costs about 11 us each (0.37 GB/s; bench/README.md), more than the kernels
+// themselves for large activations. host_empty_cache() returns the pool to the system.
+// CUDA memory comes from the caching allocator in core/cuda_runtime.h.
 #pragma once
 
 #include <cstddef>
@@ -25,6 +32,13 @@ struct MemoryStats {
 MemoryStats memory_stats(DeviceType type);
 void reset_peak_memory(DeviceType type);
 
+// Host blocks, for storages and for kernels' scratch buffers. `capacity` receives the usable
+// size (>= bytes); pass it back to host_deallocate.
+void* host_allocate(size_t bytes, size_t* capacity);
+void host_deallocate(void* ptr, size_t capacity);
+void host_empty_cache();
+int64_t host_cached_bytes();
+
 class Storage {
  public:
   Storage(size_t bytes, Device device);
@@ -40,6 +54,7 @@ class Storage {
  private:
   void* m_data = nullptr;
   size_t m_bytes = 0;
+  size_t m_capacity = 0;  // bytes actually allocated
   Device m_device;
 };
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 #ifndef NIDIM_OPENBLAS_CANDIDATES
 #define NIDIM_OPENBLAS_CANDIDATES "libopenblas.so.0"
@@ -54,7 +55,7 @@ bool cpu_has_avx512() {
          __builtin_cpu_supports("avx512cd");
 }
 
-int g_pending_threads = 0;  // requested before OpenBLAS was opened
+int g_blas_threads = 0;  // the thread count last given to OpenBLAS
 
 Blas& blas() {
   static Blas b;
@@ -73,6 +74,9 @@ Blas& blas() {
                               : std::string("set by nidim");
       setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
     }
+    // OpenBLAS's OpenMP runtime is loaded by the dlopen below, so its spin count can still be
+    // chosen here (core/parallel.h explains why a short one).
+    if (!std::getenv("GOMP_SPINCOUNT") && !std::getenv("OMP_WAIT_POLICY")) setenv("GOMP_SPINCOUNT", "1000", 1);
     std::string tried;
     std::stringstream candidates(NIDIM_OPENBLAS_CANDIDATES);
     std::string path;
@@ -90,8 +94,13 @@ Blas& blas() {
     b.corename = reinterpret_cast<CorenameFn>(dlsym(handle, "openblas_get_corename"));
     b.config = reinterpret_cast<ConfigFn>(dlsym(handle, "openblas_get_config"));
     NIDIM_CHECK(b.sgemm && b.dgemm, "BLAS: {} has no cblas_sgemm/cblas_dgemm", b.path);
-    if (g_pending_threads > 0 && b.set_threads) b.set_threads(g_pending_threads);
   });
+  // Follow nidim's thread count (core/parallel.h), checked on every call: one comparison.
+  const int want = num_threads();
+  if (want != g_blas_threads && b.set_threads) {
+    b.set_threads(want);
+    g_blas_threads = want;
+  }
   return b;
 }
 
@@ -121,12 +130,6 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const
                static_cast<blasint>(M), static_cast<blasint>(N), static_cast<blasint>(K), alpha, A,
                static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C,
                static_cast<blasint>(ldc));
-}
-
-void blas_set_num_threads(int n) {
-  g_pending_threads = n;
-  Blas& b = blas();
-  if (b.set_threads) b.set_threads(n);
 }
 
 std::string blas_info() {

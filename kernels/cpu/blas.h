@@ -7,6 +7,8 @@
 // VL, CD) and OPENBLAS_CORETYPE is unset or names a core without AVX-512 (the machines here
 // inherit OPENBLAS_CORETYPE=Haswell from their environment), nidim sets it to SkylakeX before
 // opening the library. NIDIM_BLAS_CORETYPE=<name> forces any core instead.
+// Threads: OpenBLAS uses num_threads() (core/parallel.h); its OpenMP runtime, loaded with it,
+// gets GOMP_SPINCOUNT=1000 unless the user set a wait policy.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +24,6 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double al
           const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
           int64_t ldc);
 
-void blas_set_num_threads(int n);
 // "OpenBLAS 0.3.21 (core SkylakeX, from /usr/lib/...)" after the first gemm, for logs and benchmarks.
 std::string blas_info();
 

@@ -14,7 +14,7 @@
 
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/kernels_cpu.h"
-#include "kernels/cpu/parallel.h"
+#include "core/parallel.h"
 #include "kernels/cpu/scratch.h"
 
 namespace nidim {

@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "core/philox.h"
 #include "kernels/cpu/kernels_cpu.h"
-#include "kernels/cpu/parallel.h"
+#include "core/parallel.h"
 #include "kernels/math.h"
 
 namespace nidim {

@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "kernels/cpu/kernels_cpu.h"
-#include "kernels/cpu/parallel.h"
+#include "core/parallel.h"
 
 namespace nidim {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "kernels/cpu/kernels_cpu.h"
-#include "kernels/cpu/parallel.h"
+#include "core/parallel.h"
 
 namespace nidim {
 

@@ -9,7 +9,7 @@
 #include <limits>
 
 #include "kernels/cpu/kernels_cpu.h"
-#include "kernels/cpu/parallel.h"
+#include "core/parallel.h"
 
 namespace nidim {
 

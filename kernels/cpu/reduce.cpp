@@ -11,7 +11,7 @@
 
 #include "core/error.h"
 #include "kernels/cpu/kernels_cpu.h"
-#include "kernels/cpu/parallel.h"
+#include "core/parallel.h"
 
 namespace nidim {
 

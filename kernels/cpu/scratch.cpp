@@ -1,9 +1,9 @@
 // nidim/kernels/cpu/scratch.cpp: see scratch.h.
 #include "kernels/cpu/scratch.h"
 
-#include <cstdlib>
 
 #include "core/error.h"
+#include "core/storage.h"
 
 namespace nidim {
 
@@ -11,7 +11,7 @@ namespace {
 struct Buffer {
   void* data = nullptr;
   size_t bytes = 0;
-  ~Buffer() { std::free(data); }
+  ~Buffer() { host_deallocate(data, bytes); }
 };
 thread_local Buffer t_buffers[scratch_slots];
 }  // namespace
@@ -20,13 +20,12 @@ void* scratch_bytes(int slot, size_t bytes) {
   NIDIM_CHECK(slot >= 0 && slot < scratch_slots, "scratch: slot {} out of range", slot);
   Buffer& b = t_buffers[slot];
   if (b.bytes < bytes) {
-    std::free(b.data);
+    host_deallocate(b.data, b.bytes);
     b.data = nullptr;
     b.bytes = 0;
-    const size_t rounded = (bytes + 63) / 64 * 64;
-    b.data = std::aligned_alloc(64, rounded);
-    NIDIM_CHECK(b.data, "scratch: out of memory allocating {} bytes", bytes);
-    b.bytes = rounded;
+    size_t capacity = 0;
+    b.data = host_allocate(bytes, &capacity);
+    b.bytes = capacity;
   }
   return b.data;
 }

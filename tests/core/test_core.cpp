@@ -123,3 +123,4 @@ TEST_CASE("devices") {
   if (cuda_device_count() == 0)
     MESSAGE("no CUDA device: CUDA tensors are not exercised here (CUDA compiled: " << cuda_compiled() << ")");
 }
+

@@ -6,7 +6,7 @@
 
 #include "core/philox.h"
 #include "kernels/cpu/blas.h"
-#include "kernels/cpu/parallel.h"
+#include "core/parallel.h"
 #include "kernels/ops.h"
 #include "test_util.h"
 
