@@ -14,6 +14,7 @@
 #include "kernels/cpu/blas.h"
 #include "core/parallel.h"
 #include "kernels/ops.h"
+#include "kernels/pairwise.h"
 
 using namespace nidim;
 
@@ -67,8 +68,25 @@ void encoder_convs(benchmark::internal::Benchmark* b) {
   }
 }
 
+// The joint critic on all B x B pairs with InfoNCE, forward and backward (fused), H = 256:
+// FLOPs counted for the second layer's three GEMMs per pair (forward, dW2, dh1): 3 * 2 * H^2.
+void BM_PairwiseInfonce(benchmark::State& state) {
+  const int64_t B = state.range(0), H = 256;
+  Generator gen(4);
+  Tensor u = randn({B, H}, gen).set_requires_grad(true), v = randn({B, H}, gen).set_requires_grad(true);
+  Tensor W2 = randn({H, H}, gen, 0, 0.06).set_requires_grad(true), b2 = randn({H}, gen).set_requires_grad(true);
+  Tensor w3 = randn({1, H}, gen, 0, 0.06).set_requires_grad(true), b3 = randn({1}, gen).set_requires_grad(true);
+  for (auto _ : state) {
+    pairwise_mlp_infonce(u, v, W2, b2, w3, b3, 0.01, state.range(1)).backward();
+    for (Tensor* t : {&u, &v, &W2, &b2, &w3, &b3}) t->zero_grad();
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(6.0 * B * B * H * H, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 }  // namespace
 
+BENCHMARK(BM_PairwiseInfonce)->Args({256, 0})->Args({1024, 0})->Args({1024, 1})->Args({1024, 4})->Args({1024, 16})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Sgemm)->Args({1024, 1024, 1024})->Args({256, 128, 128})->Args({1024, 128, 128})
     ->Args({65536, 256, 256})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Conv2dForward)->Apply(encoder_convs)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -60,6 +60,9 @@ enum class Op : uint8_t {
   transpose,
   slice,
   concat,
+  // the method's critic (kernels/pairwise.h)
+  pairwise_mlp,
+  pairwise_mlp_infonce,
   // optimizer updates, in place (no gradient)
   sgd_step,
   adam_step,
@@ -111,6 +114,8 @@ constexpr OpInfo op_table[] = {
     {Op::transpose, "transpose", true},
     {Op::slice, "slice", true},
     {Op::concat, "concat", true},
+    {Op::pairwise_mlp, "pairwise_mlp", true},
+    {Op::pairwise_mlp_infonce, "pairwise_mlp_infonce", true},
     {Op::sgd_step, "sgd_step", false},
     {Op::adam_step, "adam_step", false},
 };

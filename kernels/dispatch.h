@@ -28,6 +28,10 @@
 //                    run_mean?, run_var?                  invstd
 //   transpose        x [M, N]        y [N, M]             -                       -
 //   concat           x0 ... xk       y                    dy                      dx0 ... dxk  i0 axis
+//   pairwise_mlp     u, v, W2, b2,   S [Bu, Bv]           dS, u, v, W2, b2,       du, dv, dW2, db2, dw3, db3   i0 tile rows (0: auto); f0 slope
+//                    w3, b3                               w3, b3
+//   pairwise_mlp_    u, v, W2, b2,   loss [], du, dv,     - (the forward leaves the gradients for dloss = 1;
+//   infonce          w3, b3          dW2, db2, dw3, db3     ops scale them, no kernel)            i0 tile rows; f0 slope
 //   sgd_step         p, g, buf?      - (p, buf in place)  -                       -          f0 lr, f1 momentum, f2 dampening, f3 weight decay, f4 gradient scale; i0 nesterov, i1 first step
 //   adam_step        p, g, m, v      - (in place)         -                       -          f0 lr, f1 beta1, f2 beta2, f3 eps, f4 weight decay; i0 step, i1 decoupled decay (AdamW)
 //

@@ -298,6 +298,27 @@ void dispatch_cpu(KernelCall& call) {
           at += A_k;
         }
       });
+    case Op::pairwise_mlp:
+    case Op::pairwise_mlp_infonce:
+      return with_float(op, in[fwd ? 0 : 1].dtype(), [&](auto t) {
+        using T = decltype(t);
+        const int k = fwd ? 0 : 1;  // operands u, v, W2, b2, w3, b3 start at in[k]
+        const PairwiseShape s{in[k].size(0), in[k + 1].size(0), in[k].size(1), p.f[0], p.i[0]};
+        const T b3 = cptr<T>(in[k + 5])[0];
+        if (op == Op::pairwise_mlp_infonce) {
+          NIDIM_CHECK(fwd, "pairwise_mlp_infonce: the backward pass has no kernel");
+          pairwise_mlp_infonce_cpu<T>(ptr<T>(out[0]), ptr<T>(out[1]), ptr<T>(out[2]), ptr<T>(out[3]),
+                                      ptr<T>(out[4]), ptr<T>(out[5]), ptr<T>(out[6]), cptr<T>(in[0]),
+                                      cptr<T>(in[1]), cptr<T>(in[2]), cptr<T>(in[3]), cptr<T>(in[4]), b3, s);
+        } else if (fwd) {
+          pairwise_mlp_forward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), cptr<T>(in[1]), cptr<T>(in[2]),
+                                      cptr<T>(in[3]), cptr<T>(in[4]), b3, s);
+        } else {
+          pairwise_mlp_backward_cpu<T>(ptr<T>(out[0]), ptr<T>(out[1]), ptr<T>(out[2]), ptr<T>(out[3]),
+                                       ptr<T>(out[4]), ptr<T>(out[5]), cptr<T>(in[0]), cptr<T>(in[1]),
+                                       cptr<T>(in[2]), cptr<T>(in[3]), cptr<T>(in[4]), cptr<T>(in[5]), b3, s);
+        }
+      });
     case Op::sgd_step:
       return with_float(op, in[0].dtype(), [&](auto t) {
         using T = decltype(t);

@@ -130,6 +130,26 @@ template <class T> void concat_part_cpu(T* y, const T* x, int64_t R, int64_t A_t
 template <class T> void split_part_cpu(T* dx, const T* dy, int64_t R, int64_t A_total, int64_t A_k,
                                        int64_t I, int64_t at);
 
+// ---- the joint MLP critic on all pairs (pairwise.cpp) ------------------------------------------
+struct PairwiseShape {
+  int64_t Bu, Bv, H;   // rows of u and v, hidden width
+  double slope;        // leaky ReLU's negative slope
+  int64_t tile_rows;   // rows of u per tile; 0 chooses ~2 MiB work matrices
+};
+// S [Bu, Bv]: S[i, j] = w3 . lrelu(W2 lrelu(u_i + v_j) + b2) + b3, with u [Bu, H], v [Bv, H],
+// W2 [H, H] (PyTorch's Linear weight: out x in), b2 [H], w3 [H].
+template <class T> void pairwise_mlp_forward_cpu(T* S, const T* u, const T* v, const T* W2,
+                                                 const T* b2, const T* w3, T b3, const PairwiseShape& s);
+// Gradients of sum(S * dS); any output may be null. Overwrites (does not accumulate).
+template <class T> void pairwise_mlp_backward_cpu(T* du, T* dv, T* dW2, T* db2, T* dw3, T* db3,
+                                                  const T* dS, const T* u, const T* v, const T* W2,
+                                                  const T* b2, const T* w3, T b3, const PairwiseShape& s);
+// loss = mean_i (logsumexp_j S_ij - S_ii) for square S (Bu = Bv), and, where the pointers are
+// not null, its gradients (dloss = 1), computed tile by tile with the scores.
+template <class T> void pairwise_mlp_infonce_cpu(T* loss, T* du, T* dv, T* dW2, T* db2, T* dw3,
+                                                 T* db3, const T* u, const T* v, const T* W2,
+                                                 const T* b2, const T* w3, T b3, const PairwiseShape& s);
+
 // ---- optimizer updates (optim.cpp) -------------------------------------------------------------
 // PyTorch's SGD: g = scale * (grad + wd * p); buf = first ? g : momentum * buf + (1 - dampening) * g;
 // g = nesterov ? g + momentum * buf : buf; p -= lr * g. buf may be null when momentum is 0.

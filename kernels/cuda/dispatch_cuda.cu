@@ -56,6 +56,8 @@ void dispatch_cuda(KernelCall& call) {
     case Op::transpose:
     case Op::slice:
     case Op::concat:
+    case Op::pairwise_mlp:
+    case Op::pairwise_mlp_infonce:
     case Op::sgd_step:
     case Op::adam_step:
       not_yet(op);

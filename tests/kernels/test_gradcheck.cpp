@@ -19,6 +19,7 @@
 #include "core/autograd.h"
 #include "core/random.h"
 #include "kernels/ops.h"
+#include "kernels/pairwise.h"
 #include "test_util.h"
 
 using namespace nidim;
@@ -157,6 +158,13 @@ std::vector<GradCase> all_cases() {
   c.push_back({Op::concat, "concat [3,2] + [3,4] axis 1", {{{3, 2}}, {{3, 4}}}, [](const V& x) { return concat({x[0], x[1]}, 1); }});
   c.push_back({Op::concat, "concat [2,1,2,2] + [2,3,2,2] axis 1", {{{2, 1, 2, 2}}, {{2, 3, 2, 2}}},
                [](const V& x) { return concat({x[0], x[1]}, 1); }});
+  // the pairwise critic: u [3,4], v [5,4] (rectangular), H = 4; InfoNCE needs square: u, v [4,4]
+  c.push_back({Op::pairwise_mlp, "pairwise_mlp u [3,4] v [5,4] H 4 tile 2",
+               {{{3, 4}}, {{5, 4}}, {{4, 4}}, {{4}}, {{1, 4}}, {{1}}},
+               [](const V& x) { return pairwise_mlp_scores(x[0], x[1], x[2], x[3], x[4], x[5], 0.2, 2); }});
+  c.push_back({Op::pairwise_mlp_infonce, "pairwise_mlp_infonce u, v [4,3] H 3 tile 3",
+               {{{4, 3}}, {{4, 3}}, {{3, 3}}, {{3}}, {{1, 3}}, {{1}}},
+               [](const V& x) { return pairwise_mlp_infonce(x[0], x[1], x[2], x[3], x[4], x[5], 0.2, 3); }});
   return c;
 }
 
