@@ -1,0 +1,97 @@
+// dim_step: times nidim's noise-injected DIM training step (ssl/dim.h) on random MNIST-shaped
+// batches, the counterpart of bench/torch_dim.py's "step" mode; bench/compare_dim_step runs both.
+//
+//   build/bench/dim_step --batch 1024 --critic mlp --steps 5 --warmup 1 [--prior gaussian] [--json]
+// Reports ms/step (mean and each step), images/s (2 views count as 1 image: the batch size per
+// step) and the process's peak resident set size (getrusage), plus the BLAS in use.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/parallel.h"
+#include "kernels/cpu/blas.h"
+#include "kernels/ops.h"
+#include "ssl/dim.h"
+
+using namespace nidim;
+
+int main(int argc, char** argv) try {
+  DimConfig c;
+  c.batch = 256;
+  c.critic = "mlp";
+  int64_t steps = 5, warmup = 1;
+  bool as_json = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      NIDIM_CHECK(i + 1 < argc, "{}: missing value", a);
+      return argv[++i];
+    };
+    if (a == "--batch") c.batch = std::stoll(value());
+    else if (a == "--critic") c.critic = value();
+    else if (a == "--steps") steps = std::stoll(value());
+    else if (a == "--warmup") warmup = std::stoll(value());
+    else if (a == "--prior") c.channel.prior = parse_prior_name(value());
+    else if (a == "--threads") c.threads = std::stoi(value());
+    else if (a == "--tile-rows") c.tile_rows = std::stoll(value());
+    else if (a == "--json") as_json = true;
+    else NIDIM_FAIL("unknown flag {} (--batch --critic --steps --warmup --prior --threads --tile-rows --json)", a);
+  }
+  if (uniform_base(c.channel.prior)) c.channel.form = NoiseForm::rescaled;
+  c.validate();
+  set_num_threads(c.threads);
+  Generator gen(0, 0), data(0, 2), noise(0, 1);
+  DimModel model(c, 1, 28, 28, gen);
+  AdamOptions o;
+  Adam enc(model.encoder().parameters(), o);
+  std::vector<Tensor> cp = model.critic().parameters();
+  std::unique_ptr<Adam> crit = cp.empty() ? nullptr : std::make_unique<Adam>(cp, o);
+  MiBound bound(c.bound);
+  std::vector<double> ms;
+  double last_mi = 0;
+  for (int64_t s = 0; s < warmup + steps; ++s) {
+    // x in [0, 1) and x' = x + N(0, 0.2^2), as the MNIST views.
+    Tensor x = rand({c.batch, 1, 28, 28}, data);
+    Tensor x2 = x + randn({c.batch, 1, 28, 28}, data, 0, c.augment_sigma);
+    const auto t0 = std::chrono::steady_clock::now();
+    model.train();
+    Tensor a = apply_channel(model.embed(x), c.channel, noise);
+    Tensor b = apply_channel(model.embed(x2), c.channel, noise);
+    MiBound::Result r = bound.compute(model.critic(), a, b);
+    enc.zero_grad();
+    if (crit) crit->zero_grad();
+    r.loss.backward();
+    enc.step();
+    if (crit) crit->step();
+    const double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    last_mi = r.estimate;
+    if (s >= warmup) ms.push_back(t);
+  }
+  double mean = 0;
+  for (double t : ms) mean += t;
+  mean /= static_cast<double>(ms.size());
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  const double peak_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;
+  nlohmann::json out = {{"impl", "nidim"}, {"batch", c.batch}, {"critic", c.critic}, {"prior", prior_label(c.channel.prior)},
+                        {"threads", num_threads()}, {"ms_per_step", mean}, {"step_ms", ms},
+                        {"images_per_second", 1000.0 * static_cast<double>(c.batch) / mean},
+                        {"peak_rss_mib", peak_mib}, {"mi_estimate_last", last_mi}, {"blas", blas_info()}};
+  if (as_json) {
+    std::printf("%s\n", out.dump().c_str());
+  } else {
+    std::printf("nidim DIM step: batch %lld, critic %s, %d threads: %.1f ms/step, %.0f images/s, peak RSS %.0f MiB\n",
+                static_cast<long long>(c.batch), c.critic.c_str(), num_threads(), mean,
+                1000.0 * static_cast<double>(c.batch) / mean, peak_mib);
+  }
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "dim_step: %s\n", e.what());
+  return 1;
+}

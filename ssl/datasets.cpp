@@ -1,0 +1,71 @@
+// nidim/ssl/datasets.cpp: see datasets.h.
+#include "ssl/datasets.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/random.h"
+
+namespace nidim {
+
+ImageDataset synthetic_quadrants(int64_t n, uint64_t seed) {
+  NIDIM_CHECK(n > 0, "synthetic data set: size must be > 0, got {}", n);
+  Generator gen(seed, 7);
+  std::vector<uint8_t> pixels(static_cast<size_t>(n * 64));
+  std::vector<int32_t> labels(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const int k = static_cast<int>(gen.uniform_int(4));
+    labels[static_cast<size_t>(i)] = k;
+    // A Gaussian blob (radius 1 pixel) centred in quadrant k, within +-1.2 pixels of the
+    // quadrant's centre, of random brightness: continuous factors that survive the
+    // augmentation noise, clustered by class.
+    const double cy = 1.5 + 4.0 * (k / 2) + 2.4 * (gen.uniform() - 0.5) + 0.5;
+    const double cx = 1.5 + 4.0 * (k % 2) + 2.4 * (gen.uniform() - 0.5) + 0.5;
+    const double amplitude = 0.6 + 0.4 * gen.uniform();
+    for (int r = 0; r < 8; ++r)
+      for (int c = 0; c < 8; ++c) {
+        const double d2 = (r - cy) * (r - cy) + (c - cx) * (c - cx);
+        const double v = amplitude * std::exp(-d2 / 2.0) + 0.05 * gen.normal();
+        pixels[static_cast<size_t>(i * 64 + r * 8 + c)] = static_cast<uint8_t>(std::clamp(255.0 * v, 0.0, 255.0));
+      }
+  }
+  return ImageDataset("synthetic", std::move(pixels), std::move(labels), 1, 8, 8, 4);
+}
+
+std::pair<ImageDataset, ImageDataset> load_datasets(const DatasetRequest& r) {
+  ImageDataset train, test;
+  try {
+    if (r.name == "mnist") {
+      const std::string dir = r.dir.empty() ? default_mnist_dir : r.dir;
+      train = load_mnist(dir, Split::train);
+      test = load_mnist(dir, Split::test);
+    } else if (r.name == "fashion-mnist") {
+      const std::string dir = r.dir.empty() ? default_fashion_mnist_dir : r.dir;
+      train = load_fashion_mnist(dir, Split::train);
+      test = load_fashion_mnist(dir, Split::test);
+    } else if (r.name == "cifar10") {
+      NIDIM_CHECK(!r.dir.empty(), "cifar10 needs --data-dir: the cifar-10-batches-bin folder of the binary "
+                  "version (https://www.cs.toronto.edu/~kriz/cifar.html; see docs/DATA.md)");
+      train = load_cifar10(r.dir, Split::train);
+      test = load_cifar10(r.dir, Split::test);
+    } else if (r.name == "synthetic") {
+      train = synthetic_quadrants(r.synthetic_train, r.synthetic_seed);
+      test = synthetic_quadrants(r.synthetic_test, r.synthetic_seed + 1);
+    } else {
+      NIDIM_FAIL("dataset '{}': expected mnist, fashion-mnist, cifar10 or synthetic", r.name);
+    }
+  } catch (const Error& e) {
+    const std::string hint = r.name == "mnist" && r.dir.empty() ? " (run scripts/get_data to download MNIST)"
+                             : r.name == "fashion-mnist" && r.dir.empty()
+                                 ? " (apt-get install dataset-fashion-mnist)"
+                                 : "";
+    NIDIM_FAIL("{}{}", e.what(), hint);
+  }
+  NIDIM_CHECK(r.limit_train >= 0 && r.limit_test >= 0, "dataset limits must be >= 0");
+  if (r.limit_train > 0 && r.limit_train < train.size()) train = train.slice(0, r.limit_train);
+  if (r.limit_test > 0 && r.limit_test < test.size()) test = test.slice(0, r.limit_test);
+  return {std::move(train), std::move(test)};
+}
+
+}  // namespace nidim

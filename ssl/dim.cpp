@@ -1,0 +1,532 @@
+// nidim/ssl/dim.cpp: see dim.h.
+#include "ssl/dim.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <cmath>
+#include <fstream>
+
+#include "core/autograd.h"
+#include "core/io.h"
+#include "core/parallel.h"
+#include "data/npy.h"
+#include "kernels/ops.h"
+#include "nn/safetensors.h"
+#include "stats/bootstrap.h"
+#include "stats/classifiers.h"
+#include "stats/priors.h"
+
+namespace nidim {
+
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+void make_dir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    NIDIM_FAIL("{}: cannot create the directory: {}", dir, std::strerror(errno));
+}
+
+json read_json(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_file(path);
+  try {
+    return json::parse(bytes.begin(), bytes.end());
+  } catch (const json::exception& e) {
+    NIDIM_FAIL("{}: not valid JSON: {}", path, e.what());
+  }
+}
+
+NamedTensors with_prefix(const std::string& prefix, const NamedTensors& tensors) {
+  NamedTensors out;
+  for (const auto& [name, t] : tensors) out.emplace_back(prefix + name, t);
+  return out;
+}
+
+NamedTensors strip_prefix(const std::string& prefix, const NamedTensors& tensors) {
+  NamedTensors out;
+  for (const auto& [name, t] : tensors)
+    if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), t);
+  return out;
+}
+
+}  // namespace
+
+// ---- configuration ---------------------------------------------------------------------------------
+
+void DimConfig::validate() const {
+  channel.validate();
+  NIDIM_CHECK(dim >= 1, "--dim must be >= 1, got {}", dim);
+  NIDIM_CHECK(batch >= 2, "--batch must be >= 2 (InfoNCE contrasts pairs), got {}", batch);
+  NIDIM_CHECK(epochs >= 1, "--epochs must be >= 1, got {}", epochs);
+  NIDIM_CHECK(lr > 0 && critic_lr > 0, "learning rates must be > 0, got --lr {} --critic-lr {}", lr, critic_lr);
+  NIDIM_CHECK(augment_sigma >= 0, "--augment-sigma must be >= 0, got {}", augment_sigma);
+  NIDIM_CHECK(encoder == "convnet" || encoder == "mlp", "--encoder '{}': expected convnet or mlp", encoder);
+  NIDIM_CHECK(critic == "mlp" || critic == "dot" || critic == "cosine" || critic == "gaussian",
+              "--critic '{}': expected mlp, dot, cosine or gaussian", critic);
+  NIDIM_CHECK(critic_hidden >= 1, "--critic-hidden must be >= 1, got {}", critic_hidden);
+  NIDIM_CHECK(temperature > 0, "--temperature must be > 0, got {}", temperature);
+  NIDIM_CHECK(kernel_bandwidth >= 0, "--kernel-bandwidth must be >= 0, got {}", kernel_bandwidth);
+  NIDIM_CHECK(critic != "gaussian" || !uniform_base(channel.prior),
+              "--critic gaussian is the dual form of Gaussian matching; use it with a gaussian-based prior");
+  NIDIM_CHECK(eval_every >= 0 && checkpoint_every >= 0, "--eval-every and --checkpoint-every must be >= 0");
+  NIDIM_CHECK(loader_workers >= 0, "--loader-workers must be >= 0, got {}", loader_workers);
+  NIDIM_CHECK(metric_repetitions >= 1 && metric_subsample >= 8,
+              "--metric-repetitions must be >= 1 and --metric-subsample >= 8");
+  NIDIM_CHECK(dv_ema > 0 && dv_ema <= 1, "--dv-ema must be in (0, 1], got {}", dv_ema);
+}
+
+json DimConfig::to_json() const {
+  return {{"dataset", data.name},
+          {"data_dir", data.dir},
+          {"limit_train", data.limit_train},
+          {"limit_test", data.limit_test},
+          {"synthetic_train", data.synthetic_train},
+          {"synthetic_test", data.synthetic_test},
+          {"augment_sigma", augment_sigma},
+          {"encoder", encoder},
+          {"layer_order", layer_order == LayerOrder::paper ? "paper" : "followup"},
+          {"mlp_hidden", mlp_hidden},
+          {"embedding_dim", dim},
+          {"prior", prior_label(channel.prior)},
+          {"noise",
+           {{"form", noise_form_label(channel.form)},
+            {"level", channel.level},
+            {"sigma", uniform_base(channel.prior) ? json(nullptr) : json(channel.sigma())},
+            {"epsilon", uniform_base(channel.prior) ? json(channel.epsilon()) : json(nullptr)},
+            {"p", channel.p()}}},
+          {"uniform_squash", channel.squash == UniformSquash::phi ? "phi" : "sigmoid"},
+          {"capacity_per_dim", channel.capacity_per_dim()},
+          {"capacity", channel.capacity_per_dim() * static_cast<double>(dim)},
+          {"certificate_reference", channel.reference()},
+          {"critic", critic},
+          {"critic_hidden", critic_hidden},
+          {"temperature", temperature},
+          {"head_dim", head_dim},
+          {"kernel_bandwidth", kernel_bandwidth},
+          {"bound", bound_label(bound)},
+          {"dv_ema", dv_ema},
+          {"batch", batch},
+          {"epochs", epochs},
+          {"lr", lr},
+          {"critic_lr", critic_lr},
+          {"seed", seed},
+          {"threads", threads},
+          {"loader_workers", loader_workers},
+          {"eval_every", eval_every},
+          {"checkpoint_every", checkpoint_every},
+          {"tile_rows", tile_rows},
+          {"eval_at_start", eval_at_start},
+          {"quick_metrics", quick_metrics},
+          {"metric_repetitions", metric_repetitions},
+          {"metric_subsample", metric_subsample}};
+}
+
+DimConfig DimConfig::from_json(const json& j) {
+  DimConfig c;
+  try {
+    c.data.name = j.at("dataset");
+    c.data.dir = j.at("data_dir");
+    c.data.limit_train = j.at("limit_train");
+    c.data.limit_test = j.at("limit_test");
+    c.data.synthetic_train = j.at("synthetic_train");
+    c.data.synthetic_test = j.at("synthetic_test");
+    c.augment_sigma = j.at("augment_sigma");
+    c.encoder = j.at("encoder");
+    c.layer_order = parse_layer_order(j.at("layer_order"));
+    c.mlp_hidden = j.at("mlp_hidden").get<std::vector<int64_t>>();
+    c.dim = j.at("embedding_dim");
+    c.channel.prior = parse_prior_name(j.at("prior"));
+    c.channel.form = parse_noise_form(j.at("noise").at("form") == "variance-preserving" ? "vp" : j.at("noise").at("form").get<std::string>());
+    c.channel.level = j.at("noise").at("level");
+    c.channel.squash = j.at("uniform_squash") == "phi" ? UniformSquash::phi : UniformSquash::sigmoid;
+    c.critic = j.at("critic");
+    c.critic_hidden = j.at("critic_hidden");
+    c.temperature = j.at("temperature");
+    c.head_dim = j.at("head_dim");
+    c.kernel_bandwidth = j.at("kernel_bandwidth");
+    c.bound = parse_bound(j.at("bound"));
+    c.dv_ema = j.at("dv_ema");
+    c.batch = j.at("batch");
+    c.epochs = j.at("epochs");
+    c.lr = j.at("lr");
+    c.critic_lr = j.at("critic_lr");
+    c.seed = j.at("seed");
+    c.threads = j.at("threads");
+    c.loader_workers = j.at("loader_workers");
+    c.eval_every = j.at("eval_every");
+    c.checkpoint_every = j.at("checkpoint_every");
+    c.tile_rows = j.at("tile_rows");
+    c.eval_at_start = j.value("eval_at_start", false);
+    c.quick_metrics = j.at("quick_metrics");
+    c.metric_repetitions = j.at("metric_repetitions");
+    c.metric_subsample = j.at("metric_subsample");
+  } catch (const json::exception& e) {
+    NIDIM_FAIL("config.json: {}", e.what());
+  }
+  c.validate();
+  return c;
+}
+
+// ---- model ------------------------------------------------------------------------------------------
+
+DimModel::DimModel(const DimConfig& c, int64_t channels, int64_t height, int64_t width, Generator& gen)
+    : Module("DimModel") {
+  m_encoder = c.encoder == "convnet" ? convnet_encoder(channels, height, width, c.dim, c.layer_order, gen)
+                                     : mlp_encoder(channels * height * width, c.mlp_hidden, c.dim, gen);
+  register_module("encoder", m_encoder);
+  m_normalization = register_module("normalization", std::make_shared<Normalization>(c.dim, c.channel));
+  std::shared_ptr<Critic> critic;
+  if (c.critic == "mlp") {
+    critic = std::make_shared<JointMlpCritic>(c.dim, c.critic_hidden, gen, 0.01, c.tile_rows);
+  } else if (c.critic == "gaussian") {
+    const double one_view = c.channel.form == NoiseForm::additive ? c.channel.level : c.channel.p();
+    critic = std::make_shared<GaussianKernelCritic>(c.kernel_bandwidth > 0 ? c.kernel_bandwidth : std::sqrt(2.0) * one_view);
+  } else {
+    critic = std::make_shared<SeparableCritic>(c.dim, c.critic == "dot" ? Similarity::dot : Similarity::cosine,
+                                               c.temperature, c.head_dim, gen);
+  }
+  m_critic = register_module("critic", critic);
+}
+
+Tensor DimModel::embed(const Tensor& x) { return m_normalization->forward(m_encoder->forward(x)); }
+
+// ---- trainer ----------------------------------------------------------------------------------------
+
+DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir) : DimTrainer(config, run_dir, false) {}
+
+DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, bool resuming)
+    : m_config(config), m_dir(run_dir), m_noise(config.seed, 1), m_bound(config.bound, config.dv_ema) {
+  m_config.validate();
+  if (!resuming) {
+    NIDIM_CHECK(!file_exists(path("config.json")),
+                "{}: holds a run already (config.json); resume it with --resume {} or choose another --out",
+                m_dir, m_dir);
+  }
+  set_num_threads(m_config.threads);
+  DatasetRequest req = m_config.data;
+  req.synthetic_seed = m_config.seed;
+  auto [train, test] = load_datasets(req);
+  NIDIM_CHECK(train.size() >= m_config.batch,
+              "--batch {} is larger than the training set ({} samples)", m_config.batch, train.size());
+  m_train = std::make_shared<const ImageDataset>(std::move(train));
+  m_test = std::make_shared<const ImageDataset>(std::move(test));
+  Generator init(m_config.seed, 0);
+  m_model = std::make_unique<DimModel>(m_config, m_train->channels(), m_train->height(), m_train->width(), init);
+  AdamOptions enc;
+  enc.lr = m_config.lr;
+  AdamOptions crit;
+  crit.lr = m_config.critic_lr;
+  m_encoder_opt = std::make_unique<Adam>(m_model->encoder().parameters(), enc);
+  std::vector<Tensor> critic_params = m_model->critic().parameters();
+  if (!critic_params.empty()) m_critic_opt = std::make_unique<Adam>(critic_params, crit);
+  LoaderOptions lo;
+  lo.batch_size = m_config.batch;
+  lo.shuffle = true;
+  lo.drop_last = true;  // every step contrasts exactly B pairs (InfoNCE's log B)
+  lo.seed = m_config.seed;
+  lo.num_workers = m_config.loader_workers;
+  const bool images = m_train->channels() == 3;
+  lo.two_views = images ? std::make_shared<const TwoViews>(simclr_augment())
+                        : std::make_shared<const TwoViews>(nullptr, noise_augment(static_cast<float>(m_config.augment_sigma)));
+  m_loader = std::make_unique<Loader>(m_train, lo);
+  if (!resuming) {
+    make_dir(m_dir);
+    make_dir(path("checkpoint"));
+    write_file_atomic(path("config.json"), m_config.to_json().dump(2) + "\n");
+  }
+}
+
+DimTrainer::~DimTrainer() = default;
+
+std::unique_ptr<DimTrainer> DimTrainer::resume(const std::string& run_dir, int64_t epochs) {
+  NIDIM_CHECK(file_exists(run_dir + "/config.json"), "--resume {}: no config.json there (not a train_dim run "
+              "directory?)", run_dir);
+  DimConfig config = DimConfig::from_json(read_json(run_dir + "/config.json"));
+  if (epochs > 0) config.epochs = epochs;
+  std::unique_ptr<DimTrainer> t(new DimTrainer(config, run_dir, true));
+  t->load_checkpoint();
+  if (epochs > 0) write_file_atomic(t->path("config.json"), t->m_config.to_json().dump(2) + "\n");
+  return t;
+}
+
+std::string DimTrainer::path(const std::string& name) const { return m_dir + "/" + name; }
+
+void DimTrainer::append_log(const json& line, const TrainHooks& hooks) {
+  m_log.push_back(line);
+  std::string text;
+  for (const json& l : m_log) text += l.dump() + "\n";
+  write_file_atomic(path("log.jsonl"), text);
+  if (hooks.on_log) hooks.on_log(line);
+}
+
+double DimTrainer::step(const Batch& batch, double* mi_estimate) {
+  m_model->train();
+  Tensor a = apply_channel(m_model->embed(batch.images), m_config.channel, m_noise);
+  Tensor b = apply_channel(m_model->embed(batch.images2), m_config.channel, m_noise);
+  MiBound::Result r = m_bound.compute(m_model->critic(), a, b);
+  const double loss = r.loss.item();
+  NIDIM_CHECK(std::isfinite(loss) && std::isfinite(r.estimate),
+              "non-finite loss ({}) at epoch {}, step {} (global step {}); stopped without saving, the last good "
+              "checkpoint in {}/checkpoint is kept",
+              loss, m_epoch + 1, batch.index + 1, m_global_step + 1, m_dir);
+  m_encoder_opt->zero_grad();
+  if (m_critic_opt) m_critic_opt->zero_grad();
+  r.loss.backward();
+  m_encoder_opt->step();
+  if (m_critic_opt) m_critic_opt->step();
+  *mi_estimate = r.estimate;
+  return loss;
+}
+
+RunOutcome DimTrainer::run(const TrainHooks& hooks) {
+  const double capacity = m_config.channel.capacity_per_dim() * static_cast<double>(m_config.dim);
+  const double log_b = std::log(static_cast<double>(m_config.batch));
+  auto note = [&](const std::string& s) {
+    if (hooks.on_note) hooks.on_note(s);
+  };
+  note(fmt::format("channel: {}; capacity {:.4f} nats ({:.4f} per dimension); certificate reference {}",
+                   m_config.channel.describe(), capacity, m_config.channel.capacity_per_dim(), m_config.channel.reference()));
+  if (!m_resume_note.empty()) note(m_resume_note);
+  if (m_config.bound == BoundKind::infonce && log_b <= capacity)
+    note(fmt::format("warning: InfoNCE cannot exceed log B = {:.3f} nats, which is not above the capacity {:.3f}: "
+                     "the KL bound cannot get below {:.3f}; use a larger --batch or more noise",
+                     log_b, capacity, capacity - log_b));
+  if (m_config.eval_at_start && m_global_step == 0 && m_log.empty()) {
+    // The untrained model in evaluation mode. Its batch-norm layers still hold their initial
+    // running statistics, which makes no difference to the affine-invariant tests.
+    evaluate(hooks);
+    m_last_eval_epoch = 0;
+  }
+  // An evaluation that was due but did not happen (a run stopped during it).
+  if (m_epoch > 0 && m_last_eval_epoch < m_epoch && m_config.eval_every > 0 && m_epoch % m_config.eval_every == 0)
+    evaluate(hooks);
+  const int64_t steps_per_epoch = m_loader->batches_per_epoch();
+  for (; m_epoch < m_config.epochs; ++m_epoch) {
+    m_loader->start_epoch(m_epoch, m_next_batch);
+    Batch batch;
+    auto last = Clock::now();
+    while (m_loader->next(batch)) {
+      double mi = 0;
+      const double loss = step(batch, &mi);
+      const auto now = Clock::now();
+      m_epoch_seconds += std::chrono::duration<double>(now - last).count();
+      last = now;
+      m_epoch_loss += loss;
+      m_epoch_mi += mi;
+      m_epoch_steps += 1;
+      m_epoch_images += batch.size();
+      m_next_batch = batch.index + 1;
+      m_global_step += 1;
+      if (hooks.on_step) {
+        StepInfo s;
+        s.epoch = m_epoch + 1;
+        s.epochs = m_config.epochs;
+        s.step = m_next_batch;
+        s.steps_per_epoch = steps_per_epoch;
+        s.global_step = m_global_step;
+        s.loss = loss;
+        s.mi_estimate = mi;
+        s.capacity = capacity;
+        s.kl_bound = capacity - mi;
+        s.images_per_second = m_epoch_images / std::max(m_epoch_seconds, 1e-9);
+        const double per_step = m_epoch_seconds / static_cast<double>(m_epoch_steps);
+        s.eta_seconds = per_step * static_cast<double>((m_config.epochs - m_epoch) * steps_per_epoch - m_next_batch);
+        hooks.on_step(s);
+      }
+      if (hooks.stop && hooks.stop->load()) {
+        save_checkpoint();
+        return RunOutcome::interrupted;
+      }
+      if (m_config.checkpoint_every > 0 && m_global_step % m_config.checkpoint_every == 0) save_checkpoint();
+    }
+    const double mean_mi = m_epoch_mi / std::max<int64_t>(m_epoch_steps, 1);
+    append_log({{"type", "epoch"},
+                {"epoch", m_epoch + 1},
+                {"steps", m_epoch_steps},
+                {"global_step", m_global_step},
+                {"loss", m_epoch_loss / std::max<int64_t>(m_epoch_steps, 1)},
+                {"mi_estimate", mean_mi},
+                {"capacity", capacity},
+                {"capacity_per_dim", m_config.channel.capacity_per_dim()},
+                {"kl_bound", capacity - mean_mi},
+                {"log_batch", log_b},
+                {"bound", bound_label(m_config.bound)},
+                {"seconds", m_epoch_seconds},
+                {"images_per_second", m_epoch_images / std::max(m_epoch_seconds, 1e-9)}},
+               hooks);
+    m_next_batch = 0;
+    m_epoch_loss = m_epoch_mi = m_epoch_seconds = 0;
+    m_epoch_steps = m_epoch_images = 0;
+    const int64_t done = m_epoch + 1;
+    m_epoch = done;  // the checkpoint records the position after this epoch
+    save_checkpoint();
+    const bool due = (m_config.eval_every > 0 && done % m_config.eval_every == 0) || done == m_config.epochs;
+    if (due) evaluate(hooks);
+    m_epoch = done - 1;  // the loop's ++ moves it on
+    if (hooks.stop && hooks.stop->load()) {
+      m_epoch = done;
+      return RunOutcome::interrupted;
+    }
+  }
+  if (m_last_eval_epoch < m_epoch) evaluate(hooks);
+  return RunOutcome::finished;
+}
+
+Tensor DimTrainer::embed_all(const ImageDataset& data, const std::string& phase, const TrainHooks& hooks) {
+  NoGradGuard no_grad;
+  m_model->eval();
+  const int64_t n = data.size(), chunk = 1024, numel = data.image_numel();
+  Tensor out = Tensor::empty({n, m_config.dim});
+  std::vector<float> buf(static_cast<size_t>(chunk * numel));
+  for (int64_t start = 0; start < n; start += chunk) {
+    const int64_t m = std::min(chunk, n - start);
+    for (int64_t i = 0; i < m; ++i) {
+      data.copy_scaled(start + i, buf.data() + i * numel);
+      data.normalize(buf.data() + i * numel);
+    }
+    Tensor x = Tensor::from_host(buf.data(), {m, data.channels(), data.height(), data.width()}, DType::f32);
+    Tensor y = m_model->embed(x);
+    std::memcpy(out.data<float>() + start * m_config.dim, y.to(Device::cpu()).data<float>(), y.nbytes());
+    if (hooks.on_progress) hooks.on_progress(phase, start + m, n);
+  }
+  m_model->train();
+  return out;
+}
+
+void DimTrainer::evaluate(const TrainHooks& hooks) {
+  const Prior prior = m_config.channel.prior;
+  Tensor train_y = to_prior_coordinates(embed_all(*m_train, "embedding train set", hooks), prior);
+  Tensor test_y = to_prior_coordinates(embed_all(*m_test, "embedding test set", hooks), prior);
+  write_npy(path("embeddings_train.npy"), train_y);
+  write_npy(path("embeddings_test.npy"), test_y);
+  write_npy(path("labels_train.npy"), m_train->labels().data(), DType::i32, {m_train->size()});
+  write_npy(path("labels_test.npy"), m_test->labels().data(), DType::i32, {m_test->size()});
+  save_module(path("model.safetensors"), *m_model, {{"made_by", "train_dim"}, {"epoch", std::to_string(m_epoch)}});
+  m_last_eval_epoch = m_epoch;
+  json line = {{"type", "eval"}, {"epoch", m_epoch}};
+  if (m_config.quick_metrics) {
+    const int64_t d = m_config.dim;
+    auto as_double = [](const Tensor& t) {
+      const std::vector<float> f = t.to_vector<float>();
+      return std::vector<double>(f.begin(), f.end());
+    };
+    const std::vector<double> tr = as_double(train_y), te = as_double(test_y);
+    std::vector<int64_t> ytr(m_train->labels().begin(), m_train->labels().end());
+    std::vector<int64_t> yte(m_test->labels().begin(), m_test->labels().end());
+    const bool finite = std::all_of(tr.begin(), tr.end(), [](double v) { return std::isfinite(v); }) &&
+                        std::all_of(te.begin(), te.end(), [](double v) { return std::isfinite(v); });
+    if (!finite) {
+      line["not_applicable"] = "the embeddings contain non-finite values";
+    } else {
+      auto knn_progress = [&](int64_t done, int64_t total) {
+        if (hooks.on_progress) hooks.on_progress("kNN accuracy", done, total);
+      };
+      const stats::KnnResult knn = stats::knn_classify(tr.data(), m_train->size(), d, ytr.data(),
+                                                       m_train->num_classes(), te.data(), m_test->size(), 5, knn_progress);
+      int64_t correct = 0;
+      for (size_t i = 0; i < yte.size(); ++i) correct += knn.predicted[i] == yte[i];
+      line["knn_accuracy"] = static_cast<double>(correct) / static_cast<double>(yte.size());
+      const stats::Prior sp = stats::parse_prior(prior_label(prior));
+      const stats::PriorCoordinates pc = stats::to_prior_coordinates(sp, te.data(), static_cast<int64_t>(te.size()));
+      stats::BootstrapOptions bo;
+      bo.repetitions = m_config.metric_repetitions;
+      bo.subsample = m_config.metric_subsample;
+      bo.seed = m_config.seed;
+      auto boot_progress = [&](int64_t done, int64_t total) {
+        if (hooks.on_progress) hooks.on_progress("bootstrap tests", done, total);
+      };
+      const stats::BootstrapResult br = stats::projection_bootstrap(pc.z.data(), nullptr, m_test->size(), d, bo, boot_progress);
+      line["bootstrap_repetitions"] = bo.repetitions;
+      line["bootstrap_subsample"] = bo.subsample;
+      if (!br.not_applicable.empty()) line["bootstrap_not_applicable"] = br.not_applicable;
+      for (const auto& [name, key] : {std::pair<std::string, std::string>{"henze_zirkler", "henze_zirkler_pvalue"},
+                                      {"shapiro", "shapiro_pvalue"}, {"dagostino", "dagostino_pvalue"}}) {
+        const stats::BootstrapSeries* s = br.find(name);
+        if (s && s->applicable > 0) line[key] = s->mean_pvalue;
+      }
+    }
+  }
+  append_log(line, hooks);
+}
+
+void DimTrainer::save_checkpoint() {
+  NamedTensors tensors = with_prefix("model.", m_model->state_dict());
+  for (auto& t : with_prefix("optim.encoder.", m_encoder_opt->state())) tensors.push_back(t);
+  if (m_critic_opt)
+    for (auto& t : with_prefix("optim.critic.", m_critic_opt->state())) tensors.push_back(t);
+  const GeneratorState g = m_noise.state();
+  json state = {{"epoch", m_epoch},
+                {"next_batch", m_next_batch},
+                {"global_step", m_global_step},
+                {"last_eval_epoch", m_last_eval_epoch},
+                {"noise_generator", {{"seed", g.seed}, {"stream", g.stream}, {"offset", g.offset}}},
+                {"dv_log_moving_average", std::isnan(m_bound.log_moving_average()) ? json(nullptr)
+                                                                                  : json(m_bound.log_moving_average())},
+                {"epoch_sums",
+                 {{"loss", m_epoch_loss}, {"mi", m_epoch_mi}, {"seconds", m_epoch_seconds},
+                  {"steps", m_epoch_steps}, {"images", m_epoch_images}}},
+                {"threads", num_threads()}};
+  save_safetensors(path("checkpoint/checkpoint.safetensors"), tensors, {{"nidim_state", state.dump()}});
+  write_file_atomic(path("checkpoint/state.json"), state.dump(2) + "\n");
+}
+
+void DimTrainer::load_checkpoint() {
+  const std::string file = path("checkpoint/checkpoint.safetensors");
+  NIDIM_CHECK(file_exists(file), "--resume {}: no checkpoint ({} is missing)", m_dir, file);
+  Metadata meta;
+  const NamedTensors tensors = load_safetensors(file, &meta);
+  NIDIM_CHECK(meta.count("nidim_state"), "{}: no nidim_state in its metadata (not a train_dim checkpoint)", file);
+  json state;
+  try {
+    state = json::parse(meta.at("nidim_state"));
+    m_model->load_state_dict(strip_prefix("model.", tensors));
+    m_encoder_opt->load_state(strip_prefix("optim.encoder.", tensors));
+    if (m_critic_opt) m_critic_opt->load_state(strip_prefix("optim.critic.", tensors));
+    m_epoch = state.at("epoch");
+    m_next_batch = state.at("next_batch");
+    m_global_step = state.at("global_step");
+    m_last_eval_epoch = state.at("last_eval_epoch");
+    const json& g = state.at("noise_generator");
+    m_noise.set_state({g.at("seed"), g.at("stream"), g.at("offset")});
+    if (!state.at("dv_log_moving_average").is_null()) m_bound.set_log_moving_average(state.at("dv_log_moving_average"));
+    const json& s = state.at("epoch_sums");
+    m_epoch_loss = s.at("loss");
+    m_epoch_mi = s.at("mi");
+    m_epoch_seconds = s.at("seconds");
+    m_epoch_steps = s.at("steps");
+    m_epoch_images = s.at("images");
+  } catch (const json::exception& e) {
+    NIDIM_FAIL("{}: bad state: {}", file, e.what());
+  } catch (const Error& e) {
+    NIDIM_FAIL("{}: {}", file, e.what());
+  }
+  if (state.value("threads", 0) != num_threads())
+    m_resume_note = fmt::format("note: the checkpoint was written with {} threads, this run has {}: it continues "
+                                "correctly but not bit for bit", state.value("threads", 0), num_threads());
+  // The log so far, without lines the checkpoint does not cover (written after it by a run that
+  // then stopped): they will be written again.
+  m_log.clear();
+  if (file_exists(path("log.jsonl"))) {
+    std::ifstream in(path("log.jsonl"));
+    std::string text;
+    while (std::getline(in, text)) {
+      if (text.empty()) continue;
+      json line;
+      try {
+        line = json::parse(text);
+      } catch (const json::exception&) {
+        continue;  // a torn last line cannot happen with atomic writes, but is harmless to drop
+      }
+      const int64_t e = line.value("epoch", int64_t(0));
+      const std::string type = line.value("type", std::string());
+      if ((type == "epoch" && e <= m_epoch) || (type == "eval" && e <= m_last_eval_epoch)) m_log.push_back(line);
+    }
+  }
+}
+
+}  // namespace nidim

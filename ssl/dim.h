@@ -1,0 +1,150 @@
+// nidim/ssl/dim.h: noise-injected Deep InfoMax (METHOD.md §1-§5): the model, its configuration
+// and the training run behind tools/train_dim.
+//
+// One training step, for a batch of samples and their augmented views x, x':
+//   y = n(g(x)), y' = n(g(x'))            shared encoder g, normalization n (training mode)
+//   y~ = channel(y), y~' = channel(y')    fresh noise from the run's Philox stream
+//   loss = -I_hat(y~; y~')                the bound on the critic's scores of all B x B pairs
+// then one Adam step for the encoder and one for the critic. The epoch's mean I_hat gives the
+// certificate KL <= d*C - I_hat (ssl/channel.h).
+//
+// A run lives in a directory:
+//   config.json              every setting (written at the start; a resumed run reads it)
+//   log.jsonl                one JSON object per epoch ({"type": "epoch", ...}) and per
+//                            evaluation ({"type": "eval", ...}); docs/TRAINING.md lists the keys
+//   model.safetensors        encoder, normalization and critic, PyTorch key names
+//   checkpoint/              checkpoint.safetensors (model, optimizer moments, and in its
+//                            metadata the position, RNG state and bound state) and state.json
+//   embeddings_{train,test}.npy, labels_{train,test}.npy
+//                            eval-mode, noise-free embeddings in the prior's coordinates
+// Every file is written to a temporary name and renamed. A run resumed from its checkpoint
+// (same thread count) continues with the same bits as if it had not stopped.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "nn/optim.h"
+#include "ssl/channel.h"
+#include "ssl/critic.h"
+#include "ssl/datasets.h"
+#include "ssl/encoders.h"
+
+namespace nidim {
+
+struct DimConfig {
+  DatasetRequest data;
+  double augment_sigma = 0.2;  // x' = x + N(0, sigma^2) per pixel (METHOD.md §1)
+  std::string encoder = "convnet";  // convnet | mlp
+  LayerOrder layer_order = LayerOrder::paper;
+  std::vector<int64_t> mlp_hidden = {256, 256};
+  int64_t dim = 2;
+  ChannelSpec channel;
+  std::string critic = "mlp";  // mlp | dot | cosine | gaussian
+  int64_t critic_hidden = 256;
+  double temperature = 0.1;      // dot / cosine
+  int64_t head_dim = 0;          // dot / cosine projection heads (0: none)
+  double kernel_bandwidth = 0;   // gaussian critic; 0: sqrt(2) times one view's noise scale
+  BoundKind bound = BoundKind::infonce;
+  double dv_ema = 0.01;
+  int64_t batch = 1024;
+  int64_t epochs = 10;
+  double lr = 1e-3, critic_lr = 1e-3;
+  uint64_t seed = 0;
+  int threads = 0;               // 0: all cores
+  int loader_workers = 1;
+  int64_t eval_every = 1;        // epochs between evaluations (0: at the end only)
+  int64_t checkpoint_every = 0;  // steps between checkpoints inside an epoch (0: epoch ends only)
+  int64_t tile_rows = 0;         // joint critic's tile (0: automatic)
+  bool eval_at_start = false;    // also evaluate the untrained model (logged as epoch 0)
+  bool quick_metrics = true;     // kNN accuracy and bootstrapped normality p-values at evaluations
+  int64_t metric_repetitions = 256;
+  int64_t metric_subsample = 64;
+
+  void validate() const;  // throws naming the flag
+  nlohmann::json to_json() const;
+  static DimConfig from_json(const nlohmann::json& j);
+};
+
+// encoder g, normalization n and critic T, named "encoder", "normalization", "critic".
+class DimModel : public Module {
+ public:
+  DimModel(const DimConfig& config, int64_t channels, int64_t height, int64_t width, Generator& gen);
+  // y = n(g(x)): [N, C, H, W] -> [N, d]; the caller sets train/eval mode.
+  Tensor embed(const Tensor& x);
+  Critic& critic() { return *m_critic; }
+  Sequential& encoder() { return *m_encoder; }
+
+ private:
+  std::shared_ptr<Sequential> m_encoder;
+  std::shared_ptr<Normalization> m_normalization;
+  std::shared_ptr<Critic> m_critic;
+};
+
+struct StepInfo {
+  int64_t epoch = 0, epochs = 0;  // 1-based epoch
+  int64_t step = 0, steps_per_epoch = 0, global_step = 0;
+  double loss = 0, mi_estimate = 0, capacity = 0, kl_bound = 0;
+  double images_per_second = 0, eta_seconds = 0;
+};
+
+struct TrainHooks {
+  std::function<void(const StepInfo&)> on_step;            // after every step
+  std::function<void(const nlohmann::json&)> on_log;        // every line written to log.jsonl
+  std::function<void(const std::string&)> on_note;          // warnings and notices, one line each
+  std::function<void(const std::string& phase, int64_t done, int64_t total)> on_progress;  // evaluation
+  const std::atomic<bool>* stop = nullptr;  // checked after each step: checkpoint and return
+};
+
+enum class RunOutcome { finished, interrupted };
+
+class DimTrainer {
+ public:
+  // A new run in run_dir (created if needed; refuses a directory that already holds a run).
+  DimTrainer(const DimConfig& config, const std::string& run_dir);
+  // Resumes the run in run_dir from its checkpoint; epochs > 0 replaces the configured number.
+  static std::unique_ptr<DimTrainer> resume(const std::string& run_dir, int64_t epochs = 0);
+  ~DimTrainer();
+
+  RunOutcome run(const TrainHooks& hooks);
+  const DimConfig& config() const { return m_config; }
+  DimModel& model() { return *m_model; }
+  const std::string& run_dir() const { return m_dir; }
+  // Epoch (0-based) and batch the next step will run.
+  int64_t epoch() const { return m_epoch; }
+  int64_t next_batch() const { return m_next_batch; }
+
+ private:
+  DimTrainer(const DimConfig& config, const std::string& run_dir, bool resuming);
+  double step(const Batch& batch, double* mi_estimate);
+  void evaluate(const TrainHooks& hooks);
+  Tensor embed_all(const ImageDataset& data, const std::string& phase, const TrainHooks& hooks);
+  void save_checkpoint();
+  void load_checkpoint();
+  void append_log(const nlohmann::json& line, const TrainHooks& hooks);
+  std::string path(const std::string& name) const;
+
+  DimConfig m_config;
+  std::string m_dir;
+  std::shared_ptr<const ImageDataset> m_train, m_test;
+  std::unique_ptr<DimModel> m_model;
+  std::unique_ptr<Adam> m_encoder_opt, m_critic_opt;
+  std::unique_ptr<Loader> m_loader;
+  Generator m_noise;
+  MiBound m_bound;
+  std::vector<nlohmann::json> m_log;
+  std::string m_resume_note;
+  int64_t m_epoch = 0, m_next_batch = 0, m_global_step = 0, m_last_eval_epoch = 0;
+  // Sums over the current epoch's steps so far (kept in checkpoints).
+  double m_epoch_loss = 0, m_epoch_mi = 0, m_epoch_seconds = 0;
+  int64_t m_epoch_steps = 0, m_epoch_images = 0;
+};
+
+}  // namespace nidim

@@ -1,0 +1,334 @@
+// ssl: capacities and certificates against their closed forms, the channels' moments, the
+// priors' change of variables, critics and bounds against direct formulas, encoders' shapes and
+// names, and whole training runs: distribution matching on the synthetic set, bit-identical
+// resume, and the stop on a non-finite loss.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "core/autograd.h"
+#include "kernels/ops.h"
+#include "nn/safetensors.h"
+#include "ssl/dim.h"
+#include "test_util.h"
+
+using namespace nidim;
+using nidim::test::check_close;
+using nidim::test::check_error;
+
+namespace {
+
+ChannelSpec spec(Prior prior, NoiseForm form, double level) {
+  ChannelSpec s;
+  s.prior = prior;
+  s.form = form;
+  s.level = level;
+  s.validate();
+  return s;
+}
+
+double phi(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+
+std::string fresh_dir(const std::string& name) {
+  std::filesystem::remove_all(name);
+  return name;
+}
+
+DimConfig synthetic_config(const std::string& out_name) {
+  (void)out_name;
+  DimConfig c;
+  c.data.name = "synthetic";
+  c.encoder = "mlp";
+  c.mlp_hidden = {64, 64};
+  c.critic_hidden = 64;
+  c.batch = 128;
+  c.epochs = 2;
+  c.metric_repetitions = 128;
+  c.loader_workers = 0;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("capacities match their closed forms") {
+  // Gaussian: C = 1/2 log(1 + 1/sigma^2); variance-preserving p gives sigma = p / sqrt(1 - p^2)
+  // and C = -log p.
+  const double p = 0.0995, sigma = p / std::sqrt(1 - p * p);
+  const ChannelSpec vp = spec(Prior::gaussian, NoiseForm::variance_preserving, p);
+  const ChannelSpec add = spec(Prior::gaussian, NoiseForm::additive, sigma);
+  CHECK(vp.capacity_per_dim() == doctest::Approx(-std::log(p)).epsilon(1e-14));
+  CHECK(add.capacity_per_dim() == doctest::Approx(0.5 * std::log(1 + 1 / (sigma * sigma))).epsilon(1e-14));
+  CHECK(add.capacity_per_dim() == doctest::Approx(vp.capacity_per_dim()).epsilon(1e-12));
+  CHECK(spec(Prior::gaussian, NoiseForm::additive, 0.1).capacity_per_dim() ==
+        doctest::Approx(0.5 * std::log(101.0)).epsilon(1e-14));
+  // Uniform: C = log((1 + eps) / eps); rescaled p gives eps = p / (1 - p) and C = -log p.
+  const ChannelSpec ue = spec(Prior::uniform, NoiseForm::additive, 0.25);
+  CHECK(ue.capacity_per_dim() == doctest::Approx(std::log(5.0)).epsilon(1e-14));
+  const ChannelSpec ur = spec(Prior::uniform, NoiseForm::rescaled, 0.2);
+  CHECK(ur.epsilon() == doctest::Approx(0.25).epsilon(1e-14));
+  CHECK(ur.capacity_per_dim() == doctest::Approx(-std::log(0.2)).epsilon(1e-14));
+  // The ideal MI of an exactly uniform y: log(1/eps) + eps/2 per dimension, below C.
+  CHECK(ue.uniform_ideal_per_dim() == doctest::Approx(std::log(4.0) + 0.125).epsilon(1e-14));
+  CHECK(ue.uniform_ideal_per_dim() < ue.capacity_per_dim());
+  CHECK(vp.reference() == "N(0, I)");
+  check_error([] { spec(Prior::gaussian, NoiseForm::rescaled, 0.1); }, {"rescaled", "uniform"});
+  check_error([] { spec(Prior::uniform, NoiseForm::variance_preserving, 0.1); }, {"variance-preserving"});
+  check_error([] { spec(Prior::gaussian, NoiseForm::variance_preserving, 1.5); }, {"(0, 1)"});
+}
+
+TEST_CASE("channels have the moments of their definitions") {
+  // 400 000 draws: standard errors of the variances below 0.003 (relative), tolerance 1%.
+  Generator gen(1, 3);
+  const int64_t n = 400000;
+  auto moments = [](const Tensor& t) {
+    const double m = mean(t).item();
+    return std::pair<double, double>{m, mean((t - m) * (t - m)).item()};
+  };
+  Tensor y = randn({n, 1}, gen, 0, 1, DType::f64);
+  auto [m1, v1] = moments(apply_channel(y, spec(Prior::gaussian, NoiseForm::variance_preserving, 0.3), gen));
+  CHECK(std::fabs(m1) < 0.01);
+  CHECK(v1 == doctest::Approx(1.0).epsilon(0.01));  // sqrt(1 - p^2)^2 + p^2 = 1
+  auto [m2, v2] = moments(apply_channel(y, spec(Prior::gaussian, NoiseForm::additive, 0.5), gen));
+  CHECK(v2 == doctest::Approx(1.25).epsilon(0.01));  // 1 + sigma^2
+  Tensor u = rand({n, 1}, gen, 0, 1, DType::f64);
+  auto [m3, v3] = moments(apply_channel(u, spec(Prior::uniform, NoiseForm::rescaled, 0.2), gen));
+  CHECK(m3 == doctest::Approx(0.5).epsilon(0.01));
+  CHECK(v3 == doctest::Approx((0.8 * 0.8 + 0.2 * 0.2) / 12).epsilon(0.01));  // ((1-p)^2 + p^2) / 12
+  auto [m4, v4] = moments(apply_channel(u, spec(Prior::uniform, NoiseForm::additive, 0.25), gen));
+  CHECK(m4 == doctest::Approx(0.5 + 0.125).epsilon(0.01));
+  CHECK(v4 == doctest::Approx((1 + 0.0625) / 12).epsilon(0.01));  // (1 + eps^2) / 12
+}
+
+TEST_CASE("the priors' change of variables maps N(0, 1) onto Laplace(0, 1) and Logistic(0, 1)") {
+  const std::vector<float> ys = {-3.0f, -1.0f, 0.0f, 0.5f, 2.5f};
+  Tensor y = Tensor::from_vector(ys, {5, 1});
+  const std::vector<float> lap = to_prior_coordinates(y, Prior::laplace).to_vector<float>();
+  const std::vector<float> logi = to_prior_coordinates(y, Prior::logistic).to_vector<float>();
+  for (size_t i = 0; i < ys.size(); ++i) {
+    const double u = phi(ys[i]);
+    const double want_lap = u < 0.5 ? std::log(2 * u) : -std::log(2 * (1 - u));
+    const double want_log = std::log(u / (1 - u));
+    CHECK(lap[i] == doctest::Approx(want_lap).epsilon(1e-6));
+    CHECK(logi[i] == doctest::Approx(want_log).epsilon(1e-6));
+  }
+  CHECK(to_prior_coordinates(y, Prior::gaussian).shares_storage(y));
+}
+
+TEST_CASE("bounds from scores match their formulas") {
+  // S [3, 3] by hand; the bounds computed with loops in double.
+  const std::vector<double> s = {2.0, 0.5, -1.0, 0.3, 1.5, 0.2, -0.4, 0.1, 2.5};
+  Tensor S = Tensor::from_vector(s, {3, 3});
+  double nce = 0, diag = 0, off = 0;
+  for (int i = 0; i < 3; ++i) {
+    double row = 0;
+    for (int j = 0; j < 3; ++j) row += std::exp(s[static_cast<size_t>(i * 3 + j)]);
+    nce += s[static_cast<size_t>(i * 4)] - std::log(row / 3);
+    diag += s[static_cast<size_t>(i * 4)];
+    for (int j = 0; j < 3; ++j)
+      if (i != j) off += std::exp(s[static_cast<size_t>(i * 3 + j)]);
+  }
+  nce /= 3, diag /= 3, off /= 6;
+  CHECK(-infonce_from_scores(S).item() == doctest::Approx(nce).epsilon(1e-14));
+  CHECK(-infonce_from_scores(S).item() <= std::log(3.0));
+
+  // A critic that returns S whatever its input, to run MiBound on known scores.
+  struct Fixed : Critic {
+    Tensor m_S;
+    explicit Fixed(Tensor S) : Critic("Fixed"), m_S(std::move(S)) {}
+    Tensor scores(const Tensor&, const Tensor&) override { return m_S; }
+  };
+  Tensor leaf = S.clone().set_requires_grad(true);
+  Fixed critic(leaf);
+  const Tensor dummy = zeros({3, 1}, DType::f64);
+  MiBound nwj(BoundKind::nwj);
+  CHECK(nwj.compute(critic, dummy, dummy).estimate == doctest::Approx(diag - std::exp(-1.0) * off).epsilon(1e-14));
+  MiBound dv(BoundKind::dv, 0.5);
+  MiBound::Result r = dv.compute(critic, dummy, dummy);
+  CHECK(r.estimate == doctest::Approx(diag - std::log(off)).epsilon(1e-14));
+  // First step: the moving average is mean exp S itself, so the corrected gradient equals the
+  // true gradient of -DV: d/dS_ij = -[i = j]/3 + exp(S_ij) / (6 * mean exp S) off the diagonal.
+  r.loss.backward();
+  const std::vector<double> g = leaf.grad().to_vector<double>();
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) {
+      const double want = i == j ? -1.0 / 3 : std::exp(s[static_cast<size_t>(i * 3 + j)]) / (6 * off);
+      CHECK(g[static_cast<size_t>(i * 3 + j)] == doctest::Approx(want).epsilon(1e-12));
+    }
+  // Second step with the same scores and rate 0.5: the average stays mean exp S (the same value
+  // averaged with itself), so the estimate is unchanged.
+  CHECK(dv.compute(critic, dummy, dummy).estimate == doctest::Approx(diag - std::log(off)).epsilon(1e-14));
+  CHECK(dv.log_moving_average() == doctest::Approx(std::log(off)).epsilon(1e-14));
+}
+
+TEST_CASE("critics compute their definitions") {
+  Generator gen(5);
+  Tensor a = randn({4, 3}, gen, 0, 1, DType::f64), b = randn({4, 3}, gen, 0, 1, DType::f64);
+  const std::vector<double> av = a.to_vector<double>(), bv = b.to_vector<double>();
+  auto dot = [&](int i, int j) {
+    double s = 0;
+    for (int k = 0; k < 3; ++k) s += av[static_cast<size_t>(i * 3 + k)] * bv[static_cast<size_t>(j * 3 + k)];
+    return s;
+  };
+  auto norm2 = [](const std::vector<double>& v, int i) {
+    double s = 0;
+    for (int k = 0; k < 3; ++k) s += v[static_cast<size_t>(i * 3 + k)] * v[static_cast<size_t>(i * 3 + k)];
+    return s;
+  };
+  SeparableCritic dotc(3, Similarity::dot, 0.5, 0, gen), cosc(3, Similarity::cosine, 0.1, 0, gen);
+  GaussianKernelCritic kern(0.7);
+  const std::vector<double> sd = dotc.scores(a, b).to_vector<double>(), sc = cosc.scores(a, b).to_vector<double>(),
+                            sk = kern.scores(a, b).to_vector<double>();
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) {
+      const size_t k = static_cast<size_t>(i * 4 + j);
+      CHECK(sd[k] == doctest::Approx(dot(i, j) / 0.5).epsilon(1e-12));
+      CHECK(sc[k] == doctest::Approx(dot(i, j) / std::sqrt(norm2(av, i) * norm2(bv, j)) / 0.1).epsilon(1e-9));
+      const double dist2 = norm2(av, i) + norm2(bv, j) - 2 * dot(i, j);
+      CHECK(sk[k] == doctest::Approx(-dist2 / (2 * 0.49)).epsilon(1e-10));
+    }
+  // The joint critic with its first layer split equals the MLP applied to each pair [a_i; b_j].
+  JointMlpCritic joint(3, 5, gen, 0.01, 2);
+  auto keys = joint.named_parameters();
+  CHECK(keys[0].first == "fc1.weight");
+  CHECK(keys[0].second.shape() == Shape{5, 6});
+  NoGradGuard no_grad;
+  Tensor Sj = cast(joint.scores(cast(a, DType::f32), cast(b, DType::f32)), DType::f64);
+  NamedTensors state = joint.state_dict();  // the same weights, applied to each concatenated pair
+  const std::vector<double> sj = Sj.to_vector<double>();
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) {
+      Tensor pair = concat({slice(cast(a, DType::f32), i, i + 1), slice(cast(b, DType::f32), j, j + 1)}, 1);
+      Tensor h = leaky_relu(matmul(pair, state[0].second, false, true) + reshape(state[1].second, {1, -1}));
+      h = leaky_relu(matmul(h, state[2].second, false, true) + reshape(state[3].second, {1, -1}));
+      const double want = (matmul(h, state[4].second, false, true) + state[5].second).item();
+      CHECK(sj[static_cast<size_t>(i * 4 + j)] == doctest::Approx(want).epsilon(1e-5));  // float32
+    }
+}
+
+TEST_CASE("encoders: the paper's ConvNet in both layer orders, and the MLP") {
+  Generator gen(6);
+  auto paper = convnet_encoder(1, 28, 28, 2, LayerOrder::paper, gen);
+  auto follow = convnet_encoder(1, 28, 28, 2, LayerOrder::followup, gen);
+  auto cifar = convnet_encoder(3, 32, 32, 16, LayerOrder::paper, gen);
+  NoGradGuard no_grad;
+  CHECK(paper->forward(randn({3, 1, 28, 28}, gen)).shape() == Shape{3, 2});
+  CHECK(follow->forward(randn({3, 1, 28, 28}, gen)).shape() == Shape{3, 2});
+  CHECK(cifar->forward(randn({2, 3, 32, 32}, gen)).shape() == Shape{2, 16});
+  std::vector<std::string> names;
+  for (auto& [name, child] : paper->children()) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"conv1", "pool1", "act1", "bn1", "conv2", "pool2", "act2", "bn2", "conv3",
+                                          "pool3", "act3", "bn3", "flat", "fc1", "act4", "fc2"});
+  names.clear();
+  for (auto& [name, child] : follow->children()) names.push_back(name);
+  CHECK(names[1] == "pool1");
+  CHECK(names[2] == "bn1");
+  CHECK(follow->children()[1].second->type_name() == "MaxPool2d");
+  CHECK(paper->named_parameters("encoder")[0].first == "encoder.conv1.weight");
+  auto mlp = mlp_encoder(64, {32, 16}, 4, gen);
+  CHECK(mlp->forward(randn({5, 1, 8, 8}, gen)).shape() == Shape{5, 4});
+  check_error([&] { convnet_encoder(1, 8, 8, 2, LayerOrder::paper, gen); }, {"too small"});
+}
+
+TEST_CASE("training matches the embedding to the Gaussian prior on the synthetic set") {
+  // Seed 0, 8 epochs of 32 steps. Training first separates the four classes (a clustered,
+  // non-Gaussian embedding after epoch 1) and then spreads them into a Gaussian. The bootstrapped
+  // Henze-Zirkler mean p-value (128 repetitions of 64 test rows) goes from < 0.01 to > 0.05.
+  DimConfig c = synthetic_config("dm");
+  c.epochs = 8;
+  c.eval_every = 1;
+  DimTrainer t(c, fresh_dir("ssl_test_dm"));
+  std::vector<double> hz;
+  TrainHooks hooks;
+  hooks.on_log = [&](const nlohmann::json& l) {
+    if (l["type"] == "eval") hz.push_back(l.at("henze_zirkler_pvalue").get<double>());
+  };
+  CHECK(t.run(hooks) == RunOutcome::finished);
+  REQUIRE(hz.size() == 8);
+  MESSAGE("Henze-Zirkler mean p-value after each epoch: " << fmt::format("{}", fmt::join(hz, ", ")));
+  CHECK(hz.front() < 0.01);
+  CHECK(hz.back() > 0.05);
+}
+
+TEST_CASE("a run stopped and resumed ends with the same weights, bit for bit") {
+  DimConfig c = synthetic_config("resume");
+  c.epochs = 2;
+  c.eval_every = 0;
+  c.quick_metrics = false;
+  {
+    DimTrainer whole(c, fresh_dir("ssl_test_whole"));
+    CHECK(whole.run({}) == RunOutcome::finished);
+  }
+  {
+    // Stop after 9 steps of the first epoch (a Ctrl-C), then resume twice more: once stopping
+    // again in the second epoch, once to the end.
+    std::atomic<bool> stop{false};
+    TrainHooks hooks;
+    int steps = 0;
+    hooks.stop = &stop;
+    hooks.on_step = [&](const StepInfo&) { stop = ++steps == 9; };
+    DimTrainer part(c, fresh_dir("ssl_test_parts"));
+    CHECK(part.run(hooks) == RunOutcome::interrupted);
+    CHECK(part.epoch() == 0);
+    CHECK(part.next_batch() == 9);
+  }
+  {
+    std::atomic<bool> stop{false};
+    TrainHooks hooks;
+    hooks.stop = &stop;
+    hooks.on_step = [&](const StepInfo& s) { stop = s.epoch == 2 && s.step == 5; };
+    auto again = DimTrainer::resume("ssl_test_parts");
+    CHECK(again->run(hooks) == RunOutcome::interrupted);
+  }
+  auto last = DimTrainer::resume("ssl_test_parts");
+  CHECK(last->run({}) == RunOutcome::finished);
+  const NamedTensors a = load_safetensors("ssl_test_whole/model.safetensors");
+  const NamedTensors b = load_safetensors("ssl_test_parts/model.safetensors");
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    CAPTURE(a[i].first);
+    CHECK(a[i].first == b[i].first);
+    REQUIRE(a[i].second.nbytes() == b[i].second.nbytes());
+    CHECK(std::memcmp(a[i].second.raw(), b[i].second.raw(), a[i].second.nbytes()) == 0);
+  }
+  // The log covers each epoch once.
+  std::ifstream log("ssl_test_parts/log.jsonl");
+  int epoch_lines = 0;
+  for (std::string line; std::getline(log, line);) epoch_lines += nlohmann::json::parse(line)["type"] == "epoch";
+  CHECK(epoch_lines == 2);
+}
+
+TEST_CASE("a non-finite loss stops the run, names the step and keeps the last good checkpoint") {
+  DimConfig c = synthetic_config("nan");
+  c.epochs = 3;
+  c.eval_every = 0;
+  c.quick_metrics = false;
+  c.lr = 1e30;  // the first update wrecks the encoder
+  c.critic = "dot";
+  DimTrainer t(c, fresh_dir("ssl_test_nan"));
+  check_error([&] { t.run({}); }, {"non-finite loss", "epoch 1", "step", "checkpoint"});
+  CHECK_FALSE(std::filesystem::exists("ssl_test_nan/checkpoint/checkpoint.safetensors"));
+  check_error([&] { DimTrainer::resume("ssl_test_nan"); }, {"no checkpoint"});
+}
+
+TEST_CASE("configuration: JSON round trip and one-line errors") {
+  DimConfig c = synthetic_config("cfg");
+  c.channel = spec(Prior::uniform, NoiseForm::rescaled, 0.2);
+  c.bound = BoundKind::dv;
+  const DimConfig back = DimConfig::from_json(c.to_json());
+  CHECK(back.to_json() == c.to_json());
+  CHECK(c.to_json()["noise"]["epsilon"].get<double>() == doctest::Approx(0.25));
+  DimConfig bad = c;
+  bad.batch = 1;
+  check_error([&] { bad.validate(); }, {"--batch"});
+  bad = c;
+  bad.critic = "gaussian";
+  check_error([&] { bad.validate(); }, {"--critic gaussian"});
+  DimConfig mnist;
+  mnist.data.dir = "no/such/folder";
+  check_error([&] { DimTrainer t(mnist, fresh_dir("ssl_test_missing")); }, {"no/such/folder"});
+  check_error([&] { DimTrainer::resume("no/such/run"); }, {"no/such/run", "config.json"});
+  DimTrainer first(synthetic_config("x"), fresh_dir("ssl_test_exists"));
+  check_error([&] { DimTrainer second(synthetic_config("x"), "ssl_test_exists"); }, {"holds a run already"});
+}

@@ -1,0 +1,252 @@
+// train_dim: trains an encoder whose embeddings follow a chosen prior, by noise-injected Deep
+// InfoMax (ssl/dim.h; ../shared/docs/METHOD.md), and writes a run directory that eval_dm reads.
+//
+//   train_dim --dataset mnist --prior gaussian --dim 2 --p 0.0995 --batch 1024 --epochs 2000
+//   train_dim --resume runs/my-run            continue from the last checkpoint
+// Every default of METHOD.md §1 is a flag (train_dim --help). Ctrl-C finishes the current step,
+// writes a checkpoint and exits (status 130); a second Ctrl-C aborts at once.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+
+#include "core/parallel.h"
+#include "kernels/cpu/blas.h"
+#include "ssl/dim.h"
+#include "tools/common/main.h"
+
+using namespace nidim;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_sigint(int) {
+  if (g_stop.exchange(true)) {
+    std::signal(SIGINT, SIG_DFL);
+    std::raise(SIGINT);
+  }
+  const char msg[] = "\ntrain_dim: interrupted: finishing this step and writing a checkpoint (Ctrl-C again aborts)\n";
+  (void)!::write(STDERR_FILENO, msg, sizeof(msg) - 1);
+}
+
+std::string duration(double seconds) {
+  if (!(seconds >= 0) || seconds > 1e7) return "?";
+  const int64_t s = static_cast<int64_t>(seconds + 0.5);
+  if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);
+  if (s >= 60) return fmt::format("{}m{:02d}s", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
+std::string default_out() {
+  const std::time_t now = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", std::localtime(&now));
+  return std::string("runs/train_dim-") + buf;
+}
+
+// The progress line: redrawn in place on a terminal (at most 5 times a second); elsewhere one
+// line every 30 seconds, so logs stay short.
+class ProgressLine {
+ public:
+  explicit ProgressLine(const std::string& mode)
+      : m_tty(mode == "always" || (mode == "auto" && ::isatty(STDERR_FILENO))), m_enabled(mode != "never") {}
+  void step(const StepInfo& s) {
+    if (!m_enabled) return;
+    const auto now = std::chrono::steady_clock::now();
+    const double since = std::chrono::duration<double>(now - m_last).count();
+    if (since < (m_tty ? 0.2 : 30.0) && s.step != s.steps_per_epoch) return;
+    m_last = now;
+    const std::string line = fmt::format(
+        "epoch {}/{}  step {}/{}  loss {:.4f}  MI {:.3f}  C {:.3f}  KL<= {:.3f}  {:.0f} img/s  ETA {}", s.epoch,
+        s.epochs, s.step, s.steps_per_epoch, s.loss, s.mi_estimate, s.capacity, s.kl_bound, s.images_per_second,
+        duration(s.eta_seconds));
+    if (m_tty) {
+      std::fprintf(stderr, "\r%-118s", line.c_str());
+      m_open = true;
+    } else {
+      std::fprintf(stderr, "%s\n", line.c_str());
+    }
+  }
+  void progress(const std::string& phase, int64_t done, int64_t total) {
+    if (!m_enabled || !m_tty) return;
+    std::fprintf(stderr, "\r%-118s", fmt::format("  {} {}/{}", phase, done, total).c_str());
+    m_open = true;
+  }
+  // Ends a redrawn line before other output.
+  void clear() {
+    if (m_open) std::fprintf(stderr, "\r%118s\r", "");
+    m_open = false;
+  }
+
+ private:
+  bool m_tty, m_enabled;
+  bool m_open = false;
+  std::chrono::steady_clock::time_point m_last{};
+};
+
+void print_log_line(const nlohmann::json& l) {
+  if (l.value("type", "") == "epoch") {
+    std::printf("epoch %lld: loss %.4f  MI %.4f nats  capacity %.4f  KL bound %.4f  %.0f images/s  %.1f s\n",
+                static_cast<long long>(l["epoch"]), l["loss"].get<double>(), l["mi_estimate"].get<double>(),
+                l["capacity"].get<double>(), l["kl_bound"].get<double>(), l["images_per_second"].get<double>(),
+                l["seconds"].get<double>());
+  } else {
+    std::string s = fmt::format("eval after epoch {}:", l["epoch"].get<int64_t>());
+    for (const char* k : {"knn_accuracy", "henze_zirkler_pvalue", "shapiro_pvalue", "dagostino_pvalue"})
+      if (l.contains(k)) s += fmt::format("  {} {:.4f}", k, l[k].get<double>());
+    if (l.contains("not_applicable")) s += "  metrics not applicable: " + l["not_applicable"].get<std::string>();
+    std::printf("%s\n", s.c_str());
+  }
+  std::fflush(stdout);
+}
+
+int train_dim_main(int argc, char** argv) {
+  CLI::App app{"train_dim: noise-injected Deep InfoMax; embeddings that follow a chosen prior (METHOD.md)"};
+  DimConfig c;
+  std::string resume, out, progress = "auto", device = "cpu", noise_form, mlp_hidden = "256,256",
+                          layer_order = "paper", prior = "gaussian", bound = "infonce", squash = "phi";
+  double sigma = 0, p = 0, epsilon = 0;
+  int64_t epochs_flag = 0;
+  app.add_option("--dataset", c.data.name, "mnist | fashion-mnist | cifar10 | synthetic")->capture_default_str();
+  app.add_option("--data-dir", c.data.dir, "the data set's folder (default: data/mnist, "
+                 "/usr/share/datasets/fashion-mnist; required for cifar10)");
+  app.add_option("--limit-train", c.data.limit_train, "use only the first N training samples (0: all)");
+  app.add_option("--limit-test", c.data.limit_test, "use only the first N test samples (0: all)");
+  app.add_option("--prior", prior, "gaussian | uniform | laplace | logistic")->capture_default_str();
+  app.add_option("--noise-form", noise_form, "vp (default, gaussian) | additive | rescaled (default, uniform)");
+  app.add_option("--sigma", sigma, "gaussian additive noise scale sigma (sets --noise-form additive)");
+  app.add_option("--p", p, "variance-preserving / rescaled noise parameter p (default 0.0995, i.e. sigma = 0.1)");
+  app.add_option("--epsilon", epsilon, "uniform additive noise width eps (sets --noise-form additive)");
+  app.add_option("--uniform-squash", squash, "uniform prior's normalization: phi (Phi(BN(h))) | sigmoid")->capture_default_str();
+  app.add_option("--dim", c.dim, "embedding size d")->capture_default_str();
+  app.add_option("--encoder", c.encoder, "convnet | mlp")->capture_default_str();
+  app.add_option("--layer-order", layer_order, "convnet blocks: paper (conv, avgpool, lrelu, bn) | followup "
+                 "(conv, maxpool, bn, lrelu)")->capture_default_str();
+  app.add_option("--mlp-hidden", mlp_hidden, "mlp encoder's hidden widths, comma-separated")->capture_default_str();
+  app.add_option("--augment-sigma", c.augment_sigma, "second view x' = x + N(0, s^2) per pixel (grey images)")->capture_default_str();
+  app.add_option("--critic", c.critic, "mlp (joint, the paper's) | dot | cosine | gaussian (kernel)")->capture_default_str();
+  app.add_option("--critic-hidden", c.critic_hidden, "joint critic's hidden width")->capture_default_str();
+  app.add_option("--temperature", c.temperature, "dot / cosine critic temperature")->capture_default_str();
+  app.add_option("--head-dim", c.head_dim, "dot / cosine critic projection heads' width (0: none)")->capture_default_str();
+  app.add_option("--kernel-bandwidth", c.kernel_bandwidth, "gaussian critic's s (0: sqrt(2) x one view's noise)")->capture_default_str();
+  app.add_option("--bound", bound, "infonce | dv | nwj")->capture_default_str();
+  app.add_option("--dv-ema", c.dv_ema, "DV bound's moving-average rate")->capture_default_str();
+  app.add_option("--batch", c.batch, "batch size B")->capture_default_str();
+  app.add_option("--epochs", epochs_flag, "epochs (default 10; with --resume: the new total)");
+  app.add_option("--lr", c.lr, "encoder learning rate (Adam)")->capture_default_str();
+  app.add_option("--critic-lr", c.critic_lr, "critic learning rate (Adam)")->capture_default_str();
+  app.add_option("--seed", c.seed, "seed of every random draw")->capture_default_str();
+  app.add_option("--threads", c.threads, "threads (0: all cores)")->capture_default_str();
+  app.add_option("--loader-workers", c.loader_workers, "data loader threads (0: load in the training thread)")->capture_default_str();
+  app.add_option("--device", device, "cpu | cuda")->capture_default_str();
+  app.add_option("--out", out, "run directory (default runs/train_dim-<date>-<time>)");
+  app.add_option("--eval-every", c.eval_every, "epochs between evaluations (0: only at the end)")->capture_default_str();
+  app.add_option("--checkpoint-every", c.checkpoint_every, "steps between checkpoints inside an epoch (0: epoch ends)")->capture_default_str();
+  app.add_option("--tile-rows", c.tile_rows, "joint critic: rows per tile (0: automatic)")->capture_default_str();
+  app.add_flag("--eval-at-start", c.eval_at_start, "also evaluate the untrained encoder (logged as epoch 0)");
+  app.add_flag("!--no-quick-metrics", c.quick_metrics, "skip kNN accuracy and normality p-values at evaluations");
+  app.add_option("--metric-repetitions", c.metric_repetitions, "bootstrap repetitions of the quick metrics")->capture_default_str();
+  app.add_option("--metric-subsample", c.metric_subsample, "rows per bootstrap repetition")->capture_default_str();
+  app.add_option("--resume", resume, "continue the run in this directory from its checkpoint");
+  app.add_option("--progress", progress, "auto | always | never")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  NIDIM_CHECK(progress == "auto" || progress == "always" || progress == "never",
+              "--progress '{}': expected auto, always or never", progress);
+  NIDIM_CHECK(device == "cpu" || device.rfind("cuda", 0) == 0, "--device '{}': expected cpu or cuda", device);
+  NIDIM_CHECK(device == "cpu", "--device {}: training on the GPU needs the CUDA kernels, which this version does "
+              "not have yet; use --device cpu", device);
+
+  std::unique_ptr<DimTrainer> trainer;
+  if (!resume.empty()) {
+    for (const char* flag : {"--dataset", "--prior", "--dim", "--batch", "--seed", "--critic", "--bound", "--p",
+                             "--sigma", "--epsilon", "--encoder", "--lr", "--critic-lr", "--out", "--threads"})
+      NIDIM_CHECK(app.count(flag) == 0, "--resume takes the run's settings from {}/config.json; {} cannot be "
+                  "given with it (only --epochs, --progress)", resume, flag);
+    trainer = DimTrainer::resume(resume, epochs_flag);
+    std::printf("train_dim: resuming %s at epoch %lld, batch %lld\n", resume.c_str(),
+                static_cast<long long>(trainer->epoch() + 1), static_cast<long long>(trainer->next_batch()));
+  } else {
+    c.epochs = epochs_flag > 0 ? epochs_flag : 10;
+    c.layer_order = parse_layer_order(layer_order);
+    c.bound = parse_bound(bound);
+    c.channel.prior = parse_prior_name(prior);
+    NIDIM_CHECK(squash == "phi" || squash == "sigmoid", "--uniform-squash '{}': expected phi or sigmoid", squash);
+    c.channel.squash = squash == "phi" ? UniformSquash::phi : UniformSquash::sigmoid;
+    const bool uni = uniform_base(c.channel.prior);
+    const int given = (app.count("--sigma") > 0) + (app.count("--p") > 0) + (app.count("--epsilon") > 0);
+    NIDIM_CHECK(given <= 1, "give the noise level once: --sigma, --p or --epsilon");
+    NIDIM_CHECK(app.count("--sigma") == 0 || !uni, "--sigma is the gaussian noise scale; the uniform prior takes "
+                "--epsilon (additive) or --p (rescaled)");
+    NIDIM_CHECK(app.count("--epsilon") == 0 || uni, "--epsilon is the uniform noise width; {} takes --sigma or --p",
+                prior);
+    if (!noise_form.empty()) c.channel.form = parse_noise_form(noise_form);
+    else if (app.count("--sigma") || app.count("--epsilon")) c.channel.form = NoiseForm::additive;
+    else c.channel.form = uni ? NoiseForm::rescaled : NoiseForm::variance_preserving;
+    c.channel.level = app.count("--sigma") ? sigma : app.count("--epsilon") ? epsilon : app.count("--p") ? p : 0.0995;
+    NIDIM_CHECK(!(c.channel.form == NoiseForm::additive && app.count("--p")),
+                "--p is the variance-preserving/rescaled parameter; with --noise-form additive give --sigma or --epsilon");
+    c.mlp_hidden.clear();
+    std::stringstream widths(mlp_hidden);
+    for (std::string w; std::getline(widths, w, ',');) {
+      NIDIM_CHECK(!w.empty() && w.find_first_not_of("0123456789") == std::string::npos,
+                  "--mlp-hidden '{}': expected comma-separated positive integers", mlp_hidden);
+      c.mlp_hidden.push_back(std::stoll(w));
+    }
+    c.validate();
+    trainer = std::make_unique<DimTrainer>(c, out.empty() ? default_out() : out);
+  }
+  const DimConfig& cfg = trainer->config();
+  std::printf("train_dim: %s; data %s; encoder %s, critic %s, bound %s, batch %lld, %lld epochs, %d threads\n",
+              cfg.channel.describe().c_str(), cfg.data.name.c_str(),
+              cfg.encoder.c_str(), cfg.critic.c_str(), bound_label(cfg.bound), static_cast<long long>(cfg.batch),
+              static_cast<long long>(cfg.epochs), num_threads());
+  std::printf("train_dim: BLAS %s\n", blas_info().c_str());
+  std::printf("train_dim: run directory %s\n", trainer->run_dir().c_str());
+  std::fflush(stdout);
+
+  ProgressLine line(progress);
+  TrainHooks hooks;
+  hooks.stop = &g_stop;
+  hooks.on_step = [&](const StepInfo& s) { line.step(s); };
+  hooks.on_progress = [&](const std::string& phase, int64_t done, int64_t total) { line.progress(phase, done, total); };
+  hooks.on_log = [&](const nlohmann::json& l) {
+    line.clear();
+    print_log_line(l);
+  };
+  hooks.on_note = [&](const std::string& s) {
+    line.clear();
+    std::fprintf(stderr, "train_dim: %s\n", s.c_str());
+  };
+  std::signal(SIGINT, on_sigint);
+  const RunOutcome outcome = trainer->run(hooks);
+  std::signal(SIGINT, SIG_DFL);
+  line.clear();
+  if (outcome == RunOutcome::interrupted) {
+    std::printf("train_dim: stopped at epoch %lld, batch %lld; checkpoint in %s/checkpoint. Resume with:\n"
+                "  train_dim --resume %s\n",
+                static_cast<long long>(trainer->epoch() + 1), static_cast<long long>(trainer->next_batch()),
+                trainer->run_dir().c_str(), trainer->run_dir().c_str());
+    return 130;
+  }
+  std::printf("train_dim: done. %s/: model.safetensors, embeddings_{train,test}.npy, labels_{train,test}.npy, "
+              "log.jsonl, checkpoint/\n  evaluate with: eval_dm --run %s\n",
+              trainer->run_dir().c_str(), trainer->run_dir().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return nidim::tools::run_tool("train_dim", [&] { return train_dim_main(argc, argv); });
+}
