@@ -38,8 +38,8 @@ void count_allocation(DeviceType type, int64_t bytes) {
 }
 
 constexpr size_t cpu_alignment = 64;
-constexpr size_t large_block = size_t(1) << 20;  // cached, huge-page backed from this size up
-constexpr size_t huge_page = size_t(2) << 20;
+constexpr size_t cached_block = size_t(64) << 10;  // blocks from this size up are cached
+constexpr size_t huge_page = size_t(2) << 20;      // and from this size up huge-page backed
 
 // Free large host blocks by capacity; a request takes the smallest block that fits, if it is at
 // most twice the request.
@@ -57,14 +57,15 @@ HostPool& host_pool() {
 }  // namespace
 
 void* host_allocate(size_t bytes, size_t* capacity) {
-  if (bytes < large_block) {
+  if (bytes < cached_block) {
     const size_t size = std::max<size_t>((bytes + cpu_alignment - 1) / cpu_alignment, 1) * cpu_alignment;
     void* p = std::aligned_alloc(cpu_alignment, size);
     NIDIM_CHECK(p != nullptr, "out of host memory allocating {} bytes", bytes);
     *capacity = size;
     return p;
   }
-  const size_t size = (bytes + huge_page - 1) / huge_page * huge_page;
+  const size_t unit = bytes >= huge_page ? huge_page : cached_block;
+  const size_t size = (bytes + unit - 1) / unit * unit;
   {
     HostPool& pool = host_pool();
     std::lock_guard<std::mutex> lock(pool.mutex);
@@ -77,20 +78,21 @@ void* host_allocate(size_t bytes, size_t* capacity) {
       return p;
     }
   }
-  void* p = std::aligned_alloc(huge_page, size);
+  const size_t alignment = size >= huge_page ? huge_page : cpu_alignment;
+  void* p = std::aligned_alloc(alignment, size);
   if (p == nullptr) {  // give the cache back and try once more
     host_empty_cache();
-    p = std::aligned_alloc(huge_page, size);
+    p = std::aligned_alloc(alignment, size);
   }
   NIDIM_CHECK(p != nullptr, "out of host memory allocating {} bytes", bytes);
-  ::madvise(p, size, MADV_HUGEPAGE);  // advisory: ignored where huge pages are off
+  if (size >= huge_page) ::madvise(p, size, MADV_HUGEPAGE);  // advisory: ignored where huge pages are off
   *capacity = size;
   return p;
 }
 
 void host_deallocate(void* ptr, size_t capacity) {
   if (ptr == nullptr) return;
-  if (capacity < large_block) {
+  if (capacity < cached_block) {
     std::free(ptr);
     return;
   }

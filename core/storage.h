@@ -4,10 +4,10 @@
 // such as reshape and slice point into the same Storage with an offset). Every allocation goes
 // through memory_stats() so that tools can report bytes in use and the peak.
 //
-// Host memory is 64-byte aligned (one cache line, one AVX-512 vector). Blocks of 1 MiB or more
-// come from a caching allocator: they are 2 MiB-aligned with transparent huge pages requested
-// (madvise), and a freed block goes back to a pool from which the next request of a similar size
-// (at most twice as large) is served. A training step repeats the same shapes, so after its first
+// Host memory is 64-byte aligned (one cache line, one AVX-512 vector). Blocks of 64 KiB or more
+// come from a caching allocator (those of 2 MiB or more are 2 MiB-aligned with transparent huge
+// pages requested by madvise): a freed block goes back to a pool from which the next request of
+// a similar size (at most twice as large) is served. A training step repeats the same shapes, so after its first
 // iteration it touches no fresh pages: on the virtual machines this project runs on, faulting in
 // fresh 4 KiB pages costs about 11 us each (0.37 GB/s; bench/README.md), more than the kernels
 // themselves for large activations. host_empty_cache() returns the pool to the system.

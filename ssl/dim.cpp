@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "core/autograd.h"
+#include "core/fpenv.h"
 #include "core/io.h"
 #include "core/parallel.h"
 #include "data/npy.h"
@@ -116,6 +117,7 @@ json DimConfig::to_json() const {
           {"critic_lr", critic_lr},
           {"seed", seed},
           {"threads", threads},
+          {"flush_denormals", flush_denormals},
           {"loader_workers", loader_workers},
           {"eval_every", eval_every},
           {"checkpoint_every", checkpoint_every},
@@ -157,6 +159,7 @@ DimConfig DimConfig::from_json(const json& j) {
     c.critic_lr = j.at("critic_lr");
     c.seed = j.at("seed");
     c.threads = j.at("threads");
+    c.flush_denormals = j.value("flush_denormals", true);
     c.loader_workers = j.at("loader_workers");
     c.eval_every = j.at("eval_every");
     c.checkpoint_every = j.at("checkpoint_every");
@@ -207,6 +210,8 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, bool
                 "{}: holds a run already (config.json); resume it with --resume {} or choose another --out",
                 m_dir, m_dir);
   }
+  // Before (re)starting the pool's threads, which inherit it.
+  set_flush_denormals(m_config.flush_denormals);
   set_num_threads(m_config.threads);
   DatasetRequest req = m_config.data;
   req.synthetic_seed = m_config.seed;

@@ -59,6 +59,7 @@ struct DimConfig {
   double lr = 1e-3, critic_lr = 1e-3;
   uint64_t seed = 0;
   int threads = 0;               // 0: all cores
+  bool flush_denormals = true;   // FTZ/DAZ for the run's threads (core/fpenv.h)
   int loader_workers = 1;
   int64_t eval_every = 1;        // epochs between evaluations (0: at the end only)
   int64_t checkpoint_every = 0;  // steps between checkpoints inside an epoch (0: epoch ends only)

@@ -13,8 +13,28 @@
 
 namespace nidim {
 
+namespace {
+// The encoder's case: 2x2 windows, stride 2, no padding; straight-line code the compiler vectorizes.
+bool is_2x2(const Pool2dShape& s) { return s.kernel == 2 && s.stride == 2 && s.padding == 0; }
+}  // namespace
+
 template <class T> void avg_pool2d_forward_cpu(T* y, const T* x, const Pool2dShape& s) {
   const T inv = T(1) / static_cast<T>(s.kernel * s.kernel);
+  if (is_2x2(s)) {
+    parallel_for(s.N * s.C, 4, [&](int64_t lo, int64_t hi) {
+      for (int64_t plane = lo; plane < hi; ++plane) {
+        const T* src = x + plane * s.H * s.W;
+        T* dst = y + plane * s.OH * s.OW;
+        for (int64_t oh = 0; oh < s.OH; ++oh) {
+          const T* r0 = src + 2 * oh * s.W;
+          const T* r1 = r0 + s.W;
+          for (int64_t ow = 0; ow < s.OW; ++ow)
+            dst[oh * s.OW + ow] = (r0[2 * ow] + r0[2 * ow + 1] + r1[2 * ow] + r1[2 * ow + 1]) * inv;
+        }
+      }
+    });
+    return;
+  }
   parallel_for(s.N * s.C, 4, [&](int64_t lo, int64_t hi) {
     for (int64_t plane = lo; plane < hi; ++plane) {
       const T* src = x + plane * s.H * s.W;
@@ -34,6 +54,24 @@ template <class T> void avg_pool2d_forward_cpu(T* y, const T* x, const Pool2dSha
 
 template <class T> void avg_pool2d_backward_cpu(T* dx, const T* dy, const Pool2dShape& s) {
   const T inv = T(1) / static_cast<T>(s.kernel * s.kernel);
+  if (is_2x2(s)) {
+    parallel_for(s.N * s.C, 4, [&](int64_t lo, int64_t hi) {
+      for (int64_t plane = lo; plane < hi; ++plane) {
+        T* dst = dx + plane * s.H * s.W;
+        const T* src = dy + plane * s.OH * s.OW;
+        std::fill(dst, dst + s.H * s.W, T(0));  // rows and columns beyond 2 * OH (odd sizes)
+        for (int64_t oh = 0; oh < s.OH; ++oh) {
+          T* r0 = dst + 2 * oh * s.W;
+          T* r1 = r0 + s.W;
+          for (int64_t ow = 0; ow < s.OW; ++ow) {
+            const T g = src[oh * s.OW + ow] * inv;
+            r0[2 * ow] = r0[2 * ow + 1] = r1[2 * ow] = r1[2 * ow + 1] = g;
+          }
+        }
+      }
+    });
+    return;
+  }
   parallel_for(s.N * s.C, 4, [&](int64_t lo, int64_t hi) {
     for (int64_t plane = lo; plane < hi; ++plane) {
       T* dst = dx + plane * s.H * s.W;

@@ -3,8 +3,10 @@
 
 #include <cstdio>
 #include <fstream>
+#include <thread>
 
 #include "core/cuda_runtime.h"
+#include "core/fpenv.h"
 #include "core/io.h"
 #include "core/philox.h"
 #include "core/random.h"
@@ -124,3 +126,19 @@ TEST_CASE("devices") {
     MESSAGE("no CUDA device: CUDA tensors are not exercised here (CUDA compiled: " << cuda_compiled() << ")");
 }
 
+
+TEST_CASE("flushing denormals to zero, and threads inheriting it") {
+  volatile float tiny = 1e-40f;  // a float32 denormal (the smallest normal is 1.2e-38)
+  const bool before = set_flush_denormals(true);
+  CHECK(flush_denormals());
+  volatile float half = tiny * 0.5f;
+  CHECK(half == 0.0f);  // denormals-are-zero: the operand reads as 0
+  bool in_thread = false;
+  std::thread t([&] { in_thread = flush_denormals(); });
+  t.join();
+  CHECK(in_thread);
+  set_flush_denormals(false);
+  volatile float half2 = tiny * 0.5f;
+  CHECK(half2 > 0.0f);
+  set_flush_denormals(before);
+}

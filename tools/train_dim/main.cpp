@@ -16,6 +16,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/fpenv.h"
 #include "core/parallel.h"
 #include "kernels/cpu/blas.h"
 #include "ssl/dim.h"
@@ -156,6 +157,9 @@ int train_dim_main(int argc, char** argv) {
   app.add_option("--metric-subsample", c.metric_subsample, "rows per bootstrap repetition")->capture_default_str();
   app.add_option("--resume", resume, "continue the run in this directory from its checkpoint");
   app.add_option("--progress", progress, "auto | always | never")->capture_default_str();
+  bool keep_denormals = false;
+  app.add_flag("--keep-denormals", keep_denormals, "compute with denormal floats (default: flush them to zero, "
+               "which is much faster where they occur)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -170,7 +174,8 @@ int train_dim_main(int argc, char** argv) {
   std::unique_ptr<DimTrainer> trainer;
   if (!resume.empty()) {
     for (const char* flag : {"--dataset", "--prior", "--dim", "--batch", "--seed", "--critic", "--bound", "--p",
-                             "--sigma", "--epsilon", "--encoder", "--lr", "--critic-lr", "--out", "--threads"})
+                             "--sigma", "--epsilon", "--encoder", "--lr", "--critic-lr", "--out", "--threads",
+                             "--keep-denormals"})
       NIDIM_CHECK(app.count(flag) == 0, "--resume takes the run's settings from {}/config.json; {} cannot be "
                   "given with it (only --epochs, --progress)", resume, flag);
     trainer = DimTrainer::resume(resume, epochs_flag);
@@ -203,6 +208,7 @@ int train_dim_main(int argc, char** argv) {
                   "--mlp-hidden '{}': expected comma-separated positive integers", mlp_hidden);
       c.mlp_hidden.push_back(std::stoll(w));
     }
+    c.flush_denormals = !keep_denormals;
     c.validate();
     trainer = std::make_unique<DimTrainer>(c, out.empty() ? default_out() : out);
   }
@@ -240,7 +246,7 @@ int train_dim_main(int argc, char** argv) {
     return 130;
   }
   std::printf("train_dim: done. %s/: model.safetensors, embeddings_{train,test}.npy, labels_{train,test}.npy, "
-              "log.jsonl, checkpoint/\n  evaluate with: eval_dm --run %s\n",
+              "log.jsonl, checkpoint/\n  evaluate with: eval_dm %s\n",
               trainer->run_dir().c_str(), trainer->run_dir().c_str());
   return 0;
 }
