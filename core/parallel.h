@@ -19,6 +19,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -41,6 +42,30 @@ template <class F> void parallel_for(int64_t n, int64_t grain, F&& f) {
     return;
   }
   parallel_for_ranges(n, grain, std::function<void(int64_t, int64_t)>(std::forward<F>(f)));
+}
+
+// Items of uneven cost: f(i, worker) for every i in [0, n), indices handed out one at a time
+// to up to num_threads() workers; worker (in [0, parallel_workers(n))) identifies the thread's
+// slot for scratch space. f must write its result to a place of its own; callers combine results
+// in index order, so the outcome does not depend on who ran what. progress(done) is called on the
+// calling thread only.
+inline int64_t parallel_workers(int64_t n) { return std::max<int64_t>(1, std::min<int64_t>(num_threads(), n)); }
+
+template <class F, class P> void parallel_for_each(int64_t n, F&& f, P&& progress) {
+  if (n <= 0) return;
+  std::atomic<int64_t> next{0}, done{0};
+  parallel_for(parallel_workers(n), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t w = lo; w < hi; ++w)
+      for (int64_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) {
+        f(i, w);
+        const int64_t d = done.fetch_add(1) + 1;
+        if (lo == 0) progress(d);  // range 0 runs on the calling thread
+      }
+  });
+}
+
+template <class F> void parallel_for_each(int64_t n, F&& f) {
+  parallel_for_each(n, std::forward<F>(f), [](int64_t) {});
 }
 
 // Sum of g(i) for i in [0, n), in double, over fixed blocks of 4096 terms added in order: the

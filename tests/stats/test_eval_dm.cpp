@@ -1,0 +1,362 @@
+// nidim/tests/stats/test_eval_dm.cpp: the eval_dm tool run in-process on small run directories
+// and loose files: its numbers against scikit-learn (classifiers.json), its handling of bad
+// input (one clear error, or "not applicable" with the reason, never NaN), metrics.json's
+// schema, and the plotting code of tools/common (PNG decoded back with libpng).
+//
+// Tolerances: accuracies exactly; AUC and clustering 1e-9 relative (they are computed by the
+// stats functions tested against the same references in test_classifiers / test_clustering,
+// here after a float64 .npy round trip, which is exact).
+#include <png.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/io.h"
+#include "core/random.h"
+#include "data/npy.h"
+#include "fixtures.h"
+#include "tools/common/plot.h"
+#include "tools/eval_dm/cli.h"
+#include "tools/eval_dm/eval.h"
+#include "tools/eval_dm/inputs.h"
+
+namespace fs = std::filesystem;
+using nidim::DType;
+using nidim_test::num;
+
+namespace {
+
+// A fresh folder under the system's temporary directory, removed at the end of the scope.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path = fs::temp_directory_path() /
+           ("nidim_test_eval_dm_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+int run(std::vector<std::string> args) {
+  args.insert(args.begin(), "eval_dm");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return nidim::eval_dm::eval_dm_main(static_cast<int>(argv.size()), argv.data());
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  REQUIRE(in.good());
+  return nlohmann::json::parse(in);
+}
+
+void save_matrix(const std::string& path, const std::vector<double>& x, int64_t n, int64_t d) {
+  nidim::write_npy(path, x.data(), DType::f64, {n, d});
+}
+
+void save_labels(const std::string& path, const std::vector<int64_t>& y) {
+  nidim::write_npy(path, y.data(), DType::i64, {static_cast<int64_t>(y.size())});
+}
+
+// A small Gaussian run directory: n_train x d and n_test x d, three classes.
+void make_run(const TempDir& dir, int64_t n_train, int64_t n_test, int64_t d) {
+  nidim::Generator g(5, 0);
+  for (auto [name, n] : {std::pair<std::string, int64_t>{"train", n_train}, {"test", n_test}}) {
+    std::vector<double> x(static_cast<size_t>(n * d));
+    std::vector<int64_t> y(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      y[i] = static_cast<int64_t>(g.uniform_int(3));
+      for (int64_t c = 0; c < d; ++c) x[i * d + c] = g.normal() + (c == 0 ? 0.5 * y[i] : 0.0);
+    }
+    save_matrix(dir / ("embeddings_" + name + ".npy"), x, n, d);
+    save_labels(dir / ("labels_" + name + ".npy"), y);
+  }
+}
+
+void check_na(const nlohmann::json& j, const std::string& reason_part) {
+  REQUIRE_MESSAGE(j.is_object(), j.dump());
+  REQUIRE_MESSAGE(j.contains("not_applicable"), j.dump());
+  CHECK_MESSAGE(j["not_applicable"].get<std::string>().find(reason_part) != std::string::npos,
+                j["not_applicable"].get<std::string>() << " should mention " << reason_part);
+}
+
+// No NaN anywhere: every number in the document is finite (nlohmann writes NaN as null).
+void check_no_null(const nlohmann::json& j, const std::string& where = "") {
+  if (j.is_null()) FAIL("null (NaN) at " << where);
+  if (j.is_object())
+    for (auto it = j.begin(); it != j.end(); ++it)
+      check_no_null(it.value(), where + "/" + it.key());
+  if (j.is_array())
+    for (size_t i = 0; i < j.size(); ++i) check_no_null(j[i], where + "/" + std::to_string(i));
+}
+
+}  // namespace
+
+TEST_CASE("eval_dm: classifiers and clustering of loose .npy files match scikit-learn") {
+  const auto fx = nidim_test::load_fixture("classifiers.json");
+  for (const auto& s : fx["sets"]) {
+    INFO(s["name"].get<std::string>());
+    TempDir dir;
+    auto flat = [](const nlohmann::json& m, int64_t* n, int64_t* d) {
+      std::vector<double> v;
+      *n = static_cast<int64_t>(m.size());
+      *d = static_cast<int64_t>(m[0].size());
+      for (const auto& r : m)
+        for (const auto& e : r) v.push_back(num(e));
+      return v;
+    };
+    int64_t ntr = 0, nte = 0, d = 0;
+    const std::vector<double> xtr = flat(s["x_train"], &ntr, &d), xte = flat(s["x_test"], &nte, &d);
+    save_matrix(dir / "tr.npy", xtr, ntr, d);
+    save_matrix(dir / "te.npy", xte, nte, d);
+    save_labels(dir / "ytr.npy", nidim_test::ivec(s["y_train"]));
+    // Test labels as int32, the other dtype train_dim may write.
+    const std::vector<int64_t> yte64 = nidim_test::ivec(s["y_test"]);
+    std::vector<int32_t> yte(yte64.begin(), yte64.end());
+    nidim::write_npy(dir / "yte.npy", yte.data(), DType::i32, {nte});
+    REQUIRE(run({"--train", dir / "tr.npy", "--test", dir / "te.npy", "--train-labels",
+                 dir / "ytr.npy", "--test-labels", dir / "yte.npy", "--out", dir / "out", "--quiet",
+                 "--no-plots", "--repetitions", "16", "--subsample", "20", "--no-distances"}) == 0);
+    const nlohmann::json m = read_json(dir / "out/metrics.json");
+    check_no_null(m);
+    const auto& c = m["classifiers"];
+    CHECK(num(c["gaussian_nb"]["accuracy"]) == num(s["gaussian_nb"]["accuracy"]));
+    CHECK_CLOSE(num(c["gaussian_nb"]["roc_auc_ovo"]), num(s["gaussian_nb"]["roc_auc_ovo"]), 1e-9,
+                0.0);
+    CHECK(num(c["knn"]["accuracy"]) == num(s["knn"]["accuracy"]));
+    CHECK_CLOSE(num(c["knn"]["roc_auc_ovo"]), num(s["knn"]["roc_auc_ovo"]), 1e-9, 0.0);
+    CHECK(num(c["logistic_regression"]["accuracy"]) == num(s["logistic_default"]["accuracy"]));
+    CHECK(num(c["logistic_regression"]["f1_micro"]) == num(s["logistic_default"]["f1_micro"]));
+    CHECK(std::fabs(num(c["mlp"]["accuracy"]) - num(s["mlp_default_accuracy"]["mean"])) <= 0.05);
+    const auto& cl = m["clustering"];
+    CHECK(cl["set"] == "test");
+    CHECK_CLOSE(num(cl["silhouette"]), num(s["clustering_test"]["silhouette"]), 1e-9, 1e-14);
+    CHECK_CLOSE(num(cl["davies_bouldin"]), num(s["clustering_test"]["davies_bouldin"]), 1e-9, 0.0);
+    CHECK_CLOSE(num(cl["calinski_harabasz"]), num(s["clustering_test"]["calinski_harabasz"]), 1e-9,
+                0.0);
+  }
+}
+
+TEST_CASE("eval_dm: a run directory gives the documented metrics.json, report and plots") {
+  TempDir dir;
+  make_run(dir, 300, 120, 2);
+  nidim::write_file_atomic(dir / "config.json", R"({"prior": "gaussian", "embedding_dim": 2,
+      "noise": {"form": "additive", "sigma": 0.5}})");
+  // Three epochs and a torn last line (a run killed mid-write): the last complete epoch counts.
+  nidim::write_file_atomic(
+      dir / "log.jsonl",
+      "{\"epoch\": 1, \"mi_estimate\": 0.5, \"capacity\": 1.6, \"kl_bound\": 1.1}\n"
+      "{\"epoch\": 2, \"mi_estimate\": 0.9, \"capacity\": 1.6, \"kl_bound\": 0.7}\n"
+      "{\"step\": 17, \"loss\": 0.3}\n"
+      "{\"epoch\": 3, \"mi_es");
+  REQUIRE(run({dir.path.string(), "--quiet", "--repetitions", "32", "--subsample", "40"}) == 0);
+  const nlohmann::json m = read_json(dir / "metrics.json");
+  check_no_null(m);
+  CHECK(m["schema"] == "nidim.eval_dm/1");
+  for (const char* key :
+       {"inputs", "options", "change_of_variables", "normality", "distances", "certificate",
+        "classifiers", "clustering", "plots", "timing_seconds", "notes"})
+    CHECK_MESSAGE(m.contains(key), key);
+  CHECK(m["inputs"]["prior"] == "gaussian");
+  CHECK(m["inputs"]["prior_source"] == "config.json");
+  CHECK(m["inputs"]["train"]["rows"] == 300);
+  CHECK(m["options"]["mode"] == "bootstrap");
+  for (const char* set : {"train", "test"})
+    for (const char* t : {"dagostino", "shapiro", "henze_zirkler", "mardia_skewness",
+                          "mardia_kurtosis", "ks_fisher"}) {
+      INFO(set << " " << t);
+      const auto& s = m["normality"][set][t];
+      REQUIRE(s.contains("mean_pvalue"));
+      CHECK(num(s["mean_pvalue"]) > 0.0);
+      CHECK(num(s["mean_pvalue"]) < 1.0);
+      CHECK(s["repetitions_applicable"] == 32);
+    }
+  // C - I of the last complete epoch, 1.6 - 0.9.
+  CHECK_CLOSE(num(m["certificate"]["kl_upper_bound"]), 0.7, 1e-12, 0.0);
+  CHECK(m["certificate"]["epoch"] == 2);
+  CHECK(num(m["distances"]["test"]["sliced_wasserstein2"]) > 0.0);
+  const std::vector<std::string> plots = m["plots"].get<std::vector<std::string>>();
+  for (const char* p : {"scatter_train.png", "scatter_test.png", "projections.png", "qq.png",
+                        "marginals.png", "bootstrap_pvalues.png"}) {
+    CHECK_MESSAGE(std::find(plots.begin(), plots.end(), p) != plots.end(), p);
+    CHECK(fs::file_size(dir / p) > 1000);
+  }
+  CHECK(fs::exists(dir / "report.txt"));
+  // Same seed, same numbers.
+  REQUIRE(run({dir.path.string(), "--quiet", "--repetitions", "32", "--subsample", "40",
+               "--no-plots", "--out", dir / "again"}) == 0);
+  const nlohmann::json m2 = read_json(dir / "again/metrics.json");
+  CHECK(m2["normality"] == m["normality"]);
+  CHECK(m2["distances"] == m["distances"]);
+  CHECK(m2["classifiers"] == m["classifiers"]);
+}
+
+TEST_CASE("eval_dm: bad input gives one clear error") {
+  TempDir dir;
+  make_run(dir, 50, 20, 3);
+  auto err = [&](std::vector<std::string> args) -> std::string {
+    try {
+      run(std::move(args));
+    } catch (const nidim::Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  const std::string tr = dir / "embeddings_train.npy", te = dir / "embeddings_test.npy";
+  // NaN rows.
+  std::vector<double> x(10 * 3, 0.5);
+  for (int i = 0; i < 30; ++i) x[i] = std::sin(i);
+  x[7 * 3 + 1] = NAN;
+  x[8 * 3] = INFINITY;
+  save_matrix(dir / "nan.npy", x, 10, 3);
+  CHECK(err({"--train", dir / "nan.npy", "--quiet"}) ==
+        dir / "nan.npy" +
+            ": 2 of 10 rows contain NaN or Inf (first: row 7, column 1); pass --drop-nonfinite to "
+            "evaluate without them");
+  // Wrong dtype and shape.
+  std::vector<int64_t> ints(12, 1);
+  nidim::write_npy(dir / "int.npy", ints.data(), DType::i64, {4, 3});
+  CHECK(err({"--train", dir / "int.npy"}) ==
+        dir / "int.npy" + ": embeddings must be float32 or float64, got int64");
+  nidim::write_npy(dir / "flat.npy", x.data(), DType::f64, {30});
+  CHECK(err({"--train", dir / "flat.npy"}) ==
+        dir / "flat.npy" + ": embeddings must be a 2-D array N x d, got shape [30]");
+  // Labels that disagree in count or type.
+  save_labels(dir / "short.npy", std::vector<int64_t>(49, 0));
+  CHECK(err({"--train", tr, "--train-labels", dir / "short.npy"}) ==
+        dir / "short.npy" + " has 49 labels but " + tr + " has 50 rows");
+  nidim::write_npy(dir / "flabels.npy", x.data(), DType::f64, {30});
+  CHECK(err({"--train", dir / "flat.npy", "--train-labels", dir / "flabels.npy"})
+            .find("got shape [30]") != std::string::npos);
+  save_matrix(dir / "d4.npy", std::vector<double>(20 * 4, 0.1), 20, 4);
+  CHECK(err({"--train", tr, "--test", dir / "d4.npy"}) ==
+        tr + " has d = 3 columns but " + dir / "d4.npy" + " has d = 4");
+  // Uniform prior with values outside [0, 1].
+  CHECK(err({"--train", tr, "--prior", "uniform", "--quiet"}).find("values are outside [0, 1]") !=
+        std::string::npos);
+  // Missing files and conflicting arguments.
+  CHECK(err({"--train", dir / "nope.npy"}) == dir / "nope.npy" + ": train embeddings not found");
+  TempDir empty;
+  CHECK(err({empty.path.string()}) ==
+        empty / "embeddings_train.npy" + ": train embeddings not found");
+  CHECK(err({dir.path.string(), "--train", tr}) ==
+        "give either a run directory or --train/--test files, not both");
+  CHECK(err({}) == "nothing to evaluate: give a run directory or --train/--test (see --help)");
+  nidim::write_file_atomic(dir / "log.jsonl", "{\"epoch\": 1}\nnot json\n{\"epoch\": 2}\n");
+  CHECK(err({dir.path.string(), "--quiet"}) == dir / "log.jsonl" + ":2: not valid JSON");
+}
+
+TEST_CASE(
+    "eval_dm: too few rows, a constant column and dropped rows are reported, not crashed on") {
+  TempDir dir;
+  // 6 rows x 2 columns, the second constant; one NaN row to drop.
+  std::vector<double> x = {0.1, 1.0, -0.7, 1.0, 1.3, 1.0, 0.4, 1.0, -1.1, 1.0, 0.9, 1.0, NAN, 1.0};
+  save_matrix(dir / "x.npy", x, 7, 2);
+  REQUIRE(run({"--test", dir / "x.npy", "--exact", "--drop-nonfinite", "--quiet", "--out",
+               dir / "o"}) == 0);
+  nlohmann::json m = read_json(dir / "o/metrics.json");
+  check_no_null(m);
+  CHECK(m["inputs"]["test"]["dropped_nonfinite_rows"] == 1);
+  CHECK(m["inputs"]["test"]["rows"] == 6);
+  const auto& cols = m["normality"]["test"]["columns"];
+  check_na(cols[0]["dagostino"], "needs at least 8 observations, got 6");
+  CHECK(num(cols[0]["shapiro"]["pvalue"]) > 0.0);
+  check_na(cols[1]["shapiro"], "zero range (constant input)");
+  check_na(cols[1]["skewness"], "constant input");
+  CHECK(m["normality"]["test"]["henze_zirkler"]["note"].get<std::string>().find("singular") !=
+        std::string::npos);
+  check_na(m["normality"]["test"]["mardia_skewness"], "singular");
+  check_na(m["classifiers"], "needs both train and test embeddings");
+  check_na(m["clustering"], "no labels given");
+  check_na(m["certificate"], "no run directory");
+  // The default (bootstrap) mode needs 64 rows.
+  REQUIRE(run({"--test", dir / "x.npy", "--drop-nonfinite", "--quiet", "--out", dir / "b"}) == 0);
+  m = read_json(dir / "b/metrics.json");
+  check_no_null(m);
+  check_na(m["normality"]["test"], "needs at least 64 rows for subsamples of 64, got 6");
+}
+
+TEST_CASE("eval_dm: sanitize_json replaces every non-finite number") {
+  nlohmann::ordered_json j = {
+      {"a", 1.0}, {"b", NAN}, {"c", {{"d", INFINITY}, {"e", {1.0, -INFINITY}}}}};
+  CHECK(nidim::eval_dm::sanitize_json(j) == 3);
+  CHECK(j["b"]["not_applicable"] == "not a finite number");
+  CHECK(j["c"]["e"][1]["not_applicable"] == "not a finite number");
+  CHECK(j["a"] == 1.0);
+}
+
+// ---- tools/common
+// ---------------------------------------------------------------------------------
+
+namespace {
+
+struct Decoded {
+  uint32_t w = 0, h = 0;
+  std::vector<uint8_t> rgb;
+};
+
+// Decodes an 8-bit RGB PNG with libpng's simplified API (an independent reader).
+Decoded decode_png(const std::string& bytes) {
+  png_image img;
+  std::memset(&img, 0, sizeof img);
+  img.version = PNG_IMAGE_VERSION;
+  REQUIRE(png_image_begin_read_from_memory(&img, bytes.data(), bytes.size()) != 0);
+  img.format = PNG_FORMAT_RGB;
+  Decoded d;
+  d.w = img.width;
+  d.h = img.height;
+  d.rgb.resize(PNG_IMAGE_SIZE(img));
+  REQUIRE(png_image_finish_read(&img, nullptr, d.rgb.data(), 0, nullptr) != 0);
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("plot: PNG round trip, drawing and text") {
+  using namespace nidim::tools;
+  Canvas c(40, 30, kWhite);
+  c.fill_rect(2, 3, 5, 6, Rgb{10, 20, 30});
+  c.line(0, 20, 39, 20, kBlack);  // horizontal: full coverage on row 20
+  c.text(10, 8, "A", Rgb{200, 0, 0}, 1);
+  const Decoded d = decode_png(c.encode_png());
+  REQUIRE(d.w == 40);
+  REQUIRE(d.h == 30);
+  auto px = [&](int x, int y) { return &d.rgb[(static_cast<size_t>(y) * d.w + x) * 3]; };
+  CHECK(px(3, 4)[0] == 10);
+  CHECK(px(3, 4)[2] == 30);
+  CHECK(px(0, 0)[0] == 255);
+  CHECK(px(17, 20)[0] == 0);
+  // 'A' row 0 is 0x0E: columns 1-3 lit, 0 and 4 not.
+  CHECK(px(11, 8)[0] == 200);
+  CHECK(px(10, 8)[0] == 255);
+  CHECK(px(14, 8)[0] == 255);
+  CHECK(Canvas::text_width("abc", 2) == (3 * 6 - 1) * 2);
+}
+
+TEST_CASE("plot: ticks and labels") {
+  using namespace nidim::tools;
+  CHECK(nice_ticks(0.0, 1.0, 5) == std::vector<double>{0.0, 0.2, 0.4, 0.6, 0.8, 1.0});
+  CHECK(nice_ticks(-3.2, 3.2, 5) == std::vector<double>{-2.0, 0.0, 2.0});
+  CHECK(nice_ticks(0.0, 0.7, 7) == std::vector<double>{0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7});
+  CHECK(tick_label(0.25, 0.25) == "0.25");
+  CHECK(tick_label(2.0, 1.0) == "2");
+  CHECK(tick_label(0.4, 0.2) == "0.4");
+  CHECK(tick_label(250000.0, 50000.0) == "2.5e+05");
+  const std::vector<double> h = histogram_counts({0.1, 0.2, 0.6, 1.0, 2.0}, 0.0, 1.0, 2, true);
+  // 4 of 5 values in range; bins of width 0.5: [0, 0.5) has 2, [0.5, 1] has 2; density = count / (5
+  // * 0.5).
+  CHECK(h == std::vector<double>{0.8, 0.8});
+}

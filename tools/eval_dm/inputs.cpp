@@ -1,0 +1,183 @@
+// nidim/tools/eval_dm/inputs.cpp: see inputs.h.
+#include "tools/eval_dm/inputs.h"
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include "core/error.h"
+#include "core/io.h"
+#include "data/npy.h"
+
+namespace nidim::eval_dm {
+
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+template <class T>
+T load_le(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+}  // namespace
+
+EmbeddingSet load_embedding_set(const std::string& name, const std::string& path,
+                                const std::string& labels_path, bool labels_optional,
+                                bool drop_nonfinite) {
+  EmbeddingSet s;
+  s.name = name;
+  s.path = path;
+  NIDIM_CHECK(file_exists(path), "{}: {} embeddings not found", path, name);
+  const NpyArray a = read_npy(path);
+  NIDIM_CHECK(a.dtype == DType::f32 || a.dtype == DType::f64,
+              "{}: embeddings must be float32 or float64, got {}", path, dtype_name(a.dtype));
+  NIDIM_CHECK(a.shape.size() == 2, "{}: embeddings must be a 2-D array N x d, got shape {}", path,
+              shape_str(a.shape));
+  NIDIM_CHECK(a.shape[0] >= 1 && a.shape[1] >= 1, "{}: embeddings are empty (shape {})", path,
+              shape_str(a.shape));
+  s.dtype = dtype_name(a.dtype);
+  const int64_t n = a.shape[0], d = a.shape[1];
+  std::vector<double> x(static_cast<size_t>(n * d));
+  for (int64_t i = 0; i < n * d; ++i)
+    x[i] = a.dtype == DType::f32 ? static_cast<double>(load_le<float>(a.data.data() + 4 * i))
+                                 : load_le<double>(a.data.data() + 8 * i);
+
+  // Labels first, so that dropping rows can drop their labels too.
+  std::vector<int64_t> labels;
+  if (!labels_path.empty()) {
+    if (!file_exists(labels_path)) {
+      NIDIM_CHECK(labels_optional, "{}: {} labels not found", labels_path, name);
+      s.labels_missing = labels_path + " not found";
+    } else {
+      const NpyArray l = read_npy(labels_path);
+      NIDIM_CHECK(l.dtype == DType::i32 || l.dtype == DType::i64 || l.dtype == DType::u8,
+                  "{}: labels must be integers (int32, int64 or uint8), got {}", labels_path,
+                  dtype_name(l.dtype));
+      NIDIM_CHECK(l.shape.size() == 1 || (l.shape.size() == 2 && l.shape[1] == 1),
+                  "{}: labels must have shape [N] or [N, 1], got {}", labels_path,
+                  shape_str(l.shape));
+      NIDIM_CHECK(l.shape[0] == n, "{} has {} labels but {} has {} rows", labels_path, l.shape[0],
+                  path, n);
+      labels.resize(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) {
+        if (l.dtype == DType::i32) labels[i] = load_le<int32_t>(l.data.data() + 4 * i);
+        if (l.dtype == DType::i64) labels[i] = load_le<int64_t>(l.data.data() + 8 * i);
+        if (l.dtype == DType::u8) labels[i] = l.data[i];
+      }
+      s.labels_path = labels_path;
+    }
+  } else {
+    s.labels_missing = "no labels given";
+  }
+
+  // Rows with NaN or Inf.
+  int64_t bad = 0, first_bad = -1, first_col = -1;
+  std::vector<char> keep(static_cast<size_t>(n), 1);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t c = 0; c < d; ++c)
+      if (!std::isfinite(x[i * d + c])) {
+        if (bad == 0) {
+          first_bad = i;
+          first_col = c;
+        }
+        ++bad;
+        keep[i] = 0;
+        break;
+      }
+  if (bad > 0) {
+    NIDIM_CHECK(drop_nonfinite,
+                "{}: {} of {} rows contain NaN or Inf (first: row {}, column {}); pass "
+                "--drop-nonfinite to evaluate without them",
+                path, bad, n, first_bad, first_col);
+    NIDIM_CHECK(bad < n, "{}: every row contains NaN or Inf", path);
+    std::vector<double> xk;
+    std::vector<int64_t> lk;
+    for (int64_t i = 0; i < n; ++i) {
+      if (!keep[i]) continue;
+      xk.insert(xk.end(), x.begin() + i * d, x.begin() + (i + 1) * d);
+      if (!labels.empty()) lk.push_back(labels[i]);
+    }
+    x.swap(xk);
+    labels.swap(lk);
+    s.dropped_rows = bad;
+  }
+  s.n = n - bad;
+  s.d = d;
+  s.x = std::move(x);
+  s.labels = std::move(labels);
+  return s;
+}
+
+void check_compatible(const EmbeddingSet& a, const EmbeddingSet& b) {
+  NIDIM_CHECK(a.d == b.d, "{} has d = {} columns but {} has d = {}", a.path, a.d, b.path, b.d);
+}
+
+RunInfo read_run_info(const std::string& run_dir) {
+  RunInfo info;
+  info.run_dir = run_dir;
+  if (run_dir.empty()) {
+    info.config_missing = "no run directory";
+    info.certificate_missing = "no run directory (log.jsonl gives the MI estimate)";
+    return info;
+  }
+  const std::string cfg = run_dir + "/config.json";
+  if (file_exists(cfg)) {
+    const std::vector<uint8_t> bytes = read_file(cfg);
+    try {
+      info.config = nlohmann::json::parse(bytes.begin(), bytes.end());
+    } catch (const nlohmann::json::exception& e) {
+      NIDIM_FAIL("{}: not valid JSON: {}", cfg, e.what());
+    }
+    NIDIM_CHECK(info.config.is_object(), "{}: expected a JSON object", cfg);
+  } else {
+    info.config_missing = cfg + " not found";
+  }
+  const std::string log = run_dir + "/log.jsonl";
+  if (!file_exists(log)) {
+    info.certificate_missing = log + " not found";
+    return info;
+  }
+  std::ifstream in(log);
+  std::string line;
+  int64_t lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception&) {
+      // A run killed mid-write may leave a torn last line: skip it, but only the last one.
+      if (in.peek() == EOF) break;
+      NIDIM_FAIL("{}:{}: not valid JSON", log, lineno);
+    }
+    ++info.log_lines;
+    if (!j.is_object() || !j.contains("capacity") || !j.contains("mi_estimate")) continue;
+    if (!j["capacity"].is_number() || !j["mi_estimate"].is_number()) continue;
+    info.has_certificate = true;
+    info.capacity = j["capacity"].get<double>();
+    info.mi_estimate = j["mi_estimate"].get<double>();
+    info.has_kl_bound = j.contains("kl_bound") && j["kl_bound"].is_number();
+    if (info.has_kl_bound) info.kl_bound = j["kl_bound"].get<double>();
+    info.epoch =
+        j.contains("epoch") && j["epoch"].is_number_integer() ? j["epoch"].get<int64_t>() : -1;
+  }
+  if (!info.has_certificate)
+    info.certificate_missing = log + " has no line with both \"capacity\" and \"mi_estimate\"";
+  return info;
+}
+
+std::string config_prior(const RunInfo& info) {
+  if (info.config.is_object() && info.config.contains("prior") && info.config["prior"].is_string())
+    return info.config["prior"].get<std::string>();
+  return "";
+}
+
+}  // namespace nidim::eval_dm

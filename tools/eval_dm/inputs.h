@@ -1,0 +1,65 @@
+// nidim/tools/eval_dm/inputs.h: reading and checking what eval_dm evaluates: embeddings and
+// labels from .npy files (loose, or in a run directory written by train_dim), config.json and
+// the last epoch of log.jsonl.
+//
+// Run directory (see docs/METRICS.md): embeddings_train.npy and embeddings_test.npy are required;
+// labels_train.npy, labels_test.npy, config.json and log.jsonl are optional (their absence is
+// recorded and the parts that need them are reported "not applicable").
+//
+// Checks, each a nidim::Error naming the file: embeddings must be float32 or float64 with shape
+// N x d (N >= 1, d >= 1); labels must be integers (int32, int64, uint8) with shape N or N x 1
+// and as many as the embeddings have rows; train and test must have the same d; rows with NaN
+// or Inf are an error unless dropping them was asked for (then they, and their labels, are
+// removed and counted).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace nidim::eval_dm {
+
+struct EmbeddingSet {
+  std::string name;  // "train" or "test"
+  std::string path;
+  std::string dtype;  // "float32" / "float64" as stored
+  int64_t n = 0, d = 0;
+  std::vector<double> x;  // N x d, row-major
+  std::string labels_path;
+  std::vector<int64_t> labels;  // N, empty when absent
+  std::string labels_missing;   // why there are no labels
+  int64_t dropped_rows = 0;     // non-finite rows removed (--drop-nonfinite)
+  bool has_labels() const { return !labels.empty(); }
+};
+
+// labels_path may be empty (no labels) or name a file that must exist (required) or may be
+// missing (labels_optional: then labels_missing says so).
+EmbeddingSet load_embedding_set(const std::string& name, const std::string& path,
+                                const std::string& labels_path, bool labels_optional,
+                                bool drop_nonfinite);
+
+// Throws when the two sets disagree on d.
+void check_compatible(const EmbeddingSet& a, const EmbeddingSet& b);
+
+struct RunInfo {
+  std::string run_dir;         // empty for loose files
+  nlohmann::json config;       // null when absent
+  std::string config_missing;  // reason when null
+  // The last line of log.jsonl with both "capacity" and "mi_estimate".
+  bool has_certificate = false;
+  double capacity = 0, mi_estimate = 0;
+  double kl_bound = 0;
+  bool has_kl_bound = false;
+  int64_t epoch = -1;  // "epoch" of that line when present
+  int64_t log_lines = 0;
+  std::string certificate_missing;  // reason when !has_certificate
+};
+
+RunInfo read_run_info(const std::string& run_dir);
+
+// The prior named in config.json ("prior"), or "" when absent.
+std::string config_prior(const RunInfo& info);
+
+}  // namespace nidim::eval_dm
