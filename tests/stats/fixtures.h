@@ -43,6 +43,16 @@ inline std::vector<double> vec(const nlohmann::json& j) {
   return v;
 }
 
+// A JSON array of rows as a row-major n x d matrix.
+inline std::vector<double> matrix(const nlohmann::json& rows, int64_t* n, int64_t* d) {
+  std::vector<double> x;
+  *n = static_cast<int64_t>(rows.size());
+  *d = static_cast<int64_t>(rows[0].size());
+  for (const auto& r : rows)
+    for (const auto& v : r) x.push_back(num(v));
+  return x;
+}
+
 inline std::vector<int64_t> ivec(const nlohmann::json& j) {
   std::vector<int64_t> v;
   for (const auto& e : j) v.push_back(e.get<int64_t>());

@@ -18,19 +18,11 @@
 #include "stats/special.h"
 
 using namespace nidim::stats;
+using nidim_test::matrix;
 using nidim_test::num;
 using nidim_test::vec;
 
 namespace {
-
-std::vector<double> matrix(const nlohmann::json& rows, int64_t* n, int64_t* d) {
-  std::vector<double> x;
-  *n = static_cast<int64_t>(rows.size());
-  *d = static_cast<int64_t>(rows[0].size());
-  for (const auto& r : rows)
-    for (const auto& v : r) x.push_back(num(v));
-  return x;
-}
 
 BootstrapOptions all_tests(const nlohmann::json& s) {
   BootstrapOptions o;

@@ -15,21 +15,9 @@
 #include "stats/multivariate.h"
 
 using namespace nidim::stats;
+using nidim_test::matrix;
 using nidim_test::num;
 using nidim_test::vec;
-
-namespace {
-
-std::vector<double> matrix(const nlohmann::json& rows, int64_t* n, int64_t* d) {
-  std::vector<double> x;
-  *n = static_cast<int64_t>(rows.size());
-  *d = static_cast<int64_t>(rows[0].size());
-  for (const auto& r : rows)
-    for (const auto& v : r) x.push_back(num(v));
-  return x;
-}
-
-}  // namespace
 
 TEST_CASE("henze_zirkler: iris setosa reproduces the published HZ = 0.9488453, p = 0.04995356") {
   const auto j = nidim_test::load_fixture("multivariate.json");
