@@ -55,10 +55,16 @@ int main(int argc, char** argv) try {
   MiBound bound(c.bound);
   std::vector<double> ms;
   double last_mi = 0;
+  long faults_before = 0;
   for (int64_t s = 0; s < warmup + steps; ++s) {
     // x in [0, 1) and x' = x + N(0, 0.2^2), as the MNIST views.
     Tensor x = rand({c.batch, 1, 28, 28}, data);
     Tensor x2 = x + randn({c.batch, 1, 28, 28}, data, 0, c.augment_sigma);
+    if (s == warmup) {
+      struct rusage r0;
+      getrusage(RUSAGE_SELF, &r0);
+      faults_before = r0.ru_minflt;
+    }
     const auto t0 = std::chrono::steady_clock::now();
     model.train();
     Tensor a = apply_channel(model.embed(x), c.channel, noise);
@@ -79,16 +85,18 @@ int main(int argc, char** argv) try {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   const double peak_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;
+  const double faults_per_step = static_cast<double>(ru.ru_minflt - faults_before) / static_cast<double>(ms.size());
   nlohmann::json out = {{"impl", "nidim"}, {"batch", c.batch}, {"critic", c.critic}, {"prior", prior_label(c.channel.prior)},
                         {"threads", num_threads()}, {"ms_per_step", mean}, {"step_ms", ms},
                         {"images_per_second", 1000.0 * static_cast<double>(c.batch) / mean},
-                        {"peak_rss_mib", peak_mib}, {"mi_estimate_last", last_mi}, {"blas", blas_info()}};
+                        {"peak_rss_mib", peak_mib}, {"page_faults_per_step", faults_per_step}, {"mi_estimate_last", last_mi}, {"blas", blas_info()}};
   if (as_json) {
     std::printf("%s\n", out.dump().c_str());
   } else {
-    std::printf("nidim DIM step: batch %lld, critic %s, %d threads: %.1f ms/step, %.0f images/s, peak RSS %.0f MiB\n",
+    std::printf("nidim DIM step: batch %lld, critic %s, %d threads: %.1f ms/step, %.0f images/s, peak RSS %.0f MiB, "
+                "%.0f page faults/step\n",
                 static_cast<long long>(c.batch), c.critic.c_str(), num_threads(), mean,
-                1000.0 * static_cast<double>(c.batch) / mean, peak_mib);
+                1000.0 * static_cast<double>(c.batch) / mean, peak_mib, faults_per_step);
   }
   return 0;
 } catch (const std::exception& e) {

@@ -82,6 +82,17 @@ Tensor Tensor::to(Device target) const {
   return out;
 }
 
+void Tensor::move_to(Device target) {
+  NIDIM_CHECK(defined(), "move_to({}) of an undefined tensor", target.str());
+  NIDIM_CHECK(is_leaf(), "move_to({}): only leaves can move, this tensor was made by {}", target.str(),
+              op_name(m_impl->grad_fn->op()));
+  if (device() == target) return;
+  Tensor moved = to(target);
+  m_impl->storage = moved.m_impl->storage;
+  m_impl->offset = 0;
+  if (m_impl->grad.defined()) m_impl->grad = m_impl->grad.to(target);
+}
+
 Tensor Tensor::view(const Shape& s) const {
   NIDIM_CHECK(defined(), "view of an undefined tensor");
   NIDIM_CHECK(s.numel() == numel(), "view: cannot view shape {} ({} elements) as {} ({} elements)",

@@ -82,6 +82,10 @@ class Tensor {
   // A copy on `device` (a new storage even when the device is the same).
   Tensor to(Device device) const;
   Tensor clone() const { return to(device()); }
+  // Moves this tensor's data to `device` in place: every handle to it (a module's parameter
+  // held by a layer and by an optimizer) sees the new storage. Leaves only; the gradient, if any,
+  // moves too. Views of the old storage keep the old data.
+  void move_to(Device device);
   // Same storage, other shape (numel must match); no autograd edge: see nidim::reshape.
   Tensor view(const Shape& shape) const;
   // Same storage, rows [begin, end) of dimension 0; no autograd edge: see nidim::slice.

@@ -55,8 +55,7 @@ Tensor BatchNorm::forward(const Tensor& x) {
     NIDIM_CHECK(x.ndim() == 2 || x.ndim() == 3, "{}: input must be [N, C] or [N, C, L], got {}",
                 type_name(), x.shape());
   const bool use_batch_stats = is_training() || !m_running_mean.defined();
-  if (is_training() && m_num_batches.defined() && m_num_batches.device().is_cpu())
-    m_num_batches.data<int64_t>()[0] += 1;
+  if (is_training() && m_num_batches.defined()) m_num_batches.data<int64_t>()[0] += 1;  // a host counter
   return batch_norm(x, m_weight, m_bias, m_running_mean,
                     m_running_var, use_batch_stats, m_momentum, m_eps);
 }

@@ -107,6 +107,19 @@ void Module::zero_grad() {
   for (Tensor& p : parameters()) p.zero_grad();
 }
 
+void Module::to(Device device) {
+  for (auto& [name, t] : state_dict()) {
+    Tensor handle = t;
+    if (is_floating(handle.dtype())) handle.move_to(device);
+  }
+}
+
+Device Module::device() const {
+  for (const auto& [name, t] : state_dict())
+    if (is_floating(t.dtype())) return t.device();
+  return Device::cpu();
+}
+
 int64_t Module::parameter_count() const {
   int64_t n = 0;
   for (const Tensor& p : parameters()) n += p.numel();

@@ -48,6 +48,10 @@ class Module {
   void load_state_dict(const NamedTensors& state, bool strict = true);
   void zero_grad();
   int64_t parameter_count() const;
+  // Moves floating parameters and buffers to `device`, in place (handles stay valid). Integer
+  // buffers (batch-norm's num_batches_tracked counter) stay on the host.
+  void to(Device device);
+  Device device() const;  // of the first floating parameter or buffer (cpu if none)
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const {
     return m_children;
   }

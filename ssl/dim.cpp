@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "core/autograd.h"
+#include "core/cuda_runtime.h"
 #include "core/fpenv.h"
 #include "core/io.h"
 #include "core/parallel.h"
@@ -79,6 +80,12 @@ void DimConfig::validate() const {
   NIDIM_CHECK(metric_repetitions >= 1 && metric_subsample >= 8,
               "--metric-repetitions must be >= 1 and --metric-subsample >= 8");
   NIDIM_CHECK(dv_ema > 0 && dv_ema <= 1, "--dv-ema must be in (0, 1], got {}", dv_ema);
+  const Device d = parse_device(device);
+  if (d.is_cuda()) {
+    NIDIM_CHECK(cuda_compiled(), "--device {}: this nidim was built without CUDA", device);
+    NIDIM_CHECK(d.index < cuda_device_count(), "--device {}: this machine has {} CUDA device(s)", device,
+                cuda_device_count());
+  }
 }
 
 json DimConfig::to_json() const {
@@ -116,6 +123,7 @@ json DimConfig::to_json() const {
           {"lr", lr},
           {"critic_lr", critic_lr},
           {"seed", seed},
+          {"device", device},
           {"threads", threads},
           {"flush_denormals", flush_denormals},
           {"loader_workers", loader_workers},
@@ -158,6 +166,7 @@ DimConfig DimConfig::from_json(const json& j) {
     c.lr = j.at("lr");
     c.critic_lr = j.at("critic_lr");
     c.seed = j.at("seed");
+    c.device = j.value("device", std::string("cpu"));
     c.threads = j.at("threads");
     c.flush_denormals = j.value("flush_denormals", true);
     c.loader_workers = j.at("loader_workers");
@@ -205,6 +214,7 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir) : Di
 DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, bool resuming)
     : m_config(config), m_dir(run_dir), m_noise(config.seed, 1), m_bound(config.bound, config.dv_ema) {
   m_config.validate();
+  m_device = parse_device(m_config.device);
   if (!resuming) {
     NIDIM_CHECK(!file_exists(path("config.json")),
                 "{}: holds a run already (config.json); resume it with --resume {} or choose another --out",
@@ -222,6 +232,7 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, bool
   m_test = std::make_shared<const ImageDataset>(std::move(test));
   Generator init(m_config.seed, 0);
   m_model = std::make_unique<DimModel>(m_config, m_train->channels(), m_train->height(), m_train->width(), init);
+  m_model->to(m_device);  // before the optimizers, whose moments are made like the parameters
   AdamOptions enc;
   enc.lr = m_config.lr;
   AdamOptions crit;
@@ -271,8 +282,8 @@ void DimTrainer::append_log(const json& line, const TrainHooks& hooks) {
 
 double DimTrainer::step(const Batch& batch, double* mi_estimate) {
   m_model->train();
-  Tensor a = apply_channel(m_model->embed(batch.images), m_config.channel, m_noise);
-  Tensor b = apply_channel(m_model->embed(batch.images2), m_config.channel, m_noise);
+  Tensor a = apply_channel(m_model->embed(batch.images.to(m_device)), m_config.channel, m_noise);
+  Tensor b = apply_channel(m_model->embed(batch.images2.to(m_device)), m_config.channel, m_noise);
   MiBound::Result r = m_bound.compute(m_model->critic(), a, b);
   const double loss = r.loss.item();
   NIDIM_CHECK(std::isfinite(loss) && std::isfinite(r.estimate),
@@ -394,7 +405,7 @@ Tensor DimTrainer::embed_all(const ImageDataset& data, const std::string& phase,
       data.copy_scaled(start + i, buf.data() + i * numel);
       data.normalize(buf.data() + i * numel);
     }
-    Tensor x = Tensor::from_host(buf.data(), {m, data.channels(), data.height(), data.width()}, DType::f32);
+    Tensor x = Tensor::from_host(buf.data(), {m, data.channels(), data.height(), data.width()}, DType::f32, m_device);
     Tensor y = m_model->embed(x);
     std::memcpy(out.data<float>() + start * m_config.dim, y.to(Device::cpu()).data<float>(), y.nbytes());
     if (hooks.on_progress) hooks.on_progress(phase, start + m, n);

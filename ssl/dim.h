@@ -58,6 +58,7 @@ struct DimConfig {
   int64_t epochs = 10;
   double lr = 1e-3, critic_lr = 1e-3;
   uint64_t seed = 0;
+  std::string device = "cpu";    // cpu | cuda | cuda:N
   int threads = 0;               // 0: all cores
   bool flush_denormals = true;   // FTZ/DAZ for the run's threads (core/fpenv.h)
   int loader_workers = 1;
@@ -138,6 +139,7 @@ class DimTrainer {
   std::unique_ptr<DimModel> m_model;
   std::unique_ptr<Adam> m_encoder_opt, m_critic_opt;
   std::unique_ptr<Loader> m_loader;
+  Device m_device;
   Generator m_noise;
   MiBound m_bound;
   std::vector<nlohmann::json> m_log;

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/autograd.h"
+#include "core/cuda_runtime.h"
 #include "core/io.h"
 #include "kernels/ops.h"
 #include "nn/layers.h"
@@ -288,4 +289,23 @@ TEST_CASE("a small ConvNet overfits one batch of synthetic images") {
   int correct = 0;
   for (int i = 0; i < 32; ++i) correct += pred[static_cast<size_t>(i)] == labels[static_cast<size_t>(i)];
   CHECK(correct == 32);
+}
+
+TEST_CASE("moving a module keeps its handles: layers, optimizers and state_dict see one tensor") {
+  Generator gen(13);
+  Linear lin(3, 2, true, gen);
+  Tensor w = lin.weight();
+  Adam opt(lin.parameters(), AdamOptions{});
+  lin.to(Device::cpu());  // same device: nothing moves
+  CHECK(lin.weight().shares_storage(w));
+  CHECK(lin.device().is_cpu());
+  // Moving to a device this machine lacks fails with the device named, before anything changes.
+  if (cuda_device_count() == 0) {
+    check_error([&] { lin.to(Device::cuda()); }, {"cuda"});
+    CHECK(lin.weight().device().is_cpu());
+  }
+  Tensor x = Tensor::from_vector<float>({1, 2, 3}, {1, 3});
+  Tensor y = lin(x);
+  CHECK(y.shape() == Shape{1, 2});
+  check_error([&] { (y * 2.0).move_to(Device::cpu()); }, {"only leaves"});
 }
