@@ -29,7 +29,7 @@ expect_error "give the noise level once" --dataset synthetic --sigma 0.1 --p 0.1
 expect_error "--epsilon is the uniform" --dataset synthetic --epsilon 0.1
 expect_error "no/such/dir" --dataset mnist --data-dir no/such/dir
 expect_error "dataset 'imagenet'" --dataset imagenet
-expect_error "--device gpu" --dataset synthetic --device gpu
+expect_error "device 'gpu'" --dataset synthetic --device gpu
 if ! nvidia-smi > /dev/null 2>&1; then expect_error "--device cuda" --dataset synthetic --device cuda; fi
 expect_error "config.json" --resume "$work/none"
 
