@@ -243,6 +243,14 @@ TEST_CASE("training matches the embedding to the Gaussian prior on the synthetic
   TrainHooks hooks;
   hooks.on_log = [&](const nlohmann::json& l) {
     if (l["type"] == "eval") hz.push_back(l.at("henze_zirkler_pvalue").get<double>());
+    if (l["type"] == "epoch") {
+      // The certificate's pieces: C = d * (-log p) for the variance-preserving channel, and
+      // the KL bound C - I_hat.
+      CHECK(l["capacity"].get<double>() == doctest::Approx(2 * -std::log(0.0995)).epsilon(1e-12));
+      CHECK(l["kl_bound"].get<double>() ==
+            doctest::Approx(l["capacity"].get<double>() - l["mi_estimate"].get<double>()).epsilon(1e-12));
+      CHECK(l["mi_estimate"].get<double>() <= std::log(128.0));  // InfoNCE <= log B
+    }
   };
   CHECK(t.run(hooks) == RunOutcome::finished);
   REQUIRE(hz.size() == 8);
@@ -331,4 +339,23 @@ TEST_CASE("configuration: JSON round trip and one-line errors") {
   check_error([&] { DimTrainer::resume("no/such/run"); }, {"no/such/run", "config.json"});
   DimTrainer first(synthetic_config("x"), fresh_dir("ssl_test_exists"));
   check_error([&] { DimTrainer second(synthetic_config("x"), "ssl_test_exists"); }, {"holds a run already"});
+}
+
+TEST_CASE("a batch too small for the capacity draws a warning") {
+  // d = 2, p = 0.01: C = 2 * log(100) = 9.2 nats > log 16 = 2.8 nats.
+  DimConfig c = synthetic_config("warn");
+  c.batch = 16;
+  c.epochs = 1;
+  c.channel.level = 0.01;
+  c.quick_metrics = false;
+  c.data.synthetic_train = 64;
+  c.data.synthetic_test = 32;
+  DimTrainer t(c, fresh_dir("ssl_test_warn"));
+  std::vector<std::string> notes;
+  TrainHooks hooks;
+  hooks.on_note = [&](const std::string& s) { notes.push_back(s); };
+  t.run(hooks);
+  bool warned = false;
+  for (const std::string& n : notes) warned = warned || (n.find("warning") != std::string::npos && n.find("log B") != std::string::npos);
+  CHECK(warned);
 }

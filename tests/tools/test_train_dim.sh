@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # train_dim from the command line: --help, one-line errors for bad flags and missing data, and
 # Ctrl-C (SIGINT) followed by --resume ending with the same weights as an uninterrupted run.
-# Usage: test_train_dim.sh <path to train_dim>; run by CTest in a scratch directory.
+# Also: the laplace prior end to end through eval_dm, and the CIFAR-10 plumbing on fake binary
+# batches. Usage: test_train_dim.sh <train_dim> <eval_dm>; run by CTest.
 set -u
 bin="$1"
+eval_bin="${2:-}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/train_dim_test.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 failures=0
@@ -52,6 +54,31 @@ else
 fi
 if cmp -s "$work/whole/model.safetensors" "$work/parts/model.safetensors"; then pass "interrupted + resumed == uninterrupted (model.safetensors identical)"
 else fail "model.safetensors differs between the interrupted+resumed run and the uninterrupted one"; fi
+
+# 4. A change-of-variables prior: train_dim exports Laplace(0, 1) coordinates, eval_dm maps them back.
+"$bin" --dataset synthetic --encoder mlp --mlp-hidden 32 --critic-hidden 32 --batch 64 --epochs 1 --prior laplace \
+  --no-quick-metrics --progress never --out "$work/laplace" > /dev/null 2>&1 || fail "laplace run"
+if [[ -n "$eval_bin" ]]; then
+  if "$eval_bin" "$work/laplace" --quiet --no-plots --repetitions 32 > "$work/eval.log" 2>&1 \
+     && grep -q '"prior": *"laplace"' "$work/laplace/metrics.json"; then pass "eval_dm reads a laplace run"
+  else fail "eval_dm on the laplace run: $(tail -2 "$work/eval.log")"; fi
+fi
+
+# 5. CIFAR-10 plumbing: 3x32x32 images through the ConvNet and SimCLR's augmentations, from fake
+# binary batches (records: 1 label byte + 3072 pixel bytes).
+mkdir -p "$work/cifar"
+/usr/bin/python3 - "$work/cifar" <<'PY'
+import os, random, sys
+random.seed(0)
+for name in ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]:
+    with open(os.path.join(sys.argv[1], name + ".bin"), "wb") as f:
+        for _ in range(40):
+            f.write(bytes([random.randrange(10)]) + bytes(random.randrange(256) for _ in range(3072)))
+PY
+if "$bin" --dataset cifar10 --data-dir "$work/cifar" --batch 32 --epochs 1 --dim 8 --critic dot \
+     --no-quick-metrics --progress never --out "$work/cifar_run" > "$work/cifar.log" 2>&1 \
+   && [[ -f "$work/cifar_run/embeddings_test.npy" ]]; then pass "cifar10 plumbing (fake batches)"
+else fail "cifar10 run: $(tail -3 "$work/cifar.log")"; fi
 
 echo "$failures failures"
 [[ $failures -eq 0 ]]
