@@ -60,6 +60,24 @@ void BM_Conv2dForwardBackward(benchmark::State& state) {
       benchmark::Counter(3 * 2.0 * N * O * oh * oh * C * 9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// As in training's first layer: the input needs no gradient, only the weights and bias do.
+void BM_Conv2dWeightGrad(benchmark::State& state) {
+  const int64_t N = state.range(0), C = state.range(1), H = state.range(2), O = state.range(3);
+  Generator gen(5);
+  Tensor x = randn({N, C, H, H}, gen);
+  Tensor w = randn({O, C, 3, 3}, gen).set_requires_grad(true);
+  Tensor bias = randn({O}, gen).set_requires_grad(true);
+  const double oh = static_cast<double>(H - 2);
+  Tensor g = randn({N, O, H - 2, H - 2}, gen);
+  for (auto _ : state) {
+    sum(conv2d(x, w, bias) * g).backward();
+    w.zero_grad();
+    bias.zero_grad();
+  }
+  state.counters["FLOP/s"] =
+      benchmark::Counter(2 * 2.0 * N * O * oh * oh * C * 9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void encoder_convs(benchmark::internal::Benchmark* b) {
   for (int64_t n : {256, 1024}) {
     b->Args({n, 1, 28, 32});   // conv1: 1x28x28 -> 32x26x26
@@ -91,6 +109,7 @@ BENCHMARK(BM_Sgemm)->Args({1024, 1024, 1024})->Args({256, 128, 128})->Args({1024
     ->Args({65536, 256, 256})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Conv2dForward)->Apply(encoder_convs)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Conv2dForwardBackward)->Apply(encoder_convs)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Conv2dWeightGrad)->Args({256, 1, 28, 32})->Args({1024, 1, 28, 32})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 int main(int argc, char** argv) {
   std::printf("BLAS: %s\nthreads: %d\n", blas_info().c_str(), num_threads());

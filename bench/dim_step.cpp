@@ -1,9 +1,12 @@
 // dim_step: times nidim's noise-injected DIM training step (ssl/dim.h) on random MNIST-shaped
 // batches, the counterpart of bench/torch_dim.py's "step" mode; bench/compare_dim_step runs both.
 //
-//   build/bench/dim_step --batch 1024 --critic mlp --steps 5 --warmup 1 [--prior gaussian] [--json]
+//   build/bench/dim_step --batch 1024 --critic mlp --steps 5 --warmup 1 [--prior gaussian]
+//                        [--device cpu|cuda[:N]] [--tf32] [--json]
 // Reports ms/step (mean and each step), images/s (2 views count as 1 image: the batch size per
-// step) and the process's peak resident set size (getrusage), plus the BLAS in use.
+// step), the process's peak resident set size (getrusage), the page faults per timed step, the
+// BLAS in use and, on a GPU, the device memory peak of the timed steps (the allocator's count).
+// On a GPU the timer stops after the device has finished the step.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -14,8 +17,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/cuda/memory.h"
+#include "core/nvtx.h"
 #include "core/parallel.h"
 #include "kernels/cpu/blas.h"
+#include "kernels/cuda/kernels_cuda.h"
 #include "kernels/ops.h"
 #include "ssl/dim.h"
 
@@ -26,7 +32,8 @@ int main(int argc, char** argv) try {
   c.batch = 256;
   c.critic = "mlp";
   int64_t steps = 5, warmup = 1;
-  bool as_json = false;
+  bool as_json = false, tf32 = false;
+  std::string device_name = "cpu";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -41,13 +48,20 @@ int main(int argc, char** argv) try {
     else if (a == "--threads") c.threads = std::stoi(value());
     else if (a == "--tile-rows") c.tile_rows = std::stoll(value());
     else if (a == "--json") as_json = true;
-    else NIDIM_FAIL("unknown flag {} (--batch --critic --steps --warmup --prior --threads --tile-rows --json)", a);
+    else if (a == "--device") device_name = value();
+    else if (a == "--tf32") tf32 = true;
+    else NIDIM_FAIL("unknown flag {} (--batch --critic --steps --warmup --prior --threads --tile-rows --device --tf32 "
+                    "--json)", a);
   }
   if (uniform_base(c.channel.prior)) c.channel.form = NoiseForm::rescaled;
+  c.device = device_name;
   c.validate();
+  const Device dev = parse_device(device_name);
   set_num_threads(c.threads);
+  set_tf32_cuda(tf32);
   Generator gen(0, 0), data(0, 2), noise(0, 1);
   DimModel model(c, 1, 28, 28, gen);
+  model.to(dev);  // before the optimizers, whose moments are made like the parameters
   AdamOptions o;
   Adam enc(model.encoder().parameters(), o);
   std::vector<Tensor> cp = model.critic().parameters();
@@ -64,17 +78,20 @@ int main(int argc, char** argv) try {
       struct rusage r0;
       getrusage(RUSAGE_SELF, &r0);
       faults_before = r0.ru_minflt;
+      if (dev.is_cuda()) reset_cuda_peak_memory();
     }
     const auto t0 = std::chrono::steady_clock::now();
+    NIDIM_NVTX_RANGE("step");
     model.train();
-    Tensor a = apply_channel(model.embed(x), c.channel, noise);
-    Tensor b = apply_channel(model.embed(x2), c.channel, noise);
+    Tensor a = apply_channel(model.embed(x.to(dev)), c.channel, noise);
+    Tensor b = apply_channel(model.embed(x2.to(dev)), c.channel, noise);
     MiBound::Result r = bound.compute(model.critic(), a, b);
     enc.zero_grad();
     if (crit) crit->zero_grad();
     r.loss.backward();
     enc.step();
     if (crit) crit->step();
+    if (dev.is_cuda()) cuda_synchronize(dev.index, "dim_step");
     const double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     last_mi = r.estimate;
     if (s >= warmup) ms.push_back(t);
@@ -86,16 +103,19 @@ int main(int argc, char** argv) try {
   getrusage(RUSAGE_SELF, &ru);
   const double peak_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;
   const double faults_per_step = static_cast<double>(ru.ru_minflt - faults_before) / static_cast<double>(ms.size());
-  nlohmann::json out = {{"impl", "nidim"}, {"batch", c.batch}, {"critic", c.critic}, {"prior", prior_label(c.channel.prior)},
+  const double peak_device_mib =
+      dev.is_cuda() ? static_cast<double>(cuda_memory_stats().peak_bytes_in_use) / (1024.0 * 1024.0) : 0.0;
+  nlohmann::json out = {{"impl", "nidim"}, {"device", dev.str()}, {"tf32", tf32}, {"peak_device_mib", peak_device_mib},
+                        {"batch", c.batch}, {"critic", c.critic}, {"prior", prior_label(c.channel.prior)},
                         {"threads", num_threads()}, {"ms_per_step", mean}, {"step_ms", ms},
                         {"images_per_second", 1000.0 * static_cast<double>(c.batch) / mean},
                         {"peak_rss_mib", peak_mib}, {"page_faults_per_step", faults_per_step}, {"mi_estimate_last", last_mi}, {"blas", blas_info()}};
   if (as_json) {
     std::printf("%s\n", out.dump().c_str());
   } else {
-    std::printf("nidim DIM step: batch %lld, critic %s, %d threads: %.1f ms/step, %.0f images/s, peak RSS %.0f MiB, "
+    std::printf("nidim DIM step on %s: batch %lld, critic %s, %d threads: %.1f ms/step, %.0f images/s, peak RSS %.0f MiB, "
                 "%.0f page faults/step\n",
-                static_cast<long long>(c.batch), c.critic.c_str(), num_threads(), mean,
+                dev.str().c_str(), static_cast<long long>(c.batch), c.critic.c_str(), num_threads(), mean,
                 1000.0 * static_cast<double>(c.batch) / mean, peak_mib, faults_per_step);
   }
   return 0;

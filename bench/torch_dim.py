@@ -151,7 +151,7 @@ def train_step(model, opts, x, x2, prior, p):
     b = apply_channel(model.embed(x2), prior, p)
     scores = model.critic(a, b)                   # [B, B]
     n = scores.shape[0]
-    ce = F.cross_entropy(scores, torch.arange(n))
+    ce = F.cross_entropy(scores, torch.arange(n, device=scores.device))
     loss = ce - math.log(n)                       # -I_hat, I_hat = log B - CE
     for o in opts:
         o.zero_grad(set_to_none=True)
@@ -233,20 +233,31 @@ def peak_rss_mib():
 def run_step(args):
     setup_runtime(args.threads, args.flush_denormal)
     torch.manual_seed(args.seed)
-    model = DimModel(args.dim, args.prior, args.critic)
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    if cuda and not torch.cuda.is_available():
+        sys.exit("torch_dim.py: --device cuda, but torch.cuda.is_available() is False")
+    model = DimModel(args.dim, args.prior, args.critic).to(device)
     opts = make_optimizers(model)
     step_ms = []
     mi = float("nan")
     for s in range(args.warmup + args.steps):
         x = torch.rand(args.batch, 1, 28, 28)
         x2 = x + AUGMENT_SIGMA * torch.randn_like(x)
+        if cuda and s == args.warmup:
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
         t0 = time.perf_counter()
-        _, mi = train_step(model, opts, x, x2, args.prior, args.p)
+        _, mi = train_step(model, opts, x.to(device), x2.to(device), args.prior, args.p)
+        if cuda:
+            torch.cuda.synchronize(device)  # (loss.item() has synchronized already; explicit anyway)
         t = (time.perf_counter() - t0) * 1000.0
         if s >= args.warmup:
             step_ms.append(t)
     mean = sum(step_ms) / len(step_ms)
-    out = {"impl": "pytorch", "batch": args.batch, "critic": args.critic, "prior": args.prior,
+    peak_device = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else 0.0
+    out = {"impl": "pytorch", "device": str(device), "peak_device_mib": peak_device,
+           "batch": args.batch, "critic": args.critic, "prior": args.prior,
            "threads": torch.get_num_threads(), "ms_per_step": mean, "step_ms": step_ms,
            "images_per_second": 1000.0 * args.batch / mean, "peak_rss_mib": peak_rss_mib(),
            "mi_estimate_last": mi, "blas": blas_info(), "torch": torch.__version__}
@@ -411,6 +422,7 @@ def main():
     st.add_argument("--steps", type=int, default=5)
     st.add_argument("--warmup", type=int, default=1)
     st.add_argument("--json", action="store_true", help="one JSON line (dim_step --json's keys)")
+    st.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (scripts/gpu_check)")
 
     tr = sub.add_parser("train", help="train on MNIST and export embeddings")
     common(tr)

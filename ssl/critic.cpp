@@ -12,13 +12,38 @@ namespace nidim {
 
 namespace {
 
-// [B, B] with `on_diagonal` on the diagonal and `off` elsewhere, like S.
+// [B, B] with `on_diagonal` on the diagonal and `off` elsewhere, like S. Training asks for the
+// same matrices at every step, so the last ones made are kept (per thread), not rebuilt and
+// copied to the device each time.
 Tensor diagonal_matrix(const Tensor& S, double on_diagonal, double off) {
+  struct Entry {
+    int64_t B;
+    DType dtype;
+    Device device;
+    double on, off;
+    Tensor m;
+  };
+  thread_local std::vector<Entry> cache;
   const int64_t B = S.size(0);
+  for (const Entry& e : cache)
+    if (e.B == B && e.dtype == S.dtype() && e.device == S.device() && e.on == on_diagonal && e.off == off) return e.m;
   std::vector<double> v(static_cast<size_t>(B * B), off);
   for (int64_t i = 0; i < B; ++i) v[static_cast<size_t>(i * B + i)] = on_diagonal;
   Tensor m = Tensor::from_vector(v, {B, B});
-  return S.dtype() == DType::f64 ? m.to(S.device()) : cast(m, S.dtype()).to(S.device());
+  m = (S.dtype() == DType::f64 ? m : cast(m, S.dtype())).to(S.device());
+  if (cache.size() >= 4) cache.erase(cache.begin());
+  cache.push_back({B, S.dtype(), S.device(), on_diagonal, off, m});
+  return m;
+}
+
+// 0, 1, ..., B-1 as int32 on `device`: the positive pair of each row (kept like the above).
+Tensor row_labels(int64_t B, Device device) {
+  thread_local Tensor cached;
+  if (cached.defined() && cached.numel() == B && cached.device() == device) return cached;
+  std::vector<int32_t> v(static_cast<size_t>(B));
+  for (int64_t i = 0; i < B; ++i) v[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+  cached = Tensor::from_vector(v, {B}, device);
+  return cached;
 }
 
 Tensor mean_diagonal(const Tensor& S) { return mean(sum(S * diagonal_matrix(S, 1, 0), 1)); }
@@ -42,7 +67,8 @@ Tensor Critic::infonce_loss(const Tensor& a, const Tensor& b) { return infonce_f
 
 Tensor infonce_from_scores(const Tensor& S) {
   NIDIM_CHECK(S.ndim() == 2 && S.size(0) == S.size(1), "InfoNCE needs square scores, got {}", S.shape());
-  return mean(logsumexp(S, 1)) - mean_diagonal(S) - std::log(static_cast<double>(S.size(0)));
+  // mean_i (logsumexp_j S_ij - S_ii) is the cross-entropy of row i against label i: one fused op.
+  return cross_entropy(S, row_labels(S.size(0), S.device())) - std::log(static_cast<double>(S.size(0)));
 }
 
 // ---- joint MLP ------------------------------------------------------------------------------------

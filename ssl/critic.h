@@ -88,7 +88,7 @@ class MiBound {
   explicit MiBound(BoundKind kind, double dv_ema = 0.01) : m_kind(kind), m_ema(dv_ema) {}
   struct Result {
     Tensor loss;
-    double estimate;
+    double estimate = 0;
   };
   Result compute(Critic& critic, const Tensor& a, const Tensor& b);
   BoundKind kind() const { return m_kind; }

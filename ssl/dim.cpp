@@ -14,8 +14,10 @@
 #include "core/cuda_runtime.h"
 #include "core/fpenv.h"
 #include "core/io.h"
+#include "core/nvtx.h"
 #include "core/parallel.h"
 #include "data/npy.h"
+#include "kernels/cuda/kernels_cuda.h"
 #include "kernels/ops.h"
 #include "nn/safetensors.h"
 #include "stats/bootstrap.h"
@@ -124,6 +126,7 @@ json DimConfig::to_json() const {
           {"critic_lr", critic_lr},
           {"seed", seed},
           {"device", device},
+          {"tf32", tf32},
           {"threads", threads},
           {"flush_denormals", flush_denormals},
           {"loader_workers", loader_workers},
@@ -167,6 +170,7 @@ DimConfig DimConfig::from_json(const json& j) {
     c.critic_lr = j.at("critic_lr");
     c.seed = j.at("seed");
     c.device = j.value("device", std::string("cpu"));
+    c.tf32 = j.value("tf32", false);
     c.threads = j.at("threads");
     c.flush_denormals = j.value("flush_denormals", true);
     c.loader_workers = j.at("loader_workers");
@@ -215,6 +219,7 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, bool
     : m_config(config), m_dir(run_dir), m_noise(config.seed, 1), m_bound(config.bound, config.dv_ema) {
   m_config.validate();
   m_device = parse_device(m_config.device);
+  set_tf32_cuda(m_config.tf32);
   if (!resuming) {
     NIDIM_CHECK(!file_exists(path("config.json")),
                 "{}: holds a run already (config.json); resume it with --resume {} or choose another --out",
@@ -281,10 +286,19 @@ void DimTrainer::append_log(const json& line, const TrainHooks& hooks) {
 }
 
 double DimTrainer::step(const Batch& batch, double* mi_estimate) {
+  NIDIM_NVTX_RANGE("step");
   m_model->train();
-  Tensor a = apply_channel(m_model->embed(batch.images.to(m_device)), m_config.channel, m_noise);
-  Tensor b = apply_channel(m_model->embed(batch.images2.to(m_device)), m_config.channel, m_noise);
-  MiBound::Result r = m_bound.compute(m_model->critic(), a, b);
+  Tensor a, b;
+  {
+    NIDIM_NVTX_RANGE("embed");
+    a = apply_channel(m_model->embed(batch.images.to(m_device)), m_config.channel, m_noise);
+    b = apply_channel(m_model->embed(batch.images2.to(m_device)), m_config.channel, m_noise);
+  }
+  MiBound::Result r;
+  {
+    NIDIM_NVTX_RANGE("bound");
+    r = m_bound.compute(m_model->critic(), a, b);
+  }
   const double loss = r.loss.item();
   NIDIM_CHECK(std::isfinite(loss) && std::isfinite(r.estimate),
               "non-finite loss ({}) at epoch {}, step {} (global step {}); stopped without saving, the last good "
@@ -292,9 +306,15 @@ double DimTrainer::step(const Batch& batch, double* mi_estimate) {
               loss, m_epoch + 1, batch.index + 1, m_global_step + 1, m_dir);
   m_encoder_opt->zero_grad();
   if (m_critic_opt) m_critic_opt->zero_grad();
-  r.loss.backward();
-  m_encoder_opt->step();
-  if (m_critic_opt) m_critic_opt->step();
+  {
+    NIDIM_NVTX_RANGE("backward");
+    r.loss.backward();
+  }
+  {
+    NIDIM_NVTX_RANGE("optimizer");
+    m_encoder_opt->step();
+    if (m_critic_opt) m_critic_opt->step();
+  }
   *mi_estimate = r.estimate;
   return loss;
 }
@@ -415,6 +435,7 @@ Tensor DimTrainer::embed_all(const ImageDataset& data, const std::string& phase,
 }
 
 void DimTrainer::evaluate(const TrainHooks& hooks) {
+  NIDIM_NVTX_RANGE("evaluate");
   const Prior prior = m_config.channel.prior;
   Tensor train_y = to_prior_coordinates(embed_all(*m_train, "embedding train set", hooks), prior);
   Tensor test_y = to_prior_coordinates(embed_all(*m_test, "embedding test set", hooks), prior);
@@ -471,6 +492,7 @@ void DimTrainer::evaluate(const TrainHooks& hooks) {
 }
 
 void DimTrainer::save_checkpoint() {
+  NIDIM_NVTX_RANGE("checkpoint");
   NamedTensors tensors = with_prefix("model.", m_model->state_dict());
   for (auto& t : with_prefix("optim.encoder.", m_encoder_opt->state())) tensors.push_back(t);
   if (m_critic_opt)

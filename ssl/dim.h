@@ -59,6 +59,7 @@ struct DimConfig {
   double lr = 1e-3, critic_lr = 1e-3;
   uint64_t seed = 0;
   std::string device = "cpu";    // cpu | cuda | cuda:N
+  bool tf32 = false;             // CUDA matmuls on TF32 tensor cores (kernels/cuda/kernels_cuda.h)
   int threads = 0;               // 0: all cores
   bool flush_denormals = true;   // FTZ/DAZ for the run's threads (core/fpenv.h)
   int loader_workers = 1;

@@ -172,7 +172,7 @@ void dispatch_cpu(KernelCall& call) {
           sum_backward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), R, A, I, scale);
       });
     case Op::max:
-      return with_float(op, fwd ? in[0].dtype() : in[0].dtype(), [&](auto t) {
+      return with_float(op, in[0].dtype(), [&](auto t) {
         using T = decltype(t);
         int64_t R, A, I;
         lanes(fwd ? in[0].shape() : out[0].shape(), p.i[0], R, A, I);
