@@ -11,8 +11,8 @@
 #include <cstdio>
 
 #include "core/autograd.h"
-#include "kernels/cpu/blas.h"
 #include "core/parallel.h"
+#include "kernels/cpu/blas.h"
 #include "kernels/ops.h"
 #include "kernels/pairwise.h"
 
@@ -26,7 +26,8 @@ void BM_Sgemm(benchmark::State& state) {
   Tensor a = randn({M, K}, gen), b = randn({K, N}, gen);
   NoGradGuard no_grad;
   for (auto _ : state) benchmark::DoNotOptimize(matmul(a, b).raw());
-  state.counters["FLOP/s"] = benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["FLOP/s"] =
+      benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // The encoder's three convolutions: {batch, in channels, size, out channels}.
@@ -37,8 +38,8 @@ void BM_Conv2dForward(benchmark::State& state) {
   NoGradGuard no_grad;
   const double oh = static_cast<double>(H - 2);
   for (auto _ : state) benchmark::DoNotOptimize(conv2d(x, w, bias).raw());
-  state.counters["FLOP/s"] =
-      benchmark::Counter(2.0 * N * O * oh * oh * C * 9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * N * O * oh * oh * C * 9,
+                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_Conv2dForwardBackward(benchmark::State& state) {
@@ -56,8 +57,8 @@ void BM_Conv2dForwardBackward(benchmark::State& state) {
     bias.zero_grad();
   }
   // forward + input gradient + weight gradient; the multiply-by-g and sum are not counted.
-  state.counters["FLOP/s"] =
-      benchmark::Counter(3 * 2.0 * N * O * oh * oh * C * 9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["FLOP/s"] = benchmark::Counter(3 * 2.0 * N * O * oh * oh * C * 9,
+                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // As in training's first layer: the input needs no gradient, only the weights and bias do.
@@ -74,8 +75,8 @@ void BM_Conv2dWeightGrad(benchmark::State& state) {
     w.zero_grad();
     bias.zero_grad();
   }
-  state.counters["FLOP/s"] =
-      benchmark::Counter(2 * 2.0 * N * O * oh * oh * C * 9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["FLOP/s"] = benchmark::Counter(2 * 2.0 * N * O * oh * oh * C * 9,
+                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void encoder_convs(benchmark::internal::Benchmark* b) {
@@ -91,25 +92,47 @@ void encoder_convs(benchmark::internal::Benchmark* b) {
 void BM_PairwiseInfonce(benchmark::State& state) {
   const int64_t B = state.range(0), H = 256;
   Generator gen(4);
-  Tensor u = randn({B, H}, gen).set_requires_grad(true), v = randn({B, H}, gen).set_requires_grad(true);
-  Tensor W2 = randn({H, H}, gen, 0, 0.06).set_requires_grad(true), b2 = randn({H}, gen).set_requires_grad(true);
-  Tensor w3 = randn({1, H}, gen, 0, 0.06).set_requires_grad(true), b3 = randn({1}, gen).set_requires_grad(true);
+  Tensor u = randn({B, H}, gen).set_requires_grad(true),
+         v = randn({B, H}, gen).set_requires_grad(true);
+  Tensor W2 = randn({H, H}, gen, 0, 0.06).set_requires_grad(true),
+         b2 = randn({H}, gen).set_requires_grad(true);
+  Tensor w3 = randn({1, H}, gen, 0, 0.06).set_requires_grad(true),
+         b3 = randn({1}, gen).set_requires_grad(true);
   for (auto _ : state) {
     pairwise_mlp_infonce(u, v, W2, b2, w3, b3, 0.01, state.range(1)).backward();
     for (Tensor* t : {&u, &v, &W2, &b2, &w3, &b3}) t->zero_grad();
   }
-  state.counters["FLOP/s"] = benchmark::Counter(6.0 * B * B * H * H, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["FLOP/s"] =
+      benchmark::Counter(6.0 * B * B * H * H, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 }  // namespace
 
-BENCHMARK(BM_PairwiseInfonce)->Args({256, 0})->Args({1024, 0})->Args({1024, 1})->Args({1024, 4})->Args({1024, 16})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Sgemm)->Args({1024, 1024, 1024})->Args({256, 128, 128})->Args({1024, 128, 128})
-    ->Args({65536, 256, 256})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_PairwiseInfonce)
+    ->Args({256, 0})
+    ->Args({1024, 0})
+    ->Args({1024, 1})
+    ->Args({1024, 4})
+    ->Args({1024, 16})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Sgemm)
+    ->Args({1024, 1024, 1024})
+    ->Args({256, 128, 128})
+    ->Args({1024, 128, 128})
+    ->Args({65536, 256, 256})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_Conv2dForward)->Apply(encoder_convs)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Conv2dForwardBackward)->Apply(encoder_convs)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Conv2dWeightGrad)->Args({256, 1, 28, 32})->Args({1024, 1, 28, 32})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Conv2dForwardBackward)
+    ->Apply(encoder_convs)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Conv2dWeightGrad)
+    ->Args({256, 1, 28, 32})
+    ->Args({1024, 1, 28, 32})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 int main(int argc, char** argv) {
   std::printf("BLAS: %s\nthreads: %d\n", blas_info().c_str(), num_threads());

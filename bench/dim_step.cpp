@@ -40,18 +40,32 @@ int main(int argc, char** argv) try {
       NIDIM_CHECK(i + 1 < argc, "{}: missing value", a);
       return argv[++i];
     };
-    if (a == "--batch") c.batch = std::stoll(value());
-    else if (a == "--critic") c.critic = value();
-    else if (a == "--steps") steps = std::stoll(value());
-    else if (a == "--warmup") warmup = std::stoll(value());
-    else if (a == "--prior") c.channel.prior = parse_prior_name(value());
-    else if (a == "--threads") c.threads = std::stoi(value());
-    else if (a == "--tile-rows") c.tile_rows = std::stoll(value());
-    else if (a == "--json") as_json = true;
-    else if (a == "--device") device_name = value();
-    else if (a == "--tf32") tf32 = true;
-    else NIDIM_FAIL("unknown flag {} (--batch --critic --steps --warmup --prior --threads --tile-rows --device --tf32 "
-                    "--json)", a);
+    if (a == "--batch")
+      c.batch = std::stoll(value());
+    else if (a == "--critic")
+      c.critic = value();
+    else if (a == "--steps")
+      steps = std::stoll(value());
+    else if (a == "--warmup")
+      warmup = std::stoll(value());
+    else if (a == "--prior")
+      c.channel.prior = parse_prior_name(value());
+    else if (a == "--threads")
+      c.threads = std::stoi(value());
+    else if (a == "--tile-rows")
+      c.tile_rows = std::stoll(value());
+    else if (a == "--json")
+      as_json = true;
+    else if (a == "--device")
+      device_name = value();
+    else if (a == "--tf32")
+      tf32 = true;
+    else
+      NIDIM_FAIL(
+          "unknown flag {} (--batch --critic --steps --warmup --prior --threads --tile-rows "
+          "--device --tf32 "
+          "--json)",
+          a);
   }
   if (uniform_base(c.channel.prior)) c.channel.form = NoiseForm::rescaled;
   c.device = device_name;
@@ -92,7 +106,8 @@ int main(int argc, char** argv) try {
     enc.step();
     if (crit) crit->step();
     if (dev.is_cuda()) cuda_synchronize(dev.index, "dim_step");
-    const double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double t =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     last_mi = r.estimate;
     if (s >= warmup) ms.push_back(t);
   }
@@ -102,21 +117,35 @@ int main(int argc, char** argv) try {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   const double peak_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;
-  const double faults_per_step = static_cast<double>(ru.ru_minflt - faults_before) / static_cast<double>(ms.size());
+  const double faults_per_step =
+      static_cast<double>(ru.ru_minflt - faults_before) / static_cast<double>(ms.size());
   const double peak_device_mib =
-      dev.is_cuda() ? static_cast<double>(cuda_memory_stats().peak_bytes_in_use) / (1024.0 * 1024.0) : 0.0;
-  nlohmann::json out = {{"impl", "nidim"}, {"device", dev.str()}, {"tf32", tf32}, {"peak_device_mib", peak_device_mib},
-                        {"batch", c.batch}, {"critic", c.critic}, {"prior", prior_label(c.channel.prior)},
-                        {"threads", num_threads()}, {"ms_per_step", mean}, {"step_ms", ms},
+      dev.is_cuda() ? static_cast<double>(cuda_memory_stats().peak_bytes_in_use) / (1024.0 * 1024.0)
+                    : 0.0;
+  nlohmann::json out = {{"impl", "nidim"},
+                        {"device", dev.str()},
+                        {"tf32", tf32},
+                        {"peak_device_mib", peak_device_mib},
+                        {"batch", c.batch},
+                        {"critic", c.critic},
+                        {"prior", prior_label(c.channel.prior)},
+                        {"threads", num_threads()},
+                        {"ms_per_step", mean},
+                        {"step_ms", ms},
                         {"images_per_second", 1000.0 * static_cast<double>(c.batch) / mean},
-                        {"peak_rss_mib", peak_mib}, {"page_faults_per_step", faults_per_step}, {"mi_estimate_last", last_mi}, {"blas", blas_info()}};
+                        {"peak_rss_mib", peak_mib},
+                        {"page_faults_per_step", faults_per_step},
+                        {"mi_estimate_last", last_mi},
+                        {"blas", blas_info()}};
   if (as_json) {
     std::printf("%s\n", out.dump().c_str());
   } else {
-    std::printf("nidim DIM step on %s: batch %lld, critic %s, %d threads: %.1f ms/step, %.0f images/s, peak RSS %.0f MiB, "
-                "%.0f page faults/step\n",
-                dev.str().c_str(), static_cast<long long>(c.batch), c.critic.c_str(), num_threads(), mean,
-                1000.0 * static_cast<double>(c.batch) / mean, peak_mib, faults_per_step);
+    std::printf(
+        "nidim DIM step on %s: batch %lld, critic %s, %d threads: %.1f ms/step, %.0f images/s, "
+        "peak RSS %.0f MiB, "
+        "%.0f page faults/step\n",
+        dev.str().c_str(), static_cast<long long>(c.batch), c.critic.c_str(), num_threads(), mean,
+        1000.0 * static_cast<double>(c.batch) / mean, peak_mib, faults_per_step);
   }
   return 0;
 } catch (const std::exception& e) {

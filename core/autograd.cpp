@@ -10,10 +10,16 @@ namespace {
 thread_local bool t_grad_enabled = true;
 }
 
-bool grad_enabled() { return t_grad_enabled; }
+bool grad_enabled() {
+  return t_grad_enabled;
+}
 
-NoGradGuard::NoGradGuard() : m_previous(t_grad_enabled) { t_grad_enabled = false; }
-NoGradGuard::~NoGradGuard() { t_grad_enabled = m_previous; }
+NoGradGuard::NoGradGuard() : m_previous(t_grad_enabled) {
+  t_grad_enabled = false;
+}
+NoGradGuard::~NoGradGuard() {
+  t_grad_enabled = m_previous;
+}
 
 bool any_requires_grad(const std::vector<Tensor>& inputs) {
   for (const Tensor& t : inputs)
@@ -27,8 +33,10 @@ void record(Tensor& out, Op op, std::vector<Tensor> inputs, Node::BackwardFn fn)
 }
 
 std::vector<Tensor> Node::apply(const Tensor& dout) {
-  NIDIM_CHECK(m_backward, "backward through {} a second time: the graph was freed by the first "
-              "backward()", op_name(m_op));
+  NIDIM_CHECK(m_backward,
+              "backward through {} a second time: the graph was freed by the first "
+              "backward()",
+              op_name(m_op));
   std::vector<bool> needed(m_inputs.size());
   for (size_t i = 0; i < m_inputs.size(); ++i) needed[i] = m_inputs[i].requires_grad();
   GradSlots slots(std::move(needed));
@@ -38,8 +46,8 @@ std::vector<Tensor> Node::apply(const Tensor& dout) {
     if (!slots.needs(i)) continue;
     NIDIM_CHECK(grads[i].defined(), "{} backward: no gradient for input {}", op_name(m_op), i);
     NIDIM_CHECK(grads[i].shape() == m_inputs[i].shape(),
-                "{} backward: gradient for input {} has shape {}, the input has {}",
-                op_name(m_op), i, grads[i].shape(), m_inputs[i].shape());
+                "{} backward: gradient for input {} has shape {}, the input has {}", op_name(m_op),
+                i, grads[i].shape(), m_inputs[i].shape());
   }
   return std::move(grads);
 }

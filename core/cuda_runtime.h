@@ -9,8 +9,8 @@
 
 namespace nidim {
 
-bool cuda_compiled();          // was the CUDA backend built?
-int cuda_device_count();       // 0 without a driver or a GPU; never throws
+bool cuda_compiled();     // was the CUDA backend built?
+int cuda_device_count();  // 0 without a driver or a GPU; never throws
 std::string cuda_device_name(int index);
 
 // Caching allocator: freed blocks go back to a per-size pool, so a training step that repeats

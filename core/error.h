@@ -23,8 +23,8 @@ class Error : public std::runtime_error {
 }  // namespace nidim
 
 // NIDIM_CHECK(cond, "fmt {}", args...): throw nidim::Error with the formatted message.
-#define NIDIM_CHECK(cond, ...)                                  \
-  do {                                                          \
+#define NIDIM_CHECK(cond, ...)                                     \
+  do {                                                             \
     if (!(cond)) throw ::nidim::Error(::fmt::format(__VA_ARGS__)); \
   } while (0)
 
@@ -32,7 +32,7 @@ class Error : public std::runtime_error {
 #define NIDIM_FAIL(...) throw ::nidim::Error(::fmt::format(__VA_ARGS__))
 
 // NIDIM_CHECK_LOG(cond, ...): for destructors; reports and continues.
-#define NIDIM_CHECK_LOG(cond, ...)                                                      \
-  do {                                                                                  \
+#define NIDIM_CHECK_LOG(cond, ...)                                                        \
+  do {                                                                                    \
     if (!(cond)) std::fprintf(stderr, "nidim: %s\n", ::fmt::format(__VA_ARGS__).c_str()); \
   } while (0)

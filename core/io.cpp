@@ -21,8 +21,8 @@ std::vector<uint8_t> read_file(const std::string& path) {
   NIDIM_CHECK(size >= 0, "{}: cannot read its size", path);
   std::vector<uint8_t> bytes(static_cast<size_t>(size));
   in.seekg(0);
-  NIDIM_CHECK(in.read(reinterpret_cast<char*>(bytes.data()), size), "{}: read failed after {} of {} bytes",
-              path, in.gcount(), size);
+  NIDIM_CHECK(in.read(reinterpret_cast<char*>(bytes.data()), size),
+              "{}: read failed after {} of {} bytes", path, in.gcount(), size);
   return bytes;
 }
 
@@ -59,7 +59,9 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
 }
 
 void write_file_atomic(const std::string& path, const std::string& contents) {
-  write_file_atomic(path, [&](std::ostream& out) { out.write(contents.data(), static_cast<std::streamsize>(contents.size())); });
+  write_file_atomic(path, [&](std::ostream& out) {
+    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+  });
 }
 
 bool file_exists(const std::string& path) {

@@ -25,7 +25,8 @@ class NvtxRange {
 
 #define NIDIM_NVTX_CONCAT2(a, b) a##b
 #define NIDIM_NVTX_CONCAT(a, b) NIDIM_NVTX_CONCAT2(a, b)
-#define NIDIM_NVTX_RANGE(name) ::nidim::NvtxRange NIDIM_NVTX_CONCAT(nidim_nvtx_range_, __LINE__)(name)
+#define NIDIM_NVTX_RANGE(name) \
+  ::nidim::NvtxRange NIDIM_NVTX_CONCAT(nidim_nvtx_range_, __LINE__)(name)
 #else
 #define NIDIM_NVTX_RANGE(name) ((void)0)
 #endif

@@ -129,7 +129,11 @@ static_assert(sizeof(op_table) / sizeof(op_table[0]) == op_count,
               "op_table must have one entry per Op");
 static_assert(op_table_in_order(), "op_table entry i must describe Op i");
 
-constexpr const char* op_name(Op op) { return op_table[static_cast<size_t>(op)].name; }
-constexpr bool op_differentiable(Op op) { return op_table[static_cast<size_t>(op)].differentiable; }
+constexpr const char* op_name(Op op) {
+  return op_table[static_cast<size_t>(op)].name;
+}
+constexpr bool op_differentiable(Op op) {
+  return op_table[static_cast<size_t>(op)].differentiable;
+}
 
 }  // namespace nidim

@@ -42,7 +42,8 @@ class Pool {
     m_threads = std::max(threads, 1);
     m_stop = false;
     const uint64_t start = m_generation.load(std::memory_order_acquire);
-    for (int w = 1; w < m_threads; ++w) m_workers.emplace_back([this, w, start] { worker(w, start); });
+    for (int w = 1; w < m_threads; ++w)
+      m_workers.emplace_back([this, w, start] { worker(w, start); });
   }
 
   void run(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& f) {
@@ -89,11 +90,13 @@ class Pool {
 
   void worker(int w, uint64_t seen) {
     for (;;) {
-      for (int i = 0; i < spin_iterations && m_generation.load(std::memory_order_acquire) == seen; ++i)
+      for (int i = 0; i < spin_iterations && m_generation.load(std::memory_order_acquire) == seen;
+           ++i)
         NIDIM_PAUSE();
       if (m_generation.load(std::memory_order_acquire) == seen) {
         std::unique_lock<std::mutex> lock(m_mutex);
-        m_wake.wait(lock, [&] { return m_stop || m_generation.load(std::memory_order_acquire) != seen; });
+        m_wake.wait(lock,
+                    [&] { return m_stop || m_generation.load(std::memory_order_acquire) != seen; });
       }
       if (m_stop) return;
       seen = m_generation.load(std::memory_order_acquire);
@@ -145,9 +148,13 @@ Pool& pool() {
 
 }  // namespace
 
-void set_num_threads(int n) { pool().resize(n <= 0 ? hardware_threads() : n); }
+void set_num_threads(int n) {
+  pool().resize(n <= 0 ? hardware_threads() : n);
+}
 
-int num_threads() { return pool().threads(); }
+int num_threads() {
+  return pool().threads();
+}
 
 void parallel_for_ranges(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& f) {
   pool().run(n, grain, f);

@@ -35,7 +35,8 @@ int num_threads();
 // elements are not split further. `f` must not depend on which thread runs it.
 void parallel_for_ranges(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& f);
 
-template <class F> void parallel_for(int64_t n, int64_t grain, F&& f) {
+template <class F>
+void parallel_for(int64_t n, int64_t grain, F&& f) {
   if (n <= 0) return;
   if (n <= grain || num_threads() == 1) {
     f(int64_t(0), n);
@@ -49,9 +50,12 @@ template <class F> void parallel_for(int64_t n, int64_t grain, F&& f) {
 // slot for scratch space. f must write its result to a place of its own; callers combine results
 // in index order, so the outcome does not depend on who ran what. progress(done) is called on the
 // calling thread only.
-inline int64_t parallel_workers(int64_t n) { return std::max<int64_t>(1, std::min<int64_t>(num_threads(), n)); }
+inline int64_t parallel_workers(int64_t n) {
+  return std::max<int64_t>(1, std::min<int64_t>(num_threads(), n));
+}
 
-template <class F, class P> void parallel_for_each(int64_t n, F&& f, P&& progress) {
+template <class F, class P>
+void parallel_for_each(int64_t n, F&& f, P&& progress) {
   if (n <= 0) return;
   std::atomic<int64_t> next{0}, done{0};
   parallel_for(parallel_workers(n), 1, [&](int64_t lo, int64_t hi) {
@@ -64,13 +68,15 @@ template <class F, class P> void parallel_for_each(int64_t n, F&& f, P&& progres
   });
 }
 
-template <class F> void parallel_for_each(int64_t n, F&& f) {
+template <class F>
+void parallel_for_each(int64_t n, F&& f) {
   parallel_for_each(n, std::forward<F>(f), [](int64_t) {});
 }
 
 // Sum of g(i) for i in [0, n), in double, over fixed blocks of 4096 terms added in order: the
 // same bits for any thread count.
-template <class G> double deterministic_sum(int64_t n, G&& g) {
+template <class G>
+double deterministic_sum(int64_t n, G&& g) {
   constexpr int64_t block = 4096;
   const int64_t blocks = (n + block - 1) / block;
   std::vector<double> partial(static_cast<size_t>(blocks));

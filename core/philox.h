@@ -53,7 +53,9 @@ NIDIM_HD inline Philox4 philox_block(uint64_t seed, uint64_t stream, uint64_t bl
 }
 
 // Uniform in [0, 1): the top 24 bits, exactly representable as float.
-NIDIM_HD inline float philox_uniform(uint32_t x) { return (x >> 8) * (1.0f / 16777216.0f); }
+NIDIM_HD inline float philox_uniform(uint32_t x) {
+  return (x >> 8) * (1.0f / 16777216.0f);
+}
 
 // Uniform in (0, 1]: for logarithms (Box-Muller).
 NIDIM_HD inline float philox_uniform_pos(uint32_t x) {

@@ -47,7 +47,7 @@ double Generator::normal() {
   const uint64_t start = reserve(4);
   const Philox4 b = philox_block(m_state.seed, m_state.stream, start / 4);
   const double u1 = (static_cast<double>(b.v[0]) + 1.0) / 4294967296.0;  // (0, 1]
-  const double u2 = static_cast<double>(b.v[1]) / 4294967296.0;           // [0, 1)
+  const double u2 = static_cast<double>(b.v[1]) / 4294967296.0;          // [0, 1)
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
 }
 

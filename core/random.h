@@ -32,9 +32,9 @@ class Generator {
 
   // Host-side draws (shuffles, directions): each uses one fresh block.
   uint32_t next_u32();
-  double uniform();                          // [0, 1), 53 bits from two words
-  uint64_t uniform_int(uint64_t n);          // in [0, n), unbiased (rejection)
-  double normal();                           // N(0, 1), Box-Muller in double
+  double uniform();                  // [0, 1), 53 bits from two words
+  uint64_t uniform_int(uint64_t n);  // in [0, n), unbiased (rejection)
+  double normal();                   // N(0, 1), Box-Muller in double
 
  private:
   GeneratorState m_state;

@@ -19,7 +19,9 @@ class Shape {
  public:
   Shape() = default;  // scalar
   Shape(std::initializer_list<int64_t> dims) { assign(dims.begin(), dims.end()); }
-  explicit Shape(const std::vector<int64_t>& dims) { assign(dims.data(), dims.data() + dims.size()); }
+  explicit Shape(const std::vector<int64_t>& dims) {
+    assign(dims.data(), dims.data() + dims.size());
+  }
 
   int ndim() const { return m_ndim; }
   int64_t operator[](int i) const { return m_dims[i]; }
@@ -52,7 +54,8 @@ class Shape {
   }
 
  private:
-  template <class It> void assign(It begin, It end) {
+  template <class It>
+  void assign(It begin, It end) {
     NIDIM_CHECK(end - begin <= max_dims, "a shape has at most {} dimensions, got {}", max_dims,
                 end - begin);
     m_ndim = 0;
@@ -68,7 +71,8 @@ class Shape {
 
 }  // namespace nidim
 
-template <> struct fmt::formatter<nidim::Shape> : fmt::formatter<std::string> {
+template <>
+struct fmt::formatter<nidim::Shape> : fmt::formatter<std::string> {
   auto format(const nidim::Shape& s, fmt::format_context& ctx) const {
     return fmt::formatter<std::string>::format(s.str(), ctx);
   }

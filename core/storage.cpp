@@ -5,10 +5,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <map>
-#include <mutex>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 
 #include "core/cuda_runtime.h"
 #include "core/error.h"
@@ -58,7 +58,8 @@ HostPool& host_pool() {
 
 void* host_allocate(size_t bytes, size_t* capacity) {
   if (bytes < cached_block) {
-    const size_t size = std::max<size_t>((bytes + cpu_alignment - 1) / cpu_alignment, 1) * cpu_alignment;
+    const size_t size =
+        std::max<size_t>((bytes + cpu_alignment - 1) / cpu_alignment, 1) * cpu_alignment;
     void* p = std::aligned_alloc(cpu_alignment, size);
     NIDIM_CHECK(p != nullptr, "out of host memory allocating {} bytes", bytes);
     *capacity = size;
@@ -85,7 +86,8 @@ void* host_allocate(size_t bytes, size_t* capacity) {
     p = std::aligned_alloc(alignment, size);
   }
   NIDIM_CHECK(p != nullptr, "out of host memory allocating {} bytes", bytes);
-  if (size >= huge_page) ::madvise(p, size, MADV_HUGEPAGE);  // advisory: ignored where huge pages are off
+  if (size >= huge_page)
+    ::madvise(p, size, MADV_HUGEPAGE);  // advisory: ignored where huge pages are off
   *capacity = size;
   return p;
 }

@@ -14,8 +14,8 @@ const Shape& undefined_shape() {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<size_t>(shape.numel()) * dtype_size(dtype),
-                                            device);
+  impl->storage =
+      std::make_shared<Storage>(static_cast<size_t>(shape.numel()) * dtype_size(dtype), device);
   impl->shape = shape;
   impl->dtype = dtype;
   return Tensor(std::move(impl));
@@ -27,7 +27,9 @@ Tensor Tensor::from_host(const void* data, const Shape& shape, DType dtype, Devi
   return t;
 }
 
-const Shape& Tensor::shape() const { return m_impl ? m_impl->shape : undefined_shape(); }
+const Shape& Tensor::shape() const {
+  return m_impl ? m_impl->shape : undefined_shape();
+}
 
 DType Tensor::dtype() const {
   NIDIM_CHECK(m_impl, "dtype of an undefined tensor");
@@ -66,11 +68,16 @@ double Tensor::item() const {
   NIDIM_CHECK(defined(), "item() of an undefined tensor");
   NIDIM_CHECK(numel() == 1, "item() needs one element, tensor has shape {}", shape());
   switch (dtype()) {
-    case DType::f32: return to_vector<float>()[0];
-    case DType::f64: return to_vector<double>()[0];
-    case DType::i32: return to_vector<int32_t>()[0];
-    case DType::i64: return static_cast<double>(to_vector<int64_t>()[0]);
-    case DType::u8: return to_vector<uint8_t>()[0];
+    case DType::f32:
+      return to_vector<float>()[0];
+    case DType::f64:
+      return to_vector<double>()[0];
+    case DType::i32:
+      return to_vector<int32_t>()[0];
+    case DType::i64:
+      return static_cast<double>(to_vector<int64_t>()[0]);
+    case DType::u8:
+      return to_vector<uint8_t>()[0];
   }
   return 0;
 }
@@ -84,8 +91,8 @@ Tensor Tensor::to(Device target) const {
 
 void Tensor::move_to(Device target) {
   NIDIM_CHECK(defined(), "move_to({}) of an undefined tensor", target.str());
-  NIDIM_CHECK(is_leaf(), "move_to({}): only leaves can move, this tensor was made by {}", target.str(),
-              op_name(m_impl->grad_fn->op()));
+  NIDIM_CHECK(is_leaf(), "move_to({}): only leaves can move, this tensor was made by {}",
+              target.str(), op_name(m_impl->grad_fn->op()));
   if (device() == target) return;
   Tensor moved = to(target);
   m_impl->storage = moved.m_impl->storage;
@@ -112,8 +119,8 @@ Tensor Tensor::rows(int64_t begin, int64_t end) const {
               "rows: range [{}, {}) out of bounds for shape {}", begin, end, shape());
   Shape s = shape();
   s[0] = end - begin;
-  const size_t row_bytes = static_cast<size_t>(numel() / std::max<int64_t>(shape()[0], 1)) *
-                           dtype_size(dtype());
+  const size_t row_bytes =
+      static_cast<size_t>(numel() / std::max<int64_t>(shape()[0], 1)) * dtype_size(dtype());
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = m_impl->storage;
   impl->offset = m_impl->offset + static_cast<size_t>(begin) * row_bytes;
@@ -126,21 +133,31 @@ bool Tensor::shares_storage(const Tensor& other) const {
   return defined() && other.defined() && m_impl->storage == other.m_impl->storage;
 }
 
-int64_t Tensor::storage_use_count() const { return m_impl ? m_impl->storage.use_count() : 0; }
+int64_t Tensor::storage_use_count() const {
+  return m_impl ? m_impl->storage.use_count() : 0;
+}
 
-bool Tensor::requires_grad() const { return m_impl && m_impl->requires_grad; }
+bool Tensor::requires_grad() const {
+  return m_impl && m_impl->requires_grad;
+}
 
 Tensor& Tensor::set_requires_grad(bool on) {
   NIDIM_CHECK(defined(), "set_requires_grad on an undefined tensor");
-  NIDIM_CHECK(!on || is_floating(dtype()), "set_requires_grad: only floating tensors have "
-              "gradients, this one is {}", dtype_name(dtype()));
-  NIDIM_CHECK(is_leaf(), "set_requires_grad: only leaves can be changed, this tensor was made by "
-              "{}; use detach()", op_name(m_impl->grad_fn->op()));
+  NIDIM_CHECK(!on || is_floating(dtype()),
+              "set_requires_grad: only floating tensors have "
+              "gradients, this one is {}",
+              dtype_name(dtype()));
+  NIDIM_CHECK(is_leaf(),
+              "set_requires_grad: only leaves can be changed, this tensor was made by "
+              "{}; use detach()",
+              op_name(m_impl->grad_fn->op()));
   m_impl->requires_grad = on;
   return *this;
 }
 
-bool Tensor::is_leaf() const { return !m_impl || !m_impl->grad_fn; }
+bool Tensor::is_leaf() const {
+  return !m_impl || !m_impl->grad_fn;
+}
 
 const Tensor& Tensor::grad() const {
   static const Tensor none;

@@ -59,17 +59,20 @@ class Tensor {
   void* raw();
   const void* raw() const;
   // Typed host pointer; throws when the dtype differs or the tensor is not on the CPU.
-  template <class T> T* data() {
+  template <class T>
+  T* data() {
     check_access(dtype_of<T>);
     return static_cast<T*>(raw());
   }
-  template <class T> const T* data() const {
+  template <class T>
+  const T* data() const {
     check_access(dtype_of<T>);
     return static_cast<const T*>(raw());
   }
 
   // Copies to host memory as T (dtype must be T).
-  template <class T> std::vector<T> to_vector() const {
+  template <class T>
+  std::vector<T> to_vector() const {
     NIDIM_CHECK(dtype() == dtype_of<T>, "to_vector: tensor is {}, asked for {}",
                 dtype_name(dtype()), dtype_name(dtype_of<T>));
     std::vector<T> out(static_cast<size_t>(numel()));

@@ -13,7 +13,9 @@ namespace nidim {
 
 namespace {
 
-Tensor empty_like(const Tensor& x) { return Tensor::empty(x.shape(), x.dtype(), x.device()); }
+Tensor empty_like(const Tensor& x) {
+  return Tensor::empty(x.shape(), x.dtype(), x.device());
+}
 
 void run(Op op, Pass pass, std::vector<Tensor> in, std::vector<Tensor> out, OpParams p = {}) {
   KernelCall call{op, pass, std::move(in), std::move(out), p};
@@ -51,8 +53,10 @@ int normalize_axis(Op op, const Tensor& x, int axis) {
 Shape reduced_shape(const Shape& s, int axis, bool keepdim) {
   std::vector<int64_t> dims;
   for (int k = 0; k < s.ndim(); ++k) {
-    if (k != axis) dims.push_back(s[k]);
-    else if (keepdim) dims.push_back(1);
+    if (k != axis)
+      dims.push_back(s[k]);
+    else if (keepdim)
+      dims.push_back(1);
   }
   return Shape(dims);
 }
@@ -118,7 +122,9 @@ Tensor reduce_sum(Op op, const Tensor& x, int axis, bool keepdim) {
   return y;
 }
 
-Tensor scalar_like(const Tensor& x, double v) { return scalar(v, x.dtype(), x.device()); }
+Tensor scalar_like(const Tensor& x, double v) {
+  return scalar(v, x.dtype(), x.device());
+}
 
 }  // namespace
 
@@ -131,14 +137,27 @@ Tensor full(const Shape& shape, double value, DType dtype, Device device) {
   if (x.numel() > 0) run(Op::fill, Pass::forward, {}, {x}, p);
   return x;
 }
-Tensor zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0, dtype, device); }
-Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1, dtype, device); }
-Tensor zeros_like(const Tensor& x) { return full(x.shape(), 0, x.dtype(), x.device()); }
-Tensor ones_like(const Tensor& x) { return full(x.shape(), 1, x.dtype(), x.device()); }
-Tensor full_like(const Tensor& x, double value) { return full(x.shape(), value, x.dtype(), x.device()); }
-Tensor scalar(double value, DType dtype, Device device) { return full(Shape(), value, dtype, device); }
+Tensor zeros(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 0, dtype, device);
+}
+Tensor ones(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 1, dtype, device);
+}
+Tensor zeros_like(const Tensor& x) {
+  return full(x.shape(), 0, x.dtype(), x.device());
+}
+Tensor ones_like(const Tensor& x) {
+  return full(x.shape(), 1, x.dtype(), x.device());
+}
+Tensor full_like(const Tensor& x, double value) {
+  return full(x.shape(), value, x.dtype(), x.device());
+}
+Tensor scalar(double value, DType dtype, Device device) {
+  return full(Shape(), value, dtype, device);
+}
 
-Tensor rand(const Shape& shape, Generator& gen, double low, double high, DType dtype, Device device) {
+Tensor rand(const Shape& shape, Generator& gen, double low, double high, DType dtype,
+            Device device) {
   NIDIM_CHECK(is_floating(dtype), "uniform: dtype must be floating, got {}", dtype_name(dtype));
   NIDIM_CHECK(low <= high, "uniform: low {} > high {}", low, high);
   Tensor x = Tensor::empty(shape, dtype, device);
@@ -152,7 +171,8 @@ Tensor rand(const Shape& shape, Generator& gen, double low, double high, DType d
   return x;
 }
 
-Tensor randn(const Shape& shape, Generator& gen, double mean, double stddev, DType dtype, Device device) {
+Tensor randn(const Shape& shape, Generator& gen, double mean, double stddev, DType dtype,
+             Device device) {
   NIDIM_CHECK(is_floating(dtype), "normal: dtype must be floating, got {}", dtype_name(dtype));
   NIDIM_CHECK(stddev >= 0, "normal: negative standard deviation {}", stddev);
   Tensor x = Tensor::empty(shape, dtype, device);
@@ -170,7 +190,8 @@ Tensor cast(const Tensor& x, DType dtype) {
   check_defined(Op::cast, x, "input");
   NIDIM_CHECK(!(x.requires_grad() && grad_enabled()),
               "cast: not differentiable, and the input {} requires a gradient; use detach() or "
-              "NoGradGuard", x.str());
+              "NoGradGuard",
+              x.str());
   Tensor y = Tensor::empty(x.shape(), dtype, x.device());
   if (x.numel() > 0) run(Op::cast, Pass::forward, {x}, {y});
   return y;
@@ -210,44 +231,104 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
 
 // ---- element-wise -------------------------------------------------------------------------------------
 
-Tensor add(const Tensor& a, const Tensor& b) { return binary(Op::add, a, b); }
-Tensor sub(const Tensor& a, const Tensor& b) { return binary(Op::sub, a, b); }
-Tensor mul(const Tensor& a, const Tensor& b) { return binary(Op::mul, a, b); }
-Tensor div(const Tensor& a, const Tensor& b) { return binary(Op::div, a, b); }
-Tensor neg(const Tensor& x) { return unary(Op::neg, x); }
-Tensor exp(const Tensor& x) { return unary(Op::exp, x); }
-Tensor log(const Tensor& x) { return unary(Op::log, x); }
-Tensor sqrt(const Tensor& x) { return unary(Op::sqrt, x); }
-Tensor pow(const Tensor& x, double exponent) { return unary(Op::pow, x, exponent); }
-Tensor abs(const Tensor& x) { return unary(Op::abs, x); }
-Tensor tanh(const Tensor& x) { return unary(Op::tanh, x); }
-Tensor sigmoid(const Tensor& x) { return unary(Op::sigmoid, x); }
-Tensor erf(const Tensor& x) { return unary(Op::erf, x); }
-Tensor relu(const Tensor& x) { return unary(Op::relu, x); }
-Tensor leaky_relu(const Tensor& x, double slope) { return unary(Op::leaky_relu, x, slope); }
+Tensor add(const Tensor& a, const Tensor& b) {
+  return binary(Op::add, a, b);
+}
+Tensor sub(const Tensor& a, const Tensor& b) {
+  return binary(Op::sub, a, b);
+}
+Tensor mul(const Tensor& a, const Tensor& b) {
+  return binary(Op::mul, a, b);
+}
+Tensor div(const Tensor& a, const Tensor& b) {
+  return binary(Op::div, a, b);
+}
+Tensor neg(const Tensor& x) {
+  return unary(Op::neg, x);
+}
+Tensor exp(const Tensor& x) {
+  return unary(Op::exp, x);
+}
+Tensor log(const Tensor& x) {
+  return unary(Op::log, x);
+}
+Tensor sqrt(const Tensor& x) {
+  return unary(Op::sqrt, x);
+}
+Tensor pow(const Tensor& x, double exponent) {
+  return unary(Op::pow, x, exponent);
+}
+Tensor abs(const Tensor& x) {
+  return unary(Op::abs, x);
+}
+Tensor tanh(const Tensor& x) {
+  return unary(Op::tanh, x);
+}
+Tensor sigmoid(const Tensor& x) {
+  return unary(Op::sigmoid, x);
+}
+Tensor erf(const Tensor& x) {
+  return unary(Op::erf, x);
+}
+Tensor relu(const Tensor& x) {
+  return unary(Op::relu, x);
+}
+Tensor leaky_relu(const Tensor& x, double slope) {
+  return unary(Op::leaky_relu, x, slope);
+}
 
-Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
-Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
-Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
-Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
-Tensor operator-(const Tensor& x) { return neg(x); }
-Tensor operator+(const Tensor& a, double b) { return add(a, scalar_like(a, b)); }
-Tensor operator-(const Tensor& a, double b) { return sub(a, scalar_like(a, b)); }
-Tensor operator*(const Tensor& a, double b) { return mul(a, scalar_like(a, b)); }
-Tensor operator/(const Tensor& a, double b) { return div(a, scalar_like(a, b)); }
-Tensor operator+(double a, const Tensor& b) { return add(scalar_like(b, a), b); }
-Tensor operator-(double a, const Tensor& b) { return sub(scalar_like(b, a), b); }
-Tensor operator*(double a, const Tensor& b) { return mul(scalar_like(b, a), b); }
-Tensor operator/(double a, const Tensor& b) { return div(scalar_like(b, a), b); }
+Tensor operator+(const Tensor& a, const Tensor& b) {
+  return add(a, b);
+}
+Tensor operator-(const Tensor& a, const Tensor& b) {
+  return sub(a, b);
+}
+Tensor operator*(const Tensor& a, const Tensor& b) {
+  return mul(a, b);
+}
+Tensor operator/(const Tensor& a, const Tensor& b) {
+  return div(a, b);
+}
+Tensor operator-(const Tensor& x) {
+  return neg(x);
+}
+Tensor operator+(const Tensor& a, double b) {
+  return add(a, scalar_like(a, b));
+}
+Tensor operator-(const Tensor& a, double b) {
+  return sub(a, scalar_like(a, b));
+}
+Tensor operator*(const Tensor& a, double b) {
+  return mul(a, scalar_like(a, b));
+}
+Tensor operator/(const Tensor& a, double b) {
+  return div(a, scalar_like(a, b));
+}
+Tensor operator+(double a, const Tensor& b) {
+  return add(scalar_like(b, a), b);
+}
+Tensor operator-(double a, const Tensor& b) {
+  return sub(scalar_like(b, a), b);
+}
+Tensor operator*(double a, const Tensor& b) {
+  return mul(scalar_like(b, a), b);
+}
+Tensor operator/(double a, const Tensor& b) {
+  return div(scalar_like(b, a), b);
+}
 
 // ---- reductions --------------------------------------------------------------------------------------
 
-Tensor sum(const Tensor& x) { return reduce_sum(Op::sum, x, -1, false); }
+Tensor sum(const Tensor& x) {
+  return reduce_sum(Op::sum, x, -1, false);
+}
 Tensor sum(const Tensor& x, int axis, bool keepdim) {
   check_defined(Op::sum, x, "input");
   return reduce_sum(Op::sum, x, normalize_axis(Op::sum, x, axis), keepdim);
 }
-Tensor mean(const Tensor& x) { return reduce_sum(Op::mean, x, -1, false); }
+Tensor mean(const Tensor& x) {
+  return reduce_sum(Op::mean, x, -1, false);
+}
 Tensor mean(const Tensor& x, int axis, bool keepdim) {
   check_defined(Op::mean, x, "input");
   return reduce_sum(Op::mean, x, normalize_axis(Op::mean, x, axis), keepdim);
@@ -264,14 +345,17 @@ std::pair<Tensor, Tensor> max_with_index(const Tensor& x, int axis, bool keepdim
   OpParams p;
   p.i[0] = ax;
   run(op, Pass::forward, {x}, {y, index}, p);
-  record(y, op, {x}, [p, index, shape = x.shape(), dtype = x.dtype()](const Tensor& dy, GradSlots& g) {
-    Tensor dx = Tensor::empty(shape, dtype, dy.device());
-    run(Op::max, Pass::backward, {dy, index}, {dx}, p);
-    g.set(0, dx);
-  });
+  record(y, op, {x},
+         [p, index, shape = x.shape(), dtype = x.dtype()](const Tensor& dy, GradSlots& g) {
+           Tensor dx = Tensor::empty(shape, dtype, dy.device());
+           run(Op::max, Pass::backward, {dy, index}, {dx}, p);
+           g.set(0, dx);
+         });
   return {y, index};
 }
-Tensor max(const Tensor& x, int axis, bool keepdim) { return max_with_index(x, axis, keepdim).first; }
+Tensor max(const Tensor& x, int axis, bool keepdim) {
+  return max_with_index(x, axis, keepdim).first;
+}
 
 Tensor logsumexp(const Tensor& x, int axis, bool keepdim) {
   const Op op = Op::logsumexp;
@@ -305,8 +389,12 @@ Tensor softmax_op(Op op, const Tensor& x, int axis) {
 }
 }  // namespace
 
-Tensor softmax(const Tensor& x, int axis) { return softmax_op(Op::softmax, x, axis); }
-Tensor log_softmax(const Tensor& x, int axis) { return softmax_op(Op::log_softmax, x, axis); }
+Tensor softmax(const Tensor& x, int axis) {
+  return softmax_op(Op::softmax, x, axis);
+}
+Tensor log_softmax(const Tensor& x, int axis) {
+  return softmax_op(Op::log_softmax, x, axis);
+}
 
 // ---- losses -----------------------------------------------------------------------------------------
 
@@ -376,23 +464,25 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride, 
   const int64_t OH = (x.size(2) + 2 * padding - w.size(2)) / stride + 1;
   const int64_t OW = (x.size(3) + 2 * padding - w.size(3)) / stride + 1;
   NIDIM_CHECK(x.size(2) + 2 * padding >= w.size(2) && x.size(3) + 2 * padding >= w.size(3),
-              "conv2d: input {} with padding {} is smaller than the kernel of weight {}",
-              x.shape(), padding, w.shape());
+              "conv2d: input {} with padding {} is smaller than the kernel of weight {}", x.shape(),
+              padding, w.shape());
   Tensor y = Tensor::empty({x.size(0), w.size(0), OH, OW}, x.dtype(), x.device());
   OpParams p;
   p.i[0] = stride;
   p.i[1] = padding;
   run(op, Pass::forward, {x, w, bias}, {y}, p);
-  record(y, op, {x, w, bias}, [p, x = x.detach(), w = w.detach(), has_bias = bias.defined(),
-                               bias_shape = bias.shape()](const Tensor& dy, GradSlots& g) {
-    Tensor dx = g.needs(0) ? empty_like(x) : Tensor();
-    Tensor dw = g.needs(1) ? empty_like(w) : Tensor();
-    Tensor db = has_bias && g.needs(2) ? Tensor::empty(bias_shape, x.dtype(), x.device()) : Tensor();
-    run(Op::conv2d, Pass::backward, {dy, x, w}, {dx, dw, db}, p);
-    g.set(0, dx);
-    g.set(1, dw);
-    g.set(2, db);
-  });
+  record(y, op, {x, w, bias},
+         [p, x = x.detach(), w = w.detach(), has_bias = bias.defined(), bias_shape = bias.shape()](
+             const Tensor& dy, GradSlots& g) {
+           Tensor dx = g.needs(0) ? empty_like(x) : Tensor();
+           Tensor dw = g.needs(1) ? empty_like(w) : Tensor();
+           Tensor db =
+               has_bias && g.needs(2) ? Tensor::empty(bias_shape, x.dtype(), x.device()) : Tensor();
+           run(Op::conv2d, Pass::backward, {dy, x, w}, {dx, dw, db}, p);
+           g.set(0, dx);
+           g.set(1, dw);
+           g.set(2, db);
+         });
   return y;
 }
 
@@ -404,7 +494,8 @@ Tensor pool2d(Op op, const Tensor& x, int kernel, int stride, int padding) {
   NIDIM_CHECK(kernel >= 1 && stride >= 1, "{}: kernel {} and stride {} must be >= 1", op_name(op),
               kernel, stride);
   NIDIM_CHECK(padding >= 0 && 2 * padding <= kernel,
-              "{}: padding {} must be between 0 and half the kernel {}", op_name(op), padding, kernel);
+              "{}: padding {} must be between 0 and half the kernel {}", op_name(op), padding,
+              kernel);
   NIDIM_CHECK(x.size(2) + 2 * padding >= kernel && x.size(3) + 2 * padding >= kernel,
               "{}: input {} is smaller than the window {} (padding {})", op_name(op), x.shape(),
               kernel, padding);
@@ -422,14 +513,15 @@ Tensor pool2d(Op op, const Tensor& x, int kernel, int stride, int padding) {
   } else {
     run(op, Pass::forward, {x}, {y}, p);
   }
-  record(y, op, {x}, [op, p, index, shape = x.shape(), dtype = x.dtype()](const Tensor& dy, GradSlots& g) {
-    Tensor dx = Tensor::empty(shape, dtype, dy.device());
-    if (op == Op::max_pool2d)
-      run(op, Pass::backward, {dy, index}, {dx}, p);
-    else
-      run(op, Pass::backward, {dy}, {dx}, p);
-    g.set(0, dx);
-  });
+  record(y, op, {x},
+         [op, p, index, shape = x.shape(), dtype = x.dtype()](const Tensor& dy, GradSlots& g) {
+           Tensor dx = Tensor::empty(shape, dtype, dy.device());
+           if (op == Op::max_pool2d)
+             run(op, Pass::backward, {dy, index}, {dx}, p);
+           else
+             run(op, Pass::backward, {dy}, {dx}, p);
+           g.set(0, dx);
+         });
   return y;
 }
 }  // namespace
@@ -448,7 +540,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
   NIDIM_CHECK(x.ndim() >= 2, "batch_norm: input must be [N, C], [N, C, L] or [N, C, H, W], got {}",
               x.shape());
   const int64_t C = x.size(1);
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&weight, &bias, &running_mean, &running_var}) {
+  for (const Tensor* t :
+       std::initializer_list<const Tensor*>{&weight, &bias, &running_mean, &running_var}) {
     if (!t->defined()) continue;
     check_same_dtype(op, x, *t);
     NIDIM_CHECK(t->ndim() == 1 && t->size(0) == C,
@@ -470,17 +563,21 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
   p.i[0] = training;
   p.f[0] = momentum;
   p.f[1] = eps;
-  run(op, Pass::forward, {x, weight, bias, running_mean, running_var}, {y, saved_mean, saved_invstd}, p);
-  record(y, op, {x, weight, bias},
-         [p, x = x.detach(), w = weight.detach(), saved_mean, saved_invstd](const Tensor& dy, GradSlots& g) {
-           Tensor dx = g.needs(0) ? empty_like(x) : Tensor();
-           Tensor dw = g.needs(1) ? empty_like(w) : Tensor();
-           Tensor db = g.needs(2) ? Tensor::empty(saved_mean.shape(), x.dtype(), x.device()) : Tensor();
-           run(Op::batch_norm, Pass::backward, {dy, x, w, saved_mean, saved_invstd}, {dx, dw, db}, p);
-           g.set(0, dx);
-           g.set(1, dw);
-           g.set(2, db);
-         });
+  run(op, Pass::forward, {x, weight, bias, running_mean, running_var},
+      {y, saved_mean, saved_invstd}, p);
+  record(
+      y, op, {x, weight, bias},
+      [p, x = x.detach(), w = weight.detach(), saved_mean, saved_invstd](const Tensor& dy,
+                                                                         GradSlots& g) {
+        Tensor dx = g.needs(0) ? empty_like(x) : Tensor();
+        Tensor dw = g.needs(1) ? empty_like(w) : Tensor();
+        Tensor db =
+            g.needs(2) ? Tensor::empty(saved_mean.shape(), x.dtype(), x.device()) : Tensor();
+        run(Op::batch_norm, Pass::backward, {dy, x, w, saved_mean, saved_invstd}, {dx, dw, db}, p);
+        g.set(0, dx);
+        g.set(1, dw);
+        g.set(2, db);
+      });
   return y;
 }
 
@@ -502,15 +599,18 @@ Tensor reshape(const Tensor& x, const std::vector<int64_t>& dims) {
     }
   }
   if (infer >= 0) {
-    NIDIM_CHECK(known > 0 && x.numel() % known == 0, "reshape: cannot infer -1 reshaping {} ({} "
-                "elements)", x.shape(), x.numel());
+    NIDIM_CHECK(known > 0 && x.numel() % known == 0,
+                "reshape: cannot infer -1 reshaping {} ({} "
+                "elements)",
+                x.shape(), x.numel());
     d[static_cast<size_t>(infer)] = x.numel() / known;
   }
   const Shape target(d);
   NIDIM_CHECK(target.numel() == x.numel(), "reshape: {} has {} elements, target {} has {}",
               x.shape(), x.numel(), target, target.numel());
   Tensor y = x.view(target);
-  record(y, op, {x}, [shape = x.shape()](const Tensor& dy, GradSlots& g) { g.set(0, dy.view(shape)); });
+  record(y, op, {x},
+         [shape = x.shape()](const Tensor& dy, GradSlots& g) { g.set(0, dy.view(shape)); });
   return y;
 }
 
@@ -537,12 +637,13 @@ Tensor slice(const Tensor& x, int64_t begin, int64_t end) {
   NIDIM_CHECK(0 <= begin && begin <= end && end <= x.size(0),
               "slice: rows [{}, {}) out of range for {}", begin, end, x.shape());
   Tensor y = x.rows(begin, end);
-  record(y, op, {x}, [begin, end, shape = x.shape(), dtype = x.dtype()](const Tensor& dy, GradSlots& g) {
-    Tensor dx = zeros(shape, dtype, dy.device());
-    Tensor rows = dx.rows(begin, end);
-    copy_bytes(rows.raw(), rows.device(), dy.raw(), dy.device(), dy.nbytes());
-    g.set(0, dx);
-  });
+  record(y, op, {x},
+         [begin, end, shape = x.shape(), dtype = x.dtype()](const Tensor& dy, GradSlots& g) {
+           Tensor dx = zeros(shape, dtype, dy.device());
+           Tensor rows = dx.rows(begin, end);
+           copy_bytes(rows.raw(), rows.device(), dy.raw(), dy.device(), dy.nbytes());
+           g.set(0, dx);
+         });
   return y;
 }
 

@@ -16,7 +16,8 @@
 namespace nidim {
 
 // ---- creation -----------------------------------------------------------------------------------
-Tensor full(const Shape& shape, double value, DType dtype = DType::f32, Device device = Device::cpu());
+Tensor full(const Shape& shape, double value, DType dtype = DType::f32,
+            Device device = Device::cpu());
 Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
 Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
 Tensor zeros_like(const Tensor& x);
@@ -92,7 +93,8 @@ Tensor mse_loss(const Tensor& a, const Tensor& b);
 
 // ---- images ---------------------------------------------------------------------------------------------
 // x [N, C, H, W], weight [O, C, KH, KW], bias [O] or undefined; zero padding on every side.
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride = 1, int padding = 0);
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride = 1,
+              int padding = 0);
 // Square windows; stride 0 means stride = kernel (PyTorch's default); padding <= kernel / 2.
 Tensor avg_pool2d(const Tensor& x, int kernel, int stride = 0, int padding = 0);
 Tensor max_pool2d(const Tensor& x, int kernel, int stride = 0, int padding = 0);

@@ -14,13 +14,15 @@ namespace nidim {
 
 // The score matrix S [Bu, Bv]; its backward pass recomputes each tile (any bound can use S).
 Tensor pairwise_mlp_scores(const Tensor& u, const Tensor& v, const Tensor& W2, const Tensor& b2,
-                           const Tensor& w3, const Tensor& b3, double slope = 0.01, int64_t tile_rows = 0);
+                           const Tensor& w3, const Tensor& b3, double slope = 0.01,
+                           int64_t tile_rows = 0);
 
 // The InfoNCE loss -I_NCE = mean_i (logsumexp_j S_ij - S_ii) - log B for square S, fused with its
 // gradient: one tiled pass computes the scores, the row log-sum-exps and every gradient (for
 // dloss = 1; backward() only scales them). Gradients are computed only when grad mode is on and
 // some input requires one.
 Tensor pairwise_mlp_infonce(const Tensor& u, const Tensor& v, const Tensor& W2, const Tensor& b2,
-                            const Tensor& w3, const Tensor& b3, double slope = 0.01, int64_t tile_rows = 0);
+                            const Tensor& w3, const Tensor& b3, double slope = 0.01,
+                            int64_t tile_rows = 0);
 
 }  // namespace nidim

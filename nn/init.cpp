@@ -16,7 +16,8 @@ int64_t fan_in(const Shape& s) {
 
 Tensor kaiming_uniform(const Shape& shape, double a, Generator& gen) {
   const double gain = std::sqrt(2.0 / (1.0 + a * a));
-  const double bound = gain * std::sqrt(3.0 / static_cast<double>(std::max<int64_t>(fan_in(shape), 1)));
+  const double bound =
+      gain * std::sqrt(3.0 / static_cast<double>(std::max<int64_t>(fan_in(shape), 1)));
   return rand(shape, gen, -bound, bound);
 }
 

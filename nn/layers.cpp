@@ -24,13 +24,18 @@ Tensor Linear::forward(const Tensor& x) {
 Conv2d::Conv2d(int64_t in, int64_t out, int kernel, int stride, int padding, bool bias,
                Generator& gen)
     : Module("Conv2d"), m_stride(stride), m_padding(padding) {
-  NIDIM_CHECK(in > 0 && out > 0 && kernel > 0, "Conv2d: channels {} -> {} and kernel {} must be "
-              "positive", in, out, kernel);
-  m_weight = register_parameter("weight", kaiming_uniform({out, in, kernel, kernel}, std::sqrt(5.0), gen));
+  NIDIM_CHECK(in > 0 && out > 0 && kernel > 0,
+              "Conv2d: channels {} -> {} and kernel {} must be "
+              "positive",
+              in, out, kernel);
+  m_weight =
+      register_parameter("weight", kaiming_uniform({out, in, kernel, kernel}, std::sqrt(5.0), gen));
   if (bias) m_bias = register_parameter("bias", bias_uniform({out}, in * kernel * kernel, gen));
 }
 
-Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, m_weight, m_bias, m_stride, m_padding); }
+Tensor Conv2d::forward(const Tensor& x) {
+  return conv2d(x, m_weight, m_bias, m_stride, m_padding);
+}
 
 BatchNorm::BatchNorm(const char* type_name, int64_t channels, double eps, double momentum,
                      bool affine, bool track)
@@ -55,17 +60,32 @@ Tensor BatchNorm::forward(const Tensor& x) {
     NIDIM_CHECK(x.ndim() == 2 || x.ndim() == 3, "{}: input must be [N, C] or [N, C, L], got {}",
                 type_name(), x.shape());
   const bool use_batch_stats = is_training() || !m_running_mean.defined();
-  if (is_training() && m_num_batches.defined()) m_num_batches.data<int64_t>()[0] += 1;  // a host counter
-  return batch_norm(x, m_weight, m_bias, m_running_mean,
-                    m_running_var, use_batch_stats, m_momentum, m_eps);
+  if (is_training() && m_num_batches.defined())
+    m_num_batches.data<int64_t>()[0] += 1;  // a host counter
+  return batch_norm(x, m_weight, m_bias, m_running_mean, m_running_var, use_batch_stats, m_momentum,
+                    m_eps);
 }
 
-Tensor ReLU::forward(const Tensor& x) { return relu(x); }
-Tensor LeakyReLU::forward(const Tensor& x) { return leaky_relu(x, m_slope); }
-Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
-Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }
-Tensor AvgPool2d::forward(const Tensor& x) { return avg_pool2d(x, m_kernel, m_stride, m_padding); }
-Tensor MaxPool2d::forward(const Tensor& x) { return max_pool2d(x, m_kernel, m_stride, m_padding); }
-Tensor Flatten::forward(const Tensor& x) { return flatten(x); }
+Tensor ReLU::forward(const Tensor& x) {
+  return relu(x);
+}
+Tensor LeakyReLU::forward(const Tensor& x) {
+  return leaky_relu(x, m_slope);
+}
+Tensor Tanh::forward(const Tensor& x) {
+  return tanh(x);
+}
+Tensor Sigmoid::forward(const Tensor& x) {
+  return sigmoid(x);
+}
+Tensor AvgPool2d::forward(const Tensor& x) {
+  return avg_pool2d(x, m_kernel, m_stride, m_padding);
+}
+Tensor MaxPool2d::forward(const Tensor& x) {
+  return max_pool2d(x, m_kernel, m_stride, m_padding);
+}
+Tensor Flatten::forward(const Tensor& x) {
+  return flatten(x);
+}
 
 }  // namespace nidim

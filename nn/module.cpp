@@ -40,12 +40,14 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> m) {
   m_children.emplace_back(name, std::move(m));
 }
 
-void Module::collect(const std::string& prefix, bool params, bool buffers, NamedTensors& out) const {
+void Module::collect(const std::string& prefix, bool params, bool buffers,
+                     NamedTensors& out) const {
   if (params)
     for (const auto& [name, t] : m_parameters) out.emplace_back(prefix + name, t);
   if (buffers)
     for (const auto& [name, t] : m_buffers) out.emplace_back(prefix + name, t);
-  for (const auto& [name, child] : m_children) child->collect(prefix + name + ".", params, buffers, out);
+  for (const auto& [name, child] : m_children)
+    child->collect(prefix + name + ".", params, buffers, out);
 }
 
 NamedTensors Module::named_parameters(const std::string& prefix) const {

@@ -18,11 +18,13 @@ std::map<std::string, Tensor> by_name(const NamedTensors& state) {
 }
 
 // Copies a saved state tensor into a fresh one shaped like the parameter (checked).
-Tensor restore_like(const std::map<std::string, Tensor>& m, const std::string& key, const Tensor& param) {
+Tensor restore_like(const std::map<std::string, Tensor>& m, const std::string& key,
+                    const Tensor& param) {
   auto it = m.find(key);
   if (it == m.end()) return Tensor();
   NIDIM_CHECK(it->second.shape() == param.shape() && it->second.dtype() == param.dtype(),
-              "optimizer state '{}' is {}, the parameter is {}", key, it->second.str(), param.str());
+              "optimizer state '{}' is {}, the parameter is {}", key, it->second.str(),
+              param.str());
   return it->second.to(param.device());
 }
 
@@ -34,9 +36,13 @@ int64_t restore_step(const std::map<std::string, Tensor>& m, const std::string& 
   return it->second.to_vector<int64_t>()[0];
 }
 
-Tensor step_tensor(int64_t step) { return Tensor::from_vector<int64_t>({step}, Shape()); }
+Tensor step_tensor(int64_t step) {
+  return Tensor::from_vector<int64_t>({step}, Shape());
+}
 
-double l2_norm(const Tensor& x) { return std::sqrt(sum(x * x).item()); }
+double l2_norm(const Tensor& x) {
+  return std::sqrt(sum(x * x).item());
+}
 
 }  // namespace
 
@@ -56,7 +62,8 @@ void Optimizer::zero_grad() {
 SGD::SGD(std::vector<Tensor> params, const SgdOptions& o)
     : Optimizer(std::move(params)), m_options(o), m_momentum(m_params.size()) {
   NIDIM_CHECK(o.lr >= 0 && o.momentum >= 0 && o.weight_decay >= 0,
-              "SGD: lr {}, momentum {} and weight_decay {} must be >= 0", o.lr, o.momentum, o.weight_decay);
+              "SGD: lr {}, momentum {} and weight_decay {} must be >= 0", o.lr, o.momentum,
+              o.weight_decay);
   NIDIM_CHECK(!o.nesterov || (o.momentum > 0 && o.dampening == 0),
               "SGD: Nesterov momentum requires a momentum and zero dampening");
   m_lr = o.lr;
@@ -82,7 +89,8 @@ void SGD::step() {
 NamedTensors SGD::state() const {
   NamedTensors out;
   for (size_t i = 0; i < m_params.size(); ++i)
-    if (m_momentum[i].defined()) out.emplace_back(std::to_string(i) + ".momentum_buffer", m_momentum[i]);
+    if (m_momentum[i].defined())
+      out.emplace_back(std::to_string(i) + ".momentum_buffer", m_momentum[i]);
   return out;
 }
 
@@ -100,8 +108,10 @@ Adam::Adam(std::vector<Tensor> params, const AdamOptions& o)
       m_exp_avg(m_params.size()),
       m_exp_avg_sq(m_params.size()),
       m_steps(m_params.size(), 0) {
-  NIDIM_CHECK(o.lr >= 0 && o.eps >= 0 && o.weight_decay >= 0, "Adam: lr {}, eps {}, weight_decay "
-              "{} must be >= 0", o.lr, o.eps, o.weight_decay);
+  NIDIM_CHECK(o.lr >= 0 && o.eps >= 0 && o.weight_decay >= 0,
+              "Adam: lr {}, eps {}, weight_decay "
+              "{} must be >= 0",
+              o.lr, o.eps, o.weight_decay);
   NIDIM_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1,
               "Adam: betas ({}, {}) must be in [0, 1)", o.beta1, o.beta2);
   m_lr = o.lr;
@@ -176,8 +186,10 @@ void LARS::step() {
     s.first = false;  // the buffer starts at zero: mu = momentum * 0 + g on the first step
     if (adapt) {
       const double param_norm = l2_norm(p);
-      const double update_norm = l2_norm(s.weight_decay != 0 ? p.grad() + p * s.weight_decay : p.grad());
-      double q = (param_norm > 0 && update_norm > 0) ? m_options.eta * param_norm / update_norm : 1.0;
+      const double update_norm =
+          l2_norm(s.weight_decay != 0 ? p.grad() + p * s.weight_decay : p.grad());
+      double q =
+          (param_norm > 0 && update_norm > 0) ? m_options.eta * param_norm / update_norm : 1.0;
       if (m_options.clip) q = std::min(q, 1.0);
       s.grad_scale = q;
     }

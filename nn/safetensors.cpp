@@ -18,18 +18,26 @@ constexpr uint64_t max_header_bytes = 100u << 20;  // the reference implementati
 
 const char* safetensors_dtype(DType t) {
   switch (t) {
-    case DType::f32: return "F32";
-    case DType::f64: return "F64";
-    case DType::i32: return "I32";
-    case DType::i64: return "I64";
-    case DType::u8: return "U8";
+    case DType::f32:
+      return "F32";
+    case DType::f64:
+      return "F64";
+    case DType::i32:
+      return "I32";
+    case DType::i64:
+      return "I64";
+    case DType::u8:
+      return "U8";
   }
   return "?";
 }
 
 bool parse_dtype(const std::string& s, DType& out) {
-  static const std::map<std::string, DType> names = {
-      {"F32", DType::f32}, {"F64", DType::f64}, {"I32", DType::i32}, {"I64", DType::i64}, {"U8", DType::u8}};
+  static const std::map<std::string, DType> names = {{"F32", DType::f32},
+                                                     {"F64", DType::f64},
+                                                     {"I32", DType::i32},
+                                                     {"I64", DType::i64},
+                                                     {"U8", DType::u8}};
   auto it = names.find(s);
   if (it == names.end()) return false;
   out = it->second;
@@ -38,12 +46,14 @@ bool parse_dtype(const std::string& s, DType& out) {
 
 }  // namespace
 
-void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
+void save_safetensors(const std::string& path, const NamedTensors& tensors,
+                      const Metadata& metadata) {
   nlohmann::json header = nlohmann::json::object();
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
     NIDIM_CHECK(t.defined(), "{}: tensor '{}' is undefined", path, name);
-    NIDIM_CHECK(name != "__metadata__" && !name.empty(), "{}: invalid tensor name '{}'", path, name);
+    NIDIM_CHECK(name != "__metadata__" && !name.empty(), "{}: invalid tensor name '{}'", path,
+                name);
     NIDIM_CHECK(!header.contains(name), "{}: tensor name '{}' appears twice", path, name);
     header[name] = {{"dtype", safetensors_dtype(t.dtype())},
                     {"shape", t.shape().dims()},
@@ -68,16 +78,21 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
 
 NamedTensors load_safetensors(const std::string& path, Metadata* metadata) {
   const std::vector<uint8_t> bytes = read_file(path);
-  NIDIM_CHECK(bytes.size() >= 8, "{}: not a safetensors file: {} bytes, shorter than the 8-byte "
-              "header length", path, bytes.size());
+  NIDIM_CHECK(bytes.size() >= 8,
+              "{}: not a safetensors file: {} bytes, shorter than the 8-byte "
+              "header length",
+              path, bytes.size());
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(bytes[static_cast<size_t>(i)]) << (8 * i);
-  NIDIM_CHECK(n <= max_header_bytes, "{}: header length {} exceeds the 100 MiB limit (corrupt file?)", path, n);
-  NIDIM_CHECK(n <= bytes.size() - 8, "{}: header length {} runs past the end of the file ({} bytes)",
-              path, n, bytes.size());
+  NIDIM_CHECK(n <= max_header_bytes,
+              "{}: header length {} exceeds the 100 MiB limit (corrupt file?)", path, n);
+  NIDIM_CHECK(n <= bytes.size() - 8,
+              "{}: header length {} runs past the end of the file ({} bytes)", path, n,
+              bytes.size());
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+    header = nlohmann::json::parse(bytes.begin() + 8,
+                                   bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
   } catch (const nlohmann::json::exception& e) {
     NIDIM_FAIL("{}: header is not valid JSON: {}", path, e.what());
   }
@@ -98,19 +113,22 @@ NamedTensors load_safetensors(const std::string& path, Metadata* metadata) {
     if (name == "__metadata__") {
       NIDIM_CHECK(v.is_object(), "{}: __metadata__ must be an object of strings", path);
       for (auto m = v.begin(); m != v.end(); ++m) {
-        NIDIM_CHECK(m.value().is_string(), "{}: __metadata__ value '{}' is not a string", path, m.key());
+        NIDIM_CHECK(m.value().is_string(), "{}: __metadata__ value '{}' is not a string", path,
+                    m.key());
         if (metadata) (*metadata)[m.key()] = m.value().get<std::string>();
       }
       continue;
     }
-    NIDIM_CHECK(v.is_object() && v.contains("dtype") && v.contains("shape") && v.contains("data_offsets"),
-                "{}: tensor '{}' needs dtype, shape and data_offsets", path, name);
+    NIDIM_CHECK(
+        v.is_object() && v.contains("dtype") && v.contains("shape") && v.contains("data_offsets"),
+        "{}: tensor '{}' needs dtype, shape and data_offsets", path, name);
     NIDIM_CHECK(v["dtype"].is_string(), "{}: tensor '{}' has a non-string dtype", path, name);
     Entry e;
     e.name = name;
     const std::string dt = v["dtype"].get<std::string>();
-    NIDIM_CHECK(parse_dtype(dt, e.dtype), "{}: tensor '{}' has dtype {}, nidim reads F32, F64, I32, I64 and U8",
-                path, name, dt);
+    NIDIM_CHECK(parse_dtype(dt, e.dtype),
+                "{}: tensor '{}' has dtype {}, nidim reads F32, F64, I32, I64 and U8", path, name,
+                dt);
     NIDIM_CHECK(v["shape"].is_array(), "{}: tensor '{}': shape is not an array", path, name);
     NIDIM_CHECK(v["shape"].size() <= static_cast<size_t>(max_dims),
                 "{}: tensor '{}' has {} dimensions, nidim tensors have at most {}", path, name,
@@ -126,20 +144,23 @@ NamedTensors load_safetensors(const std::string& path, Metadata* metadata) {
       e.shape.push_back(static_cast<int64_t>(dim));
     }
     const auto& off = v["data_offsets"];
-    NIDIM_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(),
+    NIDIM_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() &&
+                    off[1].is_number_unsigned(),
                 "{}: tensor '{}': data_offsets must be two non-negative integers", path, name);
     e.begin = off[0].get<uint64_t>();
     e.end = off[1].get<uint64_t>();
-    NIDIM_CHECK(e.begin <= e.end && e.end <= data_bytes,
-                "{}: tensor '{}': data_offsets [{}, {}] outside the {} bytes of data (truncated file?)",
-                path, name, e.begin, e.end, data_bytes);
+    NIDIM_CHECK(
+        e.begin <= e.end && e.end <= data_bytes,
+        "{}: tensor '{}': data_offsets [{}, {}] outside the {} bytes of data (truncated file?)",
+        path, name, e.begin, e.end, data_bytes);
     NIDIM_CHECK(numel <= std::numeric_limits<uint64_t>::max() / dtype_size(e.dtype) &&
                     e.end - e.begin == numel * dtype_size(e.dtype),
                 "{}: tensor '{}': {} bytes of data for {} shape {} (expected {})", path, name,
                 e.end - e.begin, dt, Shape(e.shape), numel * dtype_size(e.dtype));
     entries.push_back(std::move(e));
   }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
   for (size_t i = 1; i < entries.size(); ++i)
     NIDIM_CHECK(entries[i].begin >= entries[i - 1].end, "{}: tensors '{}' and '{}' overlap", path,
                 entries[i - 1].name, entries[i].name);

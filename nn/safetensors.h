@@ -20,7 +20,8 @@ namespace nidim {
 
 using Metadata = std::map<std::string, std::string>;
 
-void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata = {});
+void save_safetensors(const std::string& path, const NamedTensors& tensors,
+                      const Metadata& metadata = {});
 // Tensors in file order (by offset); metadata into *metadata when given.
 NamedTensors load_safetensors(const std::string& path, Metadata* metadata = nullptr);
 

@@ -17,21 +17,30 @@ Prior parse_prior_name(const std::string& name) {
 
 const char* prior_label(Prior p) {
   switch (p) {
-    case Prior::gaussian: return "gaussian";
-    case Prior::uniform: return "uniform";
-    case Prior::laplace: return "laplace";
-    case Prior::logistic: return "logistic";
+    case Prior::gaussian:
+      return "gaussian";
+    case Prior::uniform:
+      return "uniform";
+    case Prior::laplace:
+      return "laplace";
+    case Prior::logistic:
+      return "logistic";
   }
   return "?";
 }
 
-bool uniform_base(Prior p) { return p == Prior::uniform; }
+bool uniform_base(Prior p) {
+  return p == Prior::uniform;
+}
 
 const char* noise_form_label(NoiseForm f) {
   switch (f) {
-    case NoiseForm::additive: return "additive";
-    case NoiseForm::variance_preserving: return "variance-preserving";
-    case NoiseForm::rescaled: return "rescaled";
+    case NoiseForm::additive:
+      return "additive";
+    case NoiseForm::variance_preserving:
+      return "variance-preserving";
+    case NoiseForm::rescaled:
+      return "rescaled";
   }
   return "?";
 }
@@ -45,12 +54,15 @@ NoiseForm parse_noise_form(const std::string& name) {
 
 void ChannelSpec::validate() const {
   if (uniform_base(prior)) {
-    NIDIM_CHECK(form != NoiseForm::variance_preserving,
-                "noise form variance-preserving is for gaussian-based priors; the uniform prior takes "
-                "additive (epsilon) or rescaled (p)");
+    NIDIM_CHECK(
+        form != NoiseForm::variance_preserving,
+        "noise form variance-preserving is for gaussian-based priors; the uniform prior takes "
+        "additive (epsilon) or rescaled (p)");
   } else {
-    NIDIM_CHECK(form != NoiseForm::rescaled, "noise form rescaled is for the uniform prior; {} takes "
-                "additive (sigma) or vp (p)", prior_label(prior));
+    NIDIM_CHECK(form != NoiseForm::rescaled,
+                "noise form rescaled is for the uniform prior; {} takes "
+                "additive (sigma) or vp (p)",
+                prior_label(prior));
   }
   if (form == NoiseForm::additive)
     NIDIM_CHECK(level > 0 && std::isfinite(level), "noise level {} must be > 0", level);
@@ -62,7 +74,9 @@ double ChannelSpec::sigma() const {
   return form == NoiseForm::additive ? level : level / std::sqrt(1 - level * level);
 }
 
-double ChannelSpec::epsilon() const { return form == NoiseForm::additive ? level : level / (1 - level); }
+double ChannelSpec::epsilon() const {
+  return form == NoiseForm::additive ? level : level / (1 - level);
+}
 
 double ChannelSpec::p() const {
   if (form != NoiseForm::additive) return level;
@@ -87,11 +101,14 @@ std::string ChannelSpec::describe() const {
   if (uniform_base(prior))
     return form == NoiseForm::additive
                ? fmt::format("uniform, additive U[0, eps] noise, eps = {:g}", level)
-               : fmt::format("uniform, rescaled (1 - p) y + p u, p = {:g} (eps = {:g})", level, epsilon());
-  const std::string target = prior == Prior::gaussian ? "gaussian" : fmt::format("{} (gaussian base)", prior_label(prior));
+               : fmt::format("uniform, rescaled (1 - p) y + p u, p = {:g} (eps = {:g})", level,
+                             epsilon());
+  const std::string target =
+      prior == Prior::gaussian ? "gaussian" : fmt::format("{} (gaussian base)", prior_label(prior));
   return form == NoiseForm::additive
              ? fmt::format("{}, additive noise sigma = {:g} (p = {:g})", target, level, p())
-             : fmt::format("{}, variance-preserving p = {:g} (sigma = {:g})", target, level, sigma());
+             : fmt::format("{}, variance-preserving p = {:g} (sigma = {:g})", target, level,
+                           sigma());
 }
 
 std::string ChannelSpec::reference() const {
@@ -100,7 +117,8 @@ std::string ChannelSpec::reference() const {
   return "N(0, I)";
 }
 
-Normalization::Normalization(int64_t dim, const ChannelSpec& spec) : Module("Normalization"), m_spec(spec) {
+Normalization::Normalization(int64_t dim, const ChannelSpec& spec)
+    : Module("Normalization"), m_spec(spec) {
   if (!(uniform_base(spec.prior) && spec.squash == UniformSquash::sigmoid))
     m_bn = register_module("bn", std::make_shared<BatchNorm1d>(dim, 1e-5, 0.1, /*affine=*/false));
 }
@@ -125,7 +143,8 @@ Tensor apply_channel(const Tensor& y, const ChannelSpec& s, Generator& gen) {
 
 Tensor to_prior_coordinates(const Tensor& y, Prior prior) {
   if (prior == Prior::gaussian || prior == Prior::uniform) return y;
-  NIDIM_CHECK(y.dtype() == DType::f32 && y.device().is_cpu(), "to_prior_coordinates: want float32 on the cpu, got {}", y.str());
+  NIDIM_CHECK(y.dtype() == DType::f32 && y.device().is_cpu(),
+              "to_prior_coordinates: want float32 on the cpu, got {}", y.str());
   Tensor out = Tensor::empty(y.shape(), DType::f32);
   const float* src = y.data<float>();
   float* dst = out.data<float>();

@@ -43,14 +43,14 @@ struct ChannelSpec {
   // Checks the combination (e.g. rescaled is uniform only) and the level's range; throws
   // naming the flag values.
   void validate() const;
-  double sigma() const;    // gaussian: the additive-equivalent noise scale
-  double epsilon() const;  // uniform: the additive-equivalent noise width
-  double p() const;        // the variance-preserving / rescaled parameter
+  double sigma() const;             // gaussian: the additive-equivalent noise scale
+  double epsilon() const;           // uniform: the additive-equivalent noise width
+  double p() const;                 // the variance-preserving / rescaled parameter
   double capacity_per_dim() const;  // nats
   // Uniform only: d * this is I(y~; y') when y is exactly uniform (METHOD.md §4).
   double uniform_ideal_per_dim() const;
-  std::string describe() const;     // "gaussian, variance-preserving p = 0.0995 (sigma = 0.1)"
-  std::string reference() const;    // the certificate's reference distribution, in words
+  std::string describe() const;   // "gaussian, variance-preserving p = 0.0995 (sigma = 0.1)"
+  std::string reference() const;  // the certificate's reference distribution, in words
 };
 
 const char* noise_form_label(NoiseForm f);

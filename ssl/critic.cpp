@@ -26,7 +26,9 @@ Tensor diagonal_matrix(const Tensor& S, double on_diagonal, double off) {
   thread_local std::vector<Entry> cache;
   const int64_t B = S.size(0);
   for (const Entry& e : cache)
-    if (e.B == B && e.dtype == S.dtype() && e.device == S.device() && e.on == on_diagonal && e.off == off) return e.m;
+    if (e.B == B && e.dtype == S.dtype() && e.device == S.device() && e.on == on_diagonal &&
+        e.off == off)
+      return e.m;
   std::vector<double> v(static_cast<size_t>(B * B), off);
   for (int64_t i = 0; i < B; ++i) v[static_cast<size_t>(i * B + i)] = on_diagonal;
   Tensor m = Tensor::from_vector(v, {B, B});
@@ -46,7 +48,9 @@ Tensor row_labels(int64_t B, Device device) {
   return cached;
 }
 
-Tensor mean_diagonal(const Tensor& S) { return mean(sum(S * diagonal_matrix(S, 1, 0), 1)); }
+Tensor mean_diagonal(const Tensor& S) {
+  return mean(sum(S * diagonal_matrix(S, 1, 0), 1));
+}
 
 // log mean_{i != j} exp S_ij, stable: the diagonal is pushed to -1e30 before a logsumexp.
 Tensor log_mean_exp_off_diagonal(const Tensor& S) {
@@ -57,23 +61,29 @@ Tensor log_mean_exp_off_diagonal(const Tensor& S) {
 }
 
 void check_pair(const char* who, const Tensor& a, const Tensor& b, int64_t dim) {
-  NIDIM_CHECK(a.ndim() == 2 && b.ndim() == 2 && a.size(1) == dim && b.size(1) == dim && a.size(0) == b.size(0),
+  NIDIM_CHECK(a.ndim() == 2 && b.ndim() == 2 && a.size(1) == dim && b.size(1) == dim &&
+                  a.size(0) == b.size(0),
               "{}: views must both be [B, {}], got {} and {}", who, dim, a.shape(), b.shape());
 }
 
 }  // namespace
 
-Tensor Critic::infonce_loss(const Tensor& a, const Tensor& b) { return infonce_from_scores(scores(a, b)); }
+Tensor Critic::infonce_loss(const Tensor& a, const Tensor& b) {
+  return infonce_from_scores(scores(a, b));
+}
 
 Tensor infonce_from_scores(const Tensor& S) {
-  NIDIM_CHECK(S.ndim() == 2 && S.size(0) == S.size(1), "InfoNCE needs square scores, got {}", S.shape());
+  NIDIM_CHECK(S.ndim() == 2 && S.size(0) == S.size(1), "InfoNCE needs square scores, got {}",
+              S.shape());
   // mean_i (logsumexp_j S_ij - S_ii) is the cross-entropy of row i against label i: one fused op.
-  return cross_entropy(S, row_labels(S.size(0), S.device())) - std::log(static_cast<double>(S.size(0)));
+  return cross_entropy(S, row_labels(S.size(0), S.device())) -
+         std::log(static_cast<double>(S.size(0)));
 }
 
 // ---- joint MLP ------------------------------------------------------------------------------------
 
-JointMlpCritic::JointMlpCritic(int64_t dim, int64_t hidden, Generator& gen, double slope, int64_t tile_rows)
+JointMlpCritic::JointMlpCritic(int64_t dim, int64_t hidden, Generator& gen, double slope,
+                               int64_t tile_rows)
     : Critic("JointMlpCritic"), m_dim(dim), m_slope(slope), m_tile_rows(tile_rows) {
   m_fc1 = register_module("fc1", std::make_shared<Linear>(2 * dim, hidden, true, gen));
   m_fc2 = register_module("fc2", std::make_shared<Linear>(hidden, hidden, true, gen));
@@ -85,33 +95,35 @@ std::pair<Tensor, Tensor> JointMlpCritic::first_layer(const Tensor& a, const Ten
   // W [a; b] = W_a a + W_b b: multiplying [a, 0] and [0, b] by the whole W keeps fc1's weight one
   // [H, 2d] tensor, as in PyTorch (d is small, so the zeros cost nothing).
   const Tensor zero = zeros(a.shape(), a.dtype(), a.device());
-  Tensor u = matmul(concat({a, zero}, 1), m_fc1->weight(), false, true) + reshape(m_fc1->bias(), {1, -1});
+  Tensor u =
+      matmul(concat({a, zero}, 1), m_fc1->weight(), false, true) + reshape(m_fc1->bias(), {1, -1});
   Tensor v = matmul(concat({zero, b}, 1), m_fc1->weight(), false, true);
   return {u, v};
 }
 
 Tensor JointMlpCritic::scores(const Tensor& a, const Tensor& b) {
   auto [u, v] = first_layer(a, b);
-  return pairwise_mlp_scores(u, v, m_fc2->weight(), m_fc2->bias(), m_fc3->weight(), m_fc3->bias(), m_slope,
-                             m_tile_rows);
+  return pairwise_mlp_scores(u, v, m_fc2->weight(), m_fc2->bias(), m_fc3->weight(), m_fc3->bias(),
+                             m_slope, m_tile_rows);
 }
 
 Tensor JointMlpCritic::infonce_loss(const Tensor& a, const Tensor& b) {
   auto [u, v] = first_layer(a, b);
-  return pairwise_mlp_infonce(u, v, m_fc2->weight(), m_fc2->bias(), m_fc3->weight(), m_fc3->bias(), m_slope,
-                              m_tile_rows);
+  return pairwise_mlp_infonce(u, v, m_fc2->weight(), m_fc2->bias(), m_fc3->weight(), m_fc3->bias(),
+                              m_slope, m_tile_rows);
 }
 
 // ---- separable -------------------------------------------------------------------------------------
 
-SeparableCritic::SeparableCritic(int64_t dim, Similarity similarity, double temperature, int64_t head_dim,
-                                 Generator& gen)
+SeparableCritic::SeparableCritic(int64_t dim, Similarity similarity, double temperature,
+                                 int64_t head_dim, Generator& gen)
     : Critic("SeparableCritic"), m_similarity(similarity), m_temperature(temperature) {
   NIDIM_CHECK(temperature > 0, "SeparableCritic: temperature must be > 0, got {}", temperature);
   if (head_dim > 0) {
     for (auto* head : {&m_head_a, &m_head_b}) {
       *head = std::make_shared<Sequential>();
-      (*head)->add("fc1", std::make_shared<Linear>(dim, head_dim, true, gen))
+      (*head)
+          ->add("fc1", std::make_shared<Linear>(dim, head_dim, true, gen))
           .add("act", std::make_shared<ReLU>())
           .add("fc2", std::make_shared<Linear>(head_dim, head_dim, true, gen));
     }
@@ -132,15 +144,16 @@ Tensor SeparableCritic::scores(const Tensor& a, const Tensor& b) {
 
 // ---- Gaussian kernel --------------------------------------------------------------------------------
 
-GaussianKernelCritic::GaussianKernelCritic(double bandwidth) : Critic("GaussianKernelCritic"), m_bandwidth(bandwidth) {
+GaussianKernelCritic::GaussianKernelCritic(double bandwidth)
+    : Critic("GaussianKernelCritic"), m_bandwidth(bandwidth) {
   NIDIM_CHECK(bandwidth > 0, "GaussianKernelCritic: bandwidth must be > 0, got {}", bandwidth);
 }
 
 Tensor GaussianKernelCritic::scores(const Tensor& a, const Tensor& b) {
   // -|a_i - b_j|^2 / (2 s^2) = (2 a_i.b_j - |a_i|^2 - |b_j|^2) / (2 s^2)
   const double k = 1.0 / (2 * m_bandwidth * m_bandwidth);
-  Tensor na = sum(a * a, 1, true);                      // [B, 1]
-  Tensor nb = reshape(sum(b * b, 1, true), {1, -1});    // [1, B]
+  Tensor na = sum(a * a, 1, true);                    // [B, 1]
+  Tensor nb = reshape(sum(b * b, 1, true), {1, -1});  // [1, B]
   return (matmul(a, b, false, true) * 2.0 - na - nb) * k;
 }
 
@@ -155,9 +168,12 @@ BoundKind parse_bound(const std::string& name) {
 
 const char* bound_label(BoundKind b) {
   switch (b) {
-    case BoundKind::infonce: return "infonce";
-    case BoundKind::dv: return "dv";
-    case BoundKind::nwj: return "nwj";
+    case BoundKind::infonce:
+      return "infonce";
+    case BoundKind::dv:
+      return "dv";
+    case BoundKind::nwj:
+      return "nwj";
   }
   return "?";
 }

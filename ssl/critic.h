@@ -38,7 +38,8 @@ class Critic : public Module {
 
 class JointMlpCritic : public Critic {
  public:
-  JointMlpCritic(int64_t dim, int64_t hidden, Generator& gen, double slope = 0.01, int64_t tile_rows = 0);
+  JointMlpCritic(int64_t dim, int64_t hidden, Generator& gen, double slope = 0.01,
+                 int64_t tile_rows = 0);
   Tensor scores(const Tensor& a, const Tensor& b) override;
   Tensor infonce_loss(const Tensor& a, const Tensor& b) override;
 
@@ -56,7 +57,8 @@ enum class Similarity { dot, cosine };
 class SeparableCritic : public Critic {
  public:
   // head_dim 0: no projection heads.
-  SeparableCritic(int64_t dim, Similarity similarity, double temperature, int64_t head_dim, Generator& gen);
+  SeparableCritic(int64_t dim, Similarity similarity, double temperature, int64_t head_dim,
+                  Generator& gen);
   Tensor scores(const Tensor& a, const Tensor& b) override;
 
  private:

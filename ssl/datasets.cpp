@@ -27,7 +27,8 @@ ImageDataset synthetic_quadrants(int64_t n, uint64_t seed) {
       for (int c = 0; c < 8; ++c) {
         const double d2 = (r - cy) * (r - cy) + (c - cx) * (c - cx);
         const double v = amplitude * std::exp(-d2 / 2.0) + 0.05 * gen.normal();
-        pixels[static_cast<size_t>(i * 64 + r * 8 + c)] = static_cast<uint8_t>(std::clamp(255.0 * v, 0.0, 255.0));
+        pixels[static_cast<size_t>(i * 64 + r * 8 + c)] =
+            static_cast<uint8_t>(std::clamp(255.0 * v, 0.0, 255.0));
       }
   }
   return ImageDataset("synthetic", std::move(pixels), std::move(labels), 1, 8, 8, 4);
@@ -45,7 +46,8 @@ std::pair<ImageDataset, ImageDataset> load_datasets(const DatasetRequest& r) {
       train = load_fashion_mnist(dir, Split::train);
       test = load_fashion_mnist(dir, Split::test);
     } else if (r.name == "cifar10") {
-      NIDIM_CHECK(!r.dir.empty(), "cifar10 needs --data-dir: the cifar-10-batches-bin folder of the binary "
+      NIDIM_CHECK(!r.dir.empty(),
+                  "cifar10 needs --data-dir: the cifar-10-batches-bin folder of the binary "
                   "version (https://www.cs.toronto.edu/~kriz/cifar.html; see docs/DATA.md)");
       train = load_cifar10(r.dir, Split::train);
       test = load_cifar10(r.dir, Split::test);
@@ -56,10 +58,10 @@ std::pair<ImageDataset, ImageDataset> load_datasets(const DatasetRequest& r) {
       NIDIM_FAIL("dataset '{}': expected mnist, fashion-mnist, cifar10 or synthetic", r.name);
     }
   } catch (const Error& e) {
-    const std::string hint = r.name == "mnist" && r.dir.empty() ? " (run scripts/get_data to download MNIST)"
-                             : r.name == "fashion-mnist" && r.dir.empty()
-                                 ? " (apt-get install dataset-fashion-mnist)"
-                                 : "";
+    const std::string hint =
+        r.name == "mnist" && r.dir.empty()           ? " (run scripts/get_data to download MNIST)"
+        : r.name == "fashion-mnist" && r.dir.empty() ? " (apt-get install dataset-fashion-mnist)"
+                                                     : "";
     NIDIM_FAIL("{}{}", e.what(), hint);
   }
   NIDIM_CHECK(r.limit_train >= 0 && r.limit_test >= 0, "dataset limits must be >= 0");

@@ -19,8 +19,8 @@ namespace nidim {
 
 struct DatasetRequest {
   std::string name = "mnist";
-  std::string dir;                // empty: the default place of that data set
-  int64_t limit_train = 0;        // > 0: only the first n training samples
+  std::string dir;          // empty: the default place of that data set
+  int64_t limit_train = 0;  // > 0: only the first n training samples
   int64_t limit_test = 0;
   uint64_t synthetic_seed = 0;
   int64_t synthetic_train = 4096, synthetic_test = 1024;

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 
 #include "core/autograd.h"
@@ -67,17 +67,21 @@ void DimConfig::validate() const {
   NIDIM_CHECK(dim >= 1, "--dim must be >= 1, got {}", dim);
   NIDIM_CHECK(batch >= 2, "--batch must be >= 2 (InfoNCE contrasts pairs), got {}", batch);
   NIDIM_CHECK(epochs >= 1, "--epochs must be >= 1, got {}", epochs);
-  NIDIM_CHECK(lr > 0 && critic_lr > 0, "learning rates must be > 0, got --lr {} --critic-lr {}", lr, critic_lr);
+  NIDIM_CHECK(lr > 0 && critic_lr > 0, "learning rates must be > 0, got --lr {} --critic-lr {}", lr,
+              critic_lr);
   NIDIM_CHECK(augment_sigma >= 0, "--augment-sigma must be >= 0, got {}", augment_sigma);
-  NIDIM_CHECK(encoder == "convnet" || encoder == "mlp", "--encoder '{}': expected convnet or mlp", encoder);
+  NIDIM_CHECK(encoder == "convnet" || encoder == "mlp", "--encoder '{}': expected convnet or mlp",
+              encoder);
   NIDIM_CHECK(critic == "mlp" || critic == "dot" || critic == "cosine" || critic == "gaussian",
               "--critic '{}': expected mlp, dot, cosine or gaussian", critic);
   NIDIM_CHECK(critic_hidden >= 1, "--critic-hidden must be >= 1, got {}", critic_hidden);
   NIDIM_CHECK(temperature > 0, "--temperature must be > 0, got {}", temperature);
   NIDIM_CHECK(kernel_bandwidth >= 0, "--kernel-bandwidth must be >= 0, got {}", kernel_bandwidth);
   NIDIM_CHECK(critic != "gaussian" || !uniform_base(channel.prior),
-              "--critic gaussian is the dual form of Gaussian matching; use it with a gaussian-based prior");
-  NIDIM_CHECK(eval_every >= 0 && checkpoint_every >= 0, "--eval-every and --checkpoint-every must be >= 0");
+              "--critic gaussian is the dual form of Gaussian matching; use it with a "
+              "gaussian-based prior");
+  NIDIM_CHECK(eval_every >= 0 && checkpoint_every >= 0,
+              "--eval-every and --checkpoint-every must be >= 0");
   NIDIM_CHECK(loader_workers >= 0, "--loader-workers must be >= 0, got {}", loader_workers);
   NIDIM_CHECK(metric_repetitions >= 1 && metric_subsample >= 8,
               "--metric-repetitions must be >= 1 and --metric-subsample >= 8");
@@ -85,8 +89,8 @@ void DimConfig::validate() const {
   const Device d = parse_device(device);
   if (d.is_cuda()) {
     NIDIM_CHECK(cuda_compiled(), "--device {}: this nidim was built without CUDA", device);
-    NIDIM_CHECK(d.index < cuda_device_count(), "--device {}: this machine has {} CUDA device(s)", device,
-                cuda_device_count());
+    NIDIM_CHECK(d.index < cuda_device_count(), "--device {}: this machine has {} CUDA device(s)",
+                device, cuda_device_count());
   }
 }
 
@@ -154,9 +158,12 @@ DimConfig DimConfig::from_json(const json& j) {
     c.mlp_hidden = j.at("mlp_hidden").get<std::vector<int64_t>>();
     c.dim = j.at("embedding_dim");
     c.channel.prior = parse_prior_name(j.at("prior"));
-    c.channel.form = parse_noise_form(j.at("noise").at("form") == "variance-preserving" ? "vp" : j.at("noise").at("form").get<std::string>());
+    c.channel.form = parse_noise_form(j.at("noise").at("form") == "variance-preserving"
+                                          ? "vp"
+                                          : j.at("noise").at("form").get<std::string>());
     c.channel.level = j.at("noise").at("level");
-    c.channel.squash = j.at("uniform_squash") == "phi" ? UniformSquash::phi : UniformSquash::sigmoid;
+    c.channel.squash =
+        j.at("uniform_squash") == "phi" ? UniformSquash::phi : UniformSquash::sigmoid;
     c.critic = j.at("critic");
     c.critic_hidden = j.at("critic_hidden");
     c.temperature = j.at("temperature");
@@ -190,40 +197,52 @@ DimConfig DimConfig::from_json(const json& j) {
 
 // ---- model ------------------------------------------------------------------------------------------
 
-DimModel::DimModel(const DimConfig& c, int64_t channels, int64_t height, int64_t width, Generator& gen)
+DimModel::DimModel(const DimConfig& c, int64_t channels, int64_t height, int64_t width,
+                   Generator& gen)
     : Module("DimModel") {
-  m_encoder = c.encoder == "convnet" ? convnet_encoder(channels, height, width, c.dim, c.layer_order, gen)
-                                     : mlp_encoder(channels * height * width, c.mlp_hidden, c.dim, gen);
+  m_encoder = c.encoder == "convnet"
+                  ? convnet_encoder(channels, height, width, c.dim, c.layer_order, gen)
+                  : mlp_encoder(channels * height * width, c.mlp_hidden, c.dim, gen);
   register_module("encoder", m_encoder);
-  m_normalization = register_module("normalization", std::make_shared<Normalization>(c.dim, c.channel));
+  m_normalization =
+      register_module("normalization", std::make_shared<Normalization>(c.dim, c.channel));
   std::shared_ptr<Critic> critic;
   if (c.critic == "mlp") {
     critic = std::make_shared<JointMlpCritic>(c.dim, c.critic_hidden, gen, 0.01, c.tile_rows);
   } else if (c.critic == "gaussian") {
     const double one_view = c.channel.form == NoiseForm::additive ? c.channel.level : c.channel.p();
-    critic = std::make_shared<GaussianKernelCritic>(c.kernel_bandwidth > 0 ? c.kernel_bandwidth : std::sqrt(2.0) * one_view);
+    critic = std::make_shared<GaussianKernelCritic>(
+        c.kernel_bandwidth > 0 ? c.kernel_bandwidth : std::sqrt(2.0) * one_view);
   } else {
-    critic = std::make_shared<SeparableCritic>(c.dim, c.critic == "dot" ? Similarity::dot : Similarity::cosine,
-                                               c.temperature, c.head_dim, gen);
+    critic = std::make_shared<SeparableCritic>(
+        c.dim, c.critic == "dot" ? Similarity::dot : Similarity::cosine, c.temperature, c.head_dim,
+        gen);
   }
   m_critic = register_module("critic", critic);
 }
 
-Tensor DimModel::embed(const Tensor& x) { return m_normalization->forward(m_encoder->forward(x)); }
+Tensor DimModel::embed(const Tensor& x) {
+  return m_normalization->forward(m_encoder->forward(x));
+}
 
 // ---- trainer ----------------------------------------------------------------------------------------
 
-DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir) : DimTrainer(config, run_dir, false) {}
+DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir)
+    : DimTrainer(config, run_dir, false) {}
 
 DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, bool resuming)
-    : m_config(config), m_dir(run_dir), m_noise(config.seed, 1), m_bound(config.bound, config.dv_ema) {
+    : m_config(config),
+      m_dir(run_dir),
+      m_noise(config.seed, 1),
+      m_bound(config.bound, config.dv_ema) {
   m_config.validate();
   m_device = parse_device(m_config.device);
   set_tf32_cuda(m_config.tf32);
   if (!resuming) {
-    NIDIM_CHECK(!file_exists(path("config.json")),
-                "{}: holds a run already (config.json); resume it with --resume {} or choose another --out",
-                m_dir, m_dir);
+    NIDIM_CHECK(
+        !file_exists(path("config.json")),
+        "{}: holds a run already (config.json); resume it with --resume {} or choose another --out",
+        m_dir, m_dir);
   }
   // Before (re)starting the pool's threads, which inherit it.
   set_flush_denormals(m_config.flush_denormals);
@@ -232,11 +251,13 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, bool
   req.synthetic_seed = m_config.seed;
   auto [train, test] = load_datasets(req);
   NIDIM_CHECK(train.size() >= m_config.batch,
-              "--batch {} is larger than the training set ({} samples)", m_config.batch, train.size());
+              "--batch {} is larger than the training set ({} samples)", m_config.batch,
+              train.size());
   m_train = std::make_shared<const ImageDataset>(std::move(train));
   m_test = std::make_shared<const ImageDataset>(std::move(test));
   Generator init(m_config.seed, 0);
-  m_model = std::make_unique<DimModel>(m_config, m_train->channels(), m_train->height(), m_train->width(), init);
+  m_model = std::make_unique<DimModel>(m_config, m_train->channels(), m_train->height(),
+                                       m_train->width(), init);
   m_model->to(m_device);  // before the optimizers, whose moments are made like the parameters
   AdamOptions enc;
   enc.lr = m_config.lr;
@@ -253,7 +274,8 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, bool
   lo.num_workers = m_config.loader_workers;
   const bool images = m_train->channels() == 3;
   lo.two_views = images ? std::make_shared<const TwoViews>(simclr_augment())
-                        : std::make_shared<const TwoViews>(nullptr, noise_augment(static_cast<float>(m_config.augment_sigma)));
+                        : std::make_shared<const TwoViews>(
+                              nullptr, noise_augment(static_cast<float>(m_config.augment_sigma)));
   m_loader = std::make_unique<Loader>(m_train, lo);
   if (!resuming) {
     make_dir(m_dir);
@@ -265,8 +287,10 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, bool
 DimTrainer::~DimTrainer() = default;
 
 std::unique_ptr<DimTrainer> DimTrainer::resume(const std::string& run_dir, int64_t epochs) {
-  NIDIM_CHECK(file_exists(run_dir + "/config.json"), "--resume {}: no config.json there (not a train_dim run "
-              "directory?)", run_dir);
+  NIDIM_CHECK(file_exists(run_dir + "/config.json"),
+              "--resume {}: no config.json there (not a train_dim run "
+              "directory?)",
+              run_dir);
   DimConfig config = DimConfig::from_json(read_json(run_dir + "/config.json"));
   if (epochs > 0) config.epochs = epochs;
   std::unique_ptr<DimTrainer> t(new DimTrainer(config, run_dir, true));
@@ -275,7 +299,9 @@ std::unique_ptr<DimTrainer> DimTrainer::resume(const std::string& run_dir, int64
   return t;
 }
 
-std::string DimTrainer::path(const std::string& name) const { return m_dir + "/" + name; }
+std::string DimTrainer::path(const std::string& name) const {
+  return m_dir + "/" + name;
+}
 
 void DimTrainer::append_log(const json& line, const TrainHooks& hooks) {
   m_log.push_back(line);
@@ -301,7 +327,8 @@ double DimTrainer::step(const Batch& batch, double* mi_estimate) {
   }
   const double loss = r.loss.item();
   NIDIM_CHECK(std::isfinite(loss) && std::isfinite(r.estimate),
-              "non-finite loss ({}) at epoch {}, step {} (global step {}); stopped without saving, the last good "
+              "non-finite loss ({}) at epoch {}, step {} (global step {}); stopped without saving, "
+              "the last good "
               "checkpoint in {}/checkpoint is kept",
               loss, m_epoch + 1, batch.index + 1, m_global_step + 1, m_dir);
   m_encoder_opt->zero_grad();
@@ -325,13 +352,17 @@ RunOutcome DimTrainer::run(const TrainHooks& hooks) {
   auto note = [&](const std::string& s) {
     if (hooks.on_note) hooks.on_note(s);
   };
-  note(fmt::format("channel: {}; capacity {:.4f} nats ({:.4f} per dimension); certificate reference {}",
-                   m_config.channel.describe(), capacity, m_config.channel.capacity_per_dim(), m_config.channel.reference()));
+  note(fmt::format(
+      "channel: {}; capacity {:.4f} nats ({:.4f} per dimension); certificate reference {}",
+      m_config.channel.describe(), capacity, m_config.channel.capacity_per_dim(),
+      m_config.channel.reference()));
   if (!m_resume_note.empty()) note(m_resume_note);
   if (m_config.bound == BoundKind::infonce && log_b <= capacity)
-    note(fmt::format("warning: InfoNCE cannot exceed log B = {:.3f} nats, which is not above the capacity {:.3f}: "
-                     "the KL bound cannot get below {:.3f}; use a larger --batch or more noise",
-                     log_b, capacity, capacity - log_b));
+    note(
+        fmt::format("warning: InfoNCE cannot exceed log B = {:.3f} nats, which is not above the "
+                    "capacity {:.3f}: "
+                    "the KL bound cannot get below {:.3f}; use a larger --batch or more noise",
+                    log_b, capacity, capacity - log_b));
   if (m_config.eval_at_start && m_global_step == 0 && m_log.empty()) {
     // The untrained model in evaluation mode. Its batch-norm layers still hold their initial
     // running statistics, which makes no difference to the affine-invariant tests.
@@ -339,7 +370,8 @@ RunOutcome DimTrainer::run(const TrainHooks& hooks) {
     m_last_eval_epoch = 0;
   }
   // An evaluation that was due but did not happen (a run stopped during it).
-  if (m_epoch > 0 && m_last_eval_epoch < m_epoch && m_config.eval_every > 0 && m_epoch % m_config.eval_every == 0)
+  if (m_epoch > 0 && m_last_eval_epoch < m_epoch && m_config.eval_every > 0 &&
+      m_epoch % m_config.eval_every == 0)
     evaluate(hooks);
   const int64_t steps_per_epoch = m_loader->batches_per_epoch();
   for (; m_epoch < m_config.epochs; ++m_epoch) {
@@ -371,14 +403,17 @@ RunOutcome DimTrainer::run(const TrainHooks& hooks) {
         s.kl_bound = capacity - mi;
         s.images_per_second = m_epoch_images / std::max(m_epoch_seconds, 1e-9);
         const double per_step = m_epoch_seconds / static_cast<double>(m_epoch_steps);
-        s.eta_seconds = per_step * static_cast<double>((m_config.epochs - m_epoch) * steps_per_epoch - m_next_batch);
+        s.eta_seconds =
+            per_step *
+            static_cast<double>((m_config.epochs - m_epoch) * steps_per_epoch - m_next_batch);
         hooks.on_step(s);
       }
       if (hooks.stop && hooks.stop->load()) {
         save_checkpoint();
         return RunOutcome::interrupted;
       }
-      if (m_config.checkpoint_every > 0 && m_global_step % m_config.checkpoint_every == 0) save_checkpoint();
+      if (m_config.checkpoint_every > 0 && m_global_step % m_config.checkpoint_every == 0)
+        save_checkpoint();
     }
     const double mean_mi = m_epoch_mi / std::max<int64_t>(m_epoch_steps, 1);
     append_log({{"type", "epoch"},
@@ -401,7 +436,8 @@ RunOutcome DimTrainer::run(const TrainHooks& hooks) {
     const int64_t done = m_epoch + 1;
     m_epoch = done;  // the checkpoint records the position after this epoch
     save_checkpoint();
-    const bool due = (m_config.eval_every > 0 && done % m_config.eval_every == 0) || done == m_config.epochs;
+    const bool due =
+        (m_config.eval_every > 0 && done % m_config.eval_every == 0) || done == m_config.epochs;
     if (due) evaluate(hooks);
     m_epoch = done - 1;  // the loop's ++ moves it on
     if (hooks.stop && hooks.stop->load()) {
@@ -413,7 +449,8 @@ RunOutcome DimTrainer::run(const TrainHooks& hooks) {
   return RunOutcome::finished;
 }
 
-Tensor DimTrainer::embed_all(const ImageDataset& data, const std::string& phase, const TrainHooks& hooks) {
+Tensor DimTrainer::embed_all(const ImageDataset& data, const std::string& phase,
+                             const TrainHooks& hooks) {
   NoGradGuard no_grad;
   m_model->eval();
   const int64_t n = data.size(), chunk = 1024, numel = data.image_numel();
@@ -425,9 +462,11 @@ Tensor DimTrainer::embed_all(const ImageDataset& data, const std::string& phase,
       data.copy_scaled(start + i, buf.data() + i * numel);
       data.normalize(buf.data() + i * numel);
     }
-    Tensor x = Tensor::from_host(buf.data(), {m, data.channels(), data.height(), data.width()}, DType::f32, m_device);
+    Tensor x = Tensor::from_host(buf.data(), {m, data.channels(), data.height(), data.width()},
+                                 DType::f32, m_device);
     Tensor y = m_model->embed(x);
-    std::memcpy(out.data<float>() + start * m_config.dim, y.to(Device::cpu()).data<float>(), y.nbytes());
+    std::memcpy(out.data<float>() + start * m_config.dim, y.to(Device::cpu()).data<float>(),
+                y.nbytes());
     if (hooks.on_progress) hooks.on_progress(phase, start + m, n);
   }
   m_model->train();
@@ -443,7 +482,8 @@ void DimTrainer::evaluate(const TrainHooks& hooks) {
   write_npy(path("embeddings_test.npy"), test_y);
   write_npy(path("labels_train.npy"), m_train->labels().data(), DType::i32, {m_train->size()});
   write_npy(path("labels_test.npy"), m_test->labels().data(), DType::i32, {m_test->size()});
-  save_module(path("model.safetensors"), *m_model, {{"made_by", "train_dim"}, {"epoch", std::to_string(m_epoch)}});
+  save_module(path("model.safetensors"), *m_model,
+              {{"made_by", "train_dim"}, {"epoch", std::to_string(m_epoch)}});
   m_last_eval_epoch = m_epoch;
   json line = {{"type", "eval"}, {"epoch", m_epoch}};
   if (m_config.quick_metrics) {
@@ -455,21 +495,24 @@ void DimTrainer::evaluate(const TrainHooks& hooks) {
     const std::vector<double> tr = as_double(train_y), te = as_double(test_y);
     std::vector<int64_t> ytr(m_train->labels().begin(), m_train->labels().end());
     std::vector<int64_t> yte(m_test->labels().begin(), m_test->labels().end());
-    const bool finite = std::all_of(tr.begin(), tr.end(), [](double v) { return std::isfinite(v); }) &&
-                        std::all_of(te.begin(), te.end(), [](double v) { return std::isfinite(v); });
+    const bool finite =
+        std::all_of(tr.begin(), tr.end(), [](double v) { return std::isfinite(v); }) &&
+        std::all_of(te.begin(), te.end(), [](double v) { return std::isfinite(v); });
     if (!finite) {
       line["not_applicable"] = "the embeddings contain non-finite values";
     } else {
       auto knn_progress = [&](int64_t done, int64_t total) {
         if (hooks.on_progress) hooks.on_progress("kNN accuracy", done, total);
       };
-      const stats::KnnResult knn = stats::knn_classify(tr.data(), m_train->size(), d, ytr.data(),
-                                                       m_train->num_classes(), te.data(), m_test->size(), 5, knn_progress);
+      const stats::KnnResult knn =
+          stats::knn_classify(tr.data(), m_train->size(), d, ytr.data(), m_train->num_classes(),
+                              te.data(), m_test->size(), 5, knn_progress);
       int64_t correct = 0;
       for (size_t i = 0; i < yte.size(); ++i) correct += knn.predicted[i] == yte[i];
       line["knn_accuracy"] = static_cast<double>(correct) / static_cast<double>(yte.size());
       const stats::Prior sp = stats::parse_prior(prior_label(prior));
-      const stats::PriorCoordinates pc = stats::to_prior_coordinates(sp, te.data(), static_cast<int64_t>(te.size()));
+      const stats::PriorCoordinates pc =
+          stats::to_prior_coordinates(sp, te.data(), static_cast<int64_t>(te.size()));
       stats::BootstrapOptions bo;
       bo.repetitions = m_config.metric_repetitions;
       bo.subsample = m_config.metric_subsample;
@@ -477,12 +520,15 @@ void DimTrainer::evaluate(const TrainHooks& hooks) {
       auto boot_progress = [&](int64_t done, int64_t total) {
         if (hooks.on_progress) hooks.on_progress("bootstrap tests", done, total);
       };
-      const stats::BootstrapResult br = stats::projection_bootstrap(pc.z.data(), nullptr, m_test->size(), d, bo, boot_progress);
+      const stats::BootstrapResult br =
+          stats::projection_bootstrap(pc.z.data(), nullptr, m_test->size(), d, bo, boot_progress);
       line["bootstrap_repetitions"] = bo.repetitions;
       line["bootstrap_subsample"] = bo.subsample;
       if (!br.not_applicable.empty()) line["bootstrap_not_applicable"] = br.not_applicable;
-      for (const auto& [name, key] : {std::pair<std::string, std::string>{"henze_zirkler", "henze_zirkler_pvalue"},
-                                      {"shapiro", "shapiro_pvalue"}, {"dagostino", "dagostino_pvalue"}}) {
+      for (const auto& [name, key] :
+           {std::pair<std::string, std::string>{"henze_zirkler", "henze_zirkler_pvalue"},
+            {"shapiro", "shapiro_pvalue"},
+            {"dagostino", "dagostino_pvalue"}}) {
         const stats::BootstrapSeries* s = br.find(name);
         if (s && s->applicable > 0) line[key] = s->mean_pvalue;
       }
@@ -503,13 +549,18 @@ void DimTrainer::save_checkpoint() {
                 {"global_step", m_global_step},
                 {"last_eval_epoch", m_last_eval_epoch},
                 {"noise_generator", {{"seed", g.seed}, {"stream", g.stream}, {"offset", g.offset}}},
-                {"dv_log_moving_average", std::isnan(m_bound.log_moving_average()) ? json(nullptr)
-                                                                                  : json(m_bound.log_moving_average())},
+                {"dv_log_moving_average", std::isnan(m_bound.log_moving_average())
+                                              ? json(nullptr)
+                                              : json(m_bound.log_moving_average())},
                 {"epoch_sums",
-                 {{"loss", m_epoch_loss}, {"mi", m_epoch_mi}, {"seconds", m_epoch_seconds},
-                  {"steps", m_epoch_steps}, {"images", m_epoch_images}}},
+                 {{"loss", m_epoch_loss},
+                  {"mi", m_epoch_mi},
+                  {"seconds", m_epoch_seconds},
+                  {"steps", m_epoch_steps},
+                  {"images", m_epoch_images}}},
                 {"threads", num_threads()}};
-  save_safetensors(path("checkpoint/checkpoint.safetensors"), tensors, {{"nidim_state", state.dump()}});
+  save_safetensors(path("checkpoint/checkpoint.safetensors"), tensors,
+                   {{"nidim_state", state.dump()}});
   write_file_atomic(path("checkpoint/state.json"), state.dump(2) + "\n");
 }
 
@@ -518,7 +569,8 @@ void DimTrainer::load_checkpoint() {
   NIDIM_CHECK(file_exists(file), "--resume {}: no checkpoint ({} is missing)", m_dir, file);
   Metadata meta;
   const NamedTensors tensors = load_safetensors(file, &meta);
-  NIDIM_CHECK(meta.count("nidim_state"), "{}: no nidim_state in its metadata (not a train_dim checkpoint)", file);
+  NIDIM_CHECK(meta.count("nidim_state"),
+              "{}: no nidim_state in its metadata (not a train_dim checkpoint)", file);
   json state;
   try {
     state = json::parse(meta.at("nidim_state"));
@@ -531,7 +583,8 @@ void DimTrainer::load_checkpoint() {
     m_last_eval_epoch = state.at("last_eval_epoch");
     const json& g = state.at("noise_generator");
     m_noise.set_state({g.at("seed"), g.at("stream"), g.at("offset")});
-    if (!state.at("dv_log_moving_average").is_null()) m_bound.set_log_moving_average(state.at("dv_log_moving_average"));
+    if (!state.at("dv_log_moving_average").is_null())
+      m_bound.set_log_moving_average(state.at("dv_log_moving_average"));
     const json& s = state.at("epoch_sums");
     m_epoch_loss = s.at("loss");
     m_epoch_mi = s.at("mi");
@@ -544,8 +597,10 @@ void DimTrainer::load_checkpoint() {
     NIDIM_FAIL("{}: {}", file, e.what());
   }
   if (state.value("threads", 0) != num_threads())
-    m_resume_note = fmt::format("note: the checkpoint was written with {} threads, this run has {}: it continues "
-                                "correctly but not bit for bit", state.value("threads", 0), num_threads());
+    m_resume_note = fmt::format(
+        "note: the checkpoint was written with {} threads, this run has {}: it continues "
+        "correctly but not bit for bit",
+        state.value("threads", 0), num_threads());
   // The log so far, without lines the checkpoint does not cover (written after it by a run that
   // then stopped): they will be written again.
   m_log.clear();
@@ -562,7 +617,8 @@ void DimTrainer::load_checkpoint() {
       }
       const int64_t e = line.value("epoch", int64_t(0));
       const std::string type = line.value("type", std::string());
-      if ((type == "epoch" && e <= m_epoch) || (type == "eval" && e <= m_last_eval_epoch)) m_log.push_back(line);
+      if ((type == "epoch" && e <= m_epoch) || (type == "eval" && e <= m_last_eval_epoch))
+        m_log.push_back(line);
     }
   }
 }

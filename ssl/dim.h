@@ -41,7 +41,7 @@ namespace nidim {
 
 struct DimConfig {
   DatasetRequest data;
-  double augment_sigma = 0.2;  // x' = x + N(0, sigma^2) per pixel (METHOD.md §1)
+  double augment_sigma = 0.2;       // x' = x + N(0, sigma^2) per pixel (METHOD.md §1)
   std::string encoder = "convnet";  // convnet | mlp
   LayerOrder layer_order = LayerOrder::paper;
   std::vector<int64_t> mlp_hidden = {256, 256};
@@ -49,19 +49,19 @@ struct DimConfig {
   ChannelSpec channel;
   std::string critic = "mlp";  // mlp | dot | cosine | gaussian
   int64_t critic_hidden = 256;
-  double temperature = 0.1;      // dot / cosine
-  int64_t head_dim = 0;          // dot / cosine projection heads (0: none)
-  double kernel_bandwidth = 0;   // gaussian critic; 0: sqrt(2) times one view's noise scale
+  double temperature = 0.1;     // dot / cosine
+  int64_t head_dim = 0;         // dot / cosine projection heads (0: none)
+  double kernel_bandwidth = 0;  // gaussian critic; 0: sqrt(2) times one view's noise scale
   BoundKind bound = BoundKind::infonce;
   double dv_ema = 0.01;
   int64_t batch = 1024;
   int64_t epochs = 10;
   double lr = 1e-3, critic_lr = 1e-3;
   uint64_t seed = 0;
-  std::string device = "cpu";    // cpu | cuda | cuda:N
-  bool tf32 = false;             // CUDA matmuls on TF32 tensor cores (kernels/cuda/kernels_cuda.h)
-  int threads = 0;               // 0: all cores
-  bool flush_denormals = true;   // FTZ/DAZ for the run's threads (core/fpenv.h)
+  std::string device = "cpu";   // cpu | cuda | cuda:N
+  bool tf32 = false;            // CUDA matmuls on TF32 tensor cores (kernels/cuda/kernels_cuda.h)
+  int threads = 0;              // 0: all cores
+  bool flush_denormals = true;  // FTZ/DAZ for the run's threads (core/fpenv.h)
   int loader_workers = 1;
   int64_t eval_every = 1;        // epochs between evaluations (0: at the end only)
   int64_t checkpoint_every = 0;  // steps between checkpoints inside an epoch (0: epoch ends only)
@@ -79,7 +79,8 @@ struct DimConfig {
 // encoder g, normalization n and critic T, named "encoder", "normalization", "critic".
 class DimModel : public Module {
  public:
-  DimModel(const DimConfig& config, int64_t channels, int64_t height, int64_t width, Generator& gen);
+  DimModel(const DimConfig& config, int64_t channels, int64_t height, int64_t width,
+           Generator& gen);
   // y = n(g(x)): [N, C, H, W] -> [N, d]; the caller sets train/eval mode.
   Tensor embed(const Tensor& x);
   Critic& critic() { return *m_critic; }
@@ -99,10 +100,11 @@ struct StepInfo {
 };
 
 struct TrainHooks {
-  std::function<void(const StepInfo&)> on_step;            // after every step
-  std::function<void(const nlohmann::json&)> on_log;        // every line written to log.jsonl
-  std::function<void(const std::string&)> on_note;          // warnings and notices, one line each
-  std::function<void(const std::string& phase, int64_t done, int64_t total)> on_progress;  // evaluation
+  std::function<void(const StepInfo&)> on_step;       // after every step
+  std::function<void(const nlohmann::json&)> on_log;  // every line written to log.jsonl
+  std::function<void(const std::string&)> on_note;    // warnings and notices, one line each
+  std::function<void(const std::string& phase, int64_t done, int64_t total)>
+      on_progress;                          // evaluation
   const std::atomic<bool>* stop = nullptr;  // checked after each step: checkpoint and return
 };
 

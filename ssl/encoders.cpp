@@ -6,17 +6,21 @@ namespace nidim {
 LayerOrder parse_layer_order(const std::string& name) {
   if (name == "paper") return LayerOrder::paper;
   if (name == "followup") return LayerOrder::followup;
-  NIDIM_FAIL("layer order '{}': expected paper (conv, avgpool, lrelu, bn) or followup (conv, maxpool, bn, lrelu)", name);
+  NIDIM_FAIL(
+      "layer order '{}': expected paper (conv, avgpool, lrelu, bn) or followup (conv, maxpool, bn, "
+      "lrelu)",
+      name);
 }
 
-std::shared_ptr<Sequential> convnet_encoder(int64_t channels, int64_t height, int64_t width, int64_t dim,
-                                            LayerOrder order, Generator& gen) {
+std::shared_ptr<Sequential> convnet_encoder(int64_t channels, int64_t height, int64_t width,
+                                            int64_t dim, LayerOrder order, Generator& gen) {
   NIDIM_CHECK(dim > 0, "convnet encoder: embedding size must be > 0, got {}", dim);
   auto net = std::make_shared<Sequential>();
   const int64_t widths[3] = {32, 64, 128};
   int64_t c = channels, h = height, w = width;
   for (int k = 0; k < 3; ++k) {
-    NIDIM_CHECK(h >= 4 && w >= 4, "convnet encoder: images {}x{}x{} are too small for three conv+pool blocks",
+    NIDIM_CHECK(h >= 4 && w >= 4,
+                "convnet encoder: images {}x{}x{} are too small for three conv+pool blocks",
                 channels, height, width);
     const std::string n = std::to_string(k + 1);
     net->add("conv" + n, std::make_shared<Conv2d>(c, widths[k], 3, 1, 0, true, gen));
@@ -40,9 +44,10 @@ std::shared_ptr<Sequential> convnet_encoder(int64_t channels, int64_t height, in
   return net;
 }
 
-std::shared_ptr<Sequential> mlp_encoder(int64_t in_features, const std::vector<int64_t>& hidden, int64_t dim,
-                                        Generator& gen) {
-  NIDIM_CHECK(in_features > 0 && dim > 0, "mlp encoder: sizes must be > 0, got {} -> {}", in_features, dim);
+std::shared_ptr<Sequential> mlp_encoder(int64_t in_features, const std::vector<int64_t>& hidden,
+                                        int64_t dim, Generator& gen) {
+  NIDIM_CHECK(in_features > 0 && dim > 0, "mlp encoder: sizes must be > 0, got {} -> {}",
+              in_features, dim);
   auto net = std::make_shared<Sequential>();
   net->add("flat", std::make_shared<Flatten>());
   int64_t width = in_features;

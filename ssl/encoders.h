@@ -24,9 +24,9 @@ namespace nidim {
 enum class LayerOrder { paper, followup };
 LayerOrder parse_layer_order(const std::string& name);
 
-std::shared_ptr<Sequential> convnet_encoder(int64_t channels, int64_t height, int64_t width, int64_t dim,
-                                            LayerOrder order, Generator& gen);
-std::shared_ptr<Sequential> mlp_encoder(int64_t in_features, const std::vector<int64_t>& hidden, int64_t dim,
-                                        Generator& gen);
+std::shared_ptr<Sequential> convnet_encoder(int64_t channels, int64_t height, int64_t width,
+                                            int64_t dim, LayerOrder order, Generator& gen);
+std::shared_ptr<Sequential> mlp_encoder(int64_t in_features, const std::vector<int64_t>& hidden,
+                                        int64_t dim, Generator& gen);
 
 }  // namespace nidim

@@ -53,9 +53,8 @@ struct BootstrapSeries {
 };
 
 struct BootstrapResult {
-  std::vector<BootstrapSeries>
-      series;                  // in the order dagostino, shapiro, henze_zirkler,
-                               // mardia_skewness, mardia_kurtosis, ks_fisher (enabled ones)
+  std::vector<BootstrapSeries> series;  // in the order dagostino, shapiro, henze_zirkler,
+      // mardia_skewness, mardia_kurtosis, ks_fisher (enabled ones)
   std::string not_applicable;  // set when the whole protocol cannot run (N < M)
   const BootstrapSeries* find(const std::string& name) const;
 };

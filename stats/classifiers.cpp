@@ -75,24 +75,24 @@ void at_x(const double* a, int64_t lda, int64_t rows, const double* x, int64_t n
           double* g, int64_t ldg, int64_t min_parallel_work = kParallelWork) {
   const int64_t nblk = (d + kColBlock - 1) / kColBlock;
   const bool par = n * rows * d >= min_parallel_work;
-parallel_for(nblk, (par) ? 1 : nblk, [&](int64_t lo_, int64_t hi_) {
-  for (int64_t blk = lo_; blk < hi_; ++blk) {
-    const int64_t c0 = blk * kColBlock, c1 = std::min(d, c0 + kColBlock), w = c1 - c0;
-    std::vector<double> acc(static_cast<size_t>(rows * w), 0.0);
-    for (int64_t i = 0; i < n; ++i) {
-      const double* xi = x + i * d + c0;
-      const double* ai = a + i * lda;
-      for (int64_t r = 0; r < rows; ++r) {
-        const double ar = ai[r];
-        if (ar == 0.0) continue;
-        double* out = acc.data() + r * w;
-        for (int64_t c = 0; c < w; ++c) out[c] += ar * xi[c];
+  parallel_for(nblk, (par) ? 1 : nblk, [&](int64_t lo_, int64_t hi_) {
+    for (int64_t blk = lo_; blk < hi_; ++blk) {
+      const int64_t c0 = blk * kColBlock, c1 = std::min(d, c0 + kColBlock), w = c1 - c0;
+      std::vector<double> acc(static_cast<size_t>(rows * w), 0.0);
+      for (int64_t i = 0; i < n; ++i) {
+        const double* xi = x + i * d + c0;
+        const double* ai = a + i * lda;
+        for (int64_t r = 0; r < rows; ++r) {
+          const double ar = ai[r];
+          if (ar == 0.0) continue;
+          double* out = acc.data() + r * w;
+          for (int64_t c = 0; c < w; ++c) out[c] += ar * xi[c];
+        }
       }
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < w; ++c) g[r * ldg + c0 + c] = acc[r * w + c];
     }
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < w; ++c) g[r * ldg + c0 + c] = acc[r * w + c];
-  }
-});
+  });
 }
 
 // ---- L-BFGS ---------------------------------------------------------------------------------
@@ -324,14 +324,14 @@ std::vector<int64_t> Probabilities::argmax() const {
 
 std::vector<double> LogisticModel::decision(const double* x, int64_t n) const {
   std::vector<double> z(static_cast<size_t>(n * rows));
-parallel_for(n, (n * rows * d >= kParallelWork) ? 1 : n, [&](int64_t lo_, int64_t hi_) {
-  for (int64_t i = lo_; i < hi_; ++i)
-    for (int64_t r = 0; r < rows; ++r) {
-      double s = b[r];
-      for (int64_t c = 0; c < d; ++c) s += w[r * d + c] * x[i * d + c];
-      z[i * rows + r] = s;
-    }
-});
+  parallel_for(n, (n * rows * d >= kParallelWork) ? 1 : n, [&](int64_t lo_, int64_t hi_) {
+    for (int64_t i = lo_; i < hi_; ++i)
+      for (int64_t r = 0; r < rows; ++r) {
+        double s = b[r];
+        for (int64_t c = 0; c < d; ++c) s += w[r * d + c] * x[i * d + c];
+        z[i * rows + r] = s;
+      }
+  });
   return z;
 }
 
@@ -381,32 +381,33 @@ LogisticModel fit_logistic(const double* x, int64_t n, int64_t d, const int64_t*
   ObjectiveFn fg = [&](const std::vector<double>& p, std::vector<double>& g) {
     const double* w = p.data();
     const double* b = p.data() + rows * d;
-parallel_for(nchunks, (n * rows * d >= kParallelWork) ? 1 : nchunks, [&](int64_t lo_, int64_t hi_) {
-  for (int64_t ch = lo_; ch < hi_; ++ch) {
-      std::vector<double> z(static_cast<size_t>(rows));
-      double loss = 0;
-      for (int64_t i = ch * kRowChunk; i < std::min(n, (ch + 1) * kRowChunk); ++i) {
-        for (int64_t r = 0; r < rows; ++r) {
-          double s = b[r];
-          for (int64_t c = 0; c < d; ++c) s += w[r * d + c] * x[i * d + c];
-          z[r] = s;
-        }
-        double* ri = resid.data() + i * rows;
-        if (rows == 1) {
-          // Binary: loss = softplus(z) - y z, dloss/dz = sigmoid(z) - y.
-          const double yi = y[i] == 1 ? 1.0 : 0.0;
-          loss += softplus(z[0]) - yi * z[0];
-          ri[0] = 1 / (1 + std::exp(-z[0])) - yi;
-        } else {
-          // Multinomial: loss = logsumexp(z) - z_y, dloss/dz = softmax(z) - onehot(y).
-          const double zy = z[y[i]];
-          loss += softmax_inplace(z.data(), rows) - zy;
-          for (int64_t r = 0; r < rows; ++r) ri[r] = z[r] - (r == y[i] ? 1.0 : 0.0);
-        }
-      }
-      chunk_loss[ch] = loss;
-    }
-});
+    parallel_for(nchunks, (n * rows * d >= kParallelWork) ? 1 : nchunks,
+                 [&](int64_t lo_, int64_t hi_) {
+                   for (int64_t ch = lo_; ch < hi_; ++ch) {
+                     std::vector<double> z(static_cast<size_t>(rows));
+                     double loss = 0;
+                     for (int64_t i = ch * kRowChunk; i < std::min(n, (ch + 1) * kRowChunk); ++i) {
+                       for (int64_t r = 0; r < rows; ++r) {
+                         double s = b[r];
+                         for (int64_t c = 0; c < d; ++c) s += w[r * d + c] * x[i * d + c];
+                         z[r] = s;
+                       }
+                       double* ri = resid.data() + i * rows;
+                       if (rows == 1) {
+                         // Binary: loss = softplus(z) - y z, dloss/dz = sigmoid(z) - y.
+                         const double yi = y[i] == 1 ? 1.0 : 0.0;
+                         loss += softplus(z[0]) - yi * z[0];
+                         ri[0] = 1 / (1 + std::exp(-z[0])) - yi;
+                       } else {
+                         // Multinomial: loss = logsumexp(z) - z_y, dloss/dz = softmax(z) - onehot(y).
+                         const double zy = z[y[i]];
+                         loss += softmax_inplace(z.data(), rows) - zy;
+                         for (int64_t r = 0; r < rows; ++r) ri[r] = z[r] - (r == y[i] ? 1.0 : 0.0);
+                       }
+                     }
+                     chunk_loss[ch] = loss;
+                   }
+                 });
     at_x(resid.data(), rows, rows, x, n, d, g.data(), d);
     double reg = 0;
     for (int64_t j = 0; j < rows * d; ++j) {
@@ -485,17 +486,17 @@ std::vector<double> GaussianNbModel::joint_log_likelihood(const double* x, int64
     norm[j] = std::log(prior[j]) - 0.5 * s;
   }
   std::vector<double> jll(static_cast<size_t>(n * k));
-parallel_for(n, (n * k * d >= kParallelWork) ? 1 : n, [&](int64_t lo_, int64_t hi_) {
-  for (int64_t i = lo_; i < hi_; ++i)
-    for (int64_t j = 0; j < k; ++j) {
-      double s = 0;
-      for (int64_t c = 0; c < d; ++c) {
-        const double diff = x[i * d + c] - theta[j * d + c];
-        s += diff * diff / var[j * d + c];
+  parallel_for(n, (n * k * d >= kParallelWork) ? 1 : n, [&](int64_t lo_, int64_t hi_) {
+    for (int64_t i = lo_; i < hi_; ++i)
+      for (int64_t j = 0; j < k; ++j) {
+        double s = 0;
+        for (int64_t c = 0; c < d; ++c) {
+          const double diff = x[i * d + c] - theta[j * d + c];
+          s += diff * diff / var[j * d + c];
+        }
+        jll[i * k + j] = norm[j] - 0.5 * s;
       }
-      jll[i * k + j] = norm[j] - 0.5 * s;
-    }
-});
+  });
   return jll;
 }
 
@@ -608,31 +609,31 @@ namespace {
 void mlp_forward(const MlpModel& m, const double* x, int64_t n, double* a1, double* out,
                  int64_t min_parallel_work = kParallelWork) {
   const int64_t d = m.d, h = m.hidden, o = m.outputs;
-parallel_for(n, (n * (d + o) * h >= min_parallel_work) ? 1 : n, [&](int64_t lo_, int64_t hi_) {
-  for (int64_t i = lo_; i < hi_; ++i) {
-    double* ai = a1 + i * h;
-    std::copy(m.b1.begin(), m.b1.end(), ai);
-    for (int64_t c = 0; c < d; ++c) {
-      const double xc = x[i * d + c];
-      const double* wr = m.w1.data() + c * h;
-      for (int64_t j = 0; j < h; ++j) ai[j] += xc * wr[j];
+  parallel_for(n, (n * (d + o) * h >= min_parallel_work) ? 1 : n, [&](int64_t lo_, int64_t hi_) {
+    for (int64_t i = lo_; i < hi_; ++i) {
+      double* ai = a1 + i * h;
+      std::copy(m.b1.begin(), m.b1.end(), ai);
+      for (int64_t c = 0; c < d; ++c) {
+        const double xc = x[i * d + c];
+        const double* wr = m.w1.data() + c * h;
+        for (int64_t j = 0; j < h; ++j) ai[j] += xc * wr[j];
+      }
+      for (int64_t j = 0; j < h; ++j) ai[j] = std::max(ai[j], 0.0);
+      double* oi = out + i * o;
+      std::copy(m.b2.begin(), m.b2.end(), oi);
+      for (int64_t j = 0; j < h; ++j) {
+        const double aj = ai[j];
+        if (aj == 0.0) continue;
+        const double* wr = m.w2.data() + j * o;
+        for (int64_t q = 0; q < o; ++q) oi[q] += aj * wr[q];
+      }
+      if (o == 1) {
+        oi[0] = 1 / (1 + std::exp(-oi[0]));
+      } else {
+        softmax_inplace(oi, o);
+      }
     }
-    for (int64_t j = 0; j < h; ++j) ai[j] = std::max(ai[j], 0.0);
-    double* oi = out + i * o;
-    std::copy(m.b2.begin(), m.b2.end(), oi);
-    for (int64_t j = 0; j < h; ++j) {
-      const double aj = ai[j];
-      if (aj == 0.0) continue;
-      const double* wr = m.w2.data() + j * o;
-      for (int64_t q = 0; q < o; ++q) oi[q] += aj * wr[q];
-    }
-    if (o == 1) {
-      oi[0] = 1 / (1 + std::exp(-oi[0]));
-    } else {
-      softmax_inplace(oi, o);
-    }
-  }
-});
+  });
 }
 
 }  // namespace
@@ -724,18 +725,18 @@ MlpModel fit_mlp(const double* x, int64_t n, int64_t d, const int64_t* y, int64_
         grad[3][q] = s * inv;
       }
       // delta1 = (delta2 W2^T) * relu'(a1).
-parallel_for(nb, (nb * h * o >= kBatchParallelWork) ? 1 : nb, [&](int64_t lo_, int64_t hi_) {
-  for (int64_t r = lo_; r < hi_; ++r)
-        for (int64_t j = 0; j < h; ++j) {
-          if (a1[r * h + j] <= 0.0) {
-            delta1[r * h + j] = 0.0;
-            continue;
+      parallel_for(nb, (nb * h * o >= kBatchParallelWork) ? 1 : nb, [&](int64_t lo_, int64_t hi_) {
+        for (int64_t r = lo_; r < hi_; ++r)
+          for (int64_t j = 0; j < h; ++j) {
+            if (a1[r * h + j] <= 0.0) {
+              delta1[r * h + j] = 0.0;
+              continue;
+            }
+            double s = 0;
+            for (int64_t q = 0; q < o; ++q) s += out[r * o + q] * m.w2[j * o + q];
+            delta1[r * h + j] = s;
           }
-          double s = 0;
-          for (int64_t q = 0; q < o; ++q) s += out[r * o + q] * m.w2[j * o + q];
-          delta1[r * h + j] = s;
-        }
-});
+      });
       at_x(xb.data(), d, d, delta1.data(), nb, h, grad[0].data(), h, kBatchParallelWork);
       for (int64_t j = 0; j < d * h; ++j) grad[0][j] = (grad[0][j] + opt.alpha * m.w1[j]) * inv;
       for (int64_t j = 0; j < h; ++j) {

@@ -78,7 +78,8 @@ void check_error(F&& f, const std::vector<std::string>& fragments) {
       CHECK_MESSAGE(msg.find(frag) != std::string::npos,
                     "error message '" << msg << "' lacks '" << frag << "'");
   }
-  CHECK_MESSAGE(thrown, "expected an error mentioning '" << (fragments.empty() ? "" : fragments[0]) << "'");
+  CHECK_MESSAGE(thrown,
+                "expected an error mentioning '" << (fragments.empty() ? "" : fragments[0]) << "'");
 }
 
 }  // namespace nidim::test

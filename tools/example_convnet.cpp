@@ -10,8 +10,8 @@
 #include <string>
 
 #include "core/autograd.h"
-#include "kernels/cpu/blas.h"
 #include "core/parallel.h"
+#include "kernels/cpu/blas.h"
 #include "kernels/ops.h"
 #include "nn/layers.h"
 #include "nn/optim.h"
@@ -52,11 +52,18 @@ int main(int argc, char** argv) try {
   std::string out = "example_convnet.safetensors";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    NIDIM_CHECK(i + 1 < argc, "{}: missing value (usage: example_convnet [--epochs N] [--threads N] [--out FILE])", arg);
-    if (arg == "--epochs") epochs = std::stoi(argv[++i]);
-    else if (arg == "--threads") threads = std::stoi(argv[++i]);
-    else if (arg == "--out") out = argv[++i];
-    else NIDIM_FAIL("unknown flag {} (usage: example_convnet [--epochs N] [--threads N] [--out FILE])", arg);
+    NIDIM_CHECK(
+        i + 1 < argc,
+        "{}: missing value (usage: example_convnet [--epochs N] [--threads N] [--out FILE])", arg);
+    if (arg == "--epochs")
+      epochs = std::stoi(argv[++i]);
+    else if (arg == "--threads")
+      threads = std::stoi(argv[++i]);
+    else if (arg == "--out")
+      out = argv[++i];
+    else
+      NIDIM_FAIL("unknown flag {} (usage: example_convnet [--epochs N] [--threads N] [--out FILE])",
+                 arg);
   }
   set_num_threads(threads);
   Generator gen(2025);
@@ -90,7 +97,8 @@ int main(int argc, char** argv) try {
       loss.backward();
       opt.step();
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     net.eval();
     std::printf("epoch %d/%d  loss %.4f  test accuracy %.3f  %.0f images/s\n", epoch, epochs,
                 total / static_cast<double>(steps), accuracy(net, test_x, test_y),

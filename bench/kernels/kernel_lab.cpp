@@ -76,8 +76,12 @@ Tensor dev(const std::vector<float>& v) {
   return Tensor::from_vector(v, {static_cast<int64_t>(v.size())}, Device::cuda());
 }
 
-float* fp(Tensor& t) { return static_cast<float*>(t.raw()); }
-const float* cfp(const Tensor& t) { return static_cast<const float*>(t.raw()); }
+float* fp(Tensor& t) {
+  return static_cast<float*>(t.raw());
+}
+const float* cfp(const Tensor& t) {
+  return static_cast<const float*>(t.raw());
+}
 
 // Mean milliseconds of `run` over reps launches, after 3 warm-up launches, with CUDA events on
 // the compute stream.
@@ -107,19 +111,23 @@ void report(const Row& r) {
   rows.push_back(r);
   if (!r.passed) any_failed = true;
   if (r.ms > 0)
-    std::printf("  %-22s %-28s %-26s %-6s err %.2g  %9.4f ms  %8.2f %s\n", r.kernel.c_str(), r.version.c_str(),
-                r.size.c_str(), "ok", r.max_error, r.ms, r.throughput, r.unit.c_str());
+    std::printf("  %-22s %-28s %-26s %-6s err %.2g  %9.4f ms  %8.2f %s\n", r.kernel.c_str(),
+                r.version.c_str(), r.size.c_str(), "ok", r.max_error, r.ms, r.throughput,
+                r.unit.c_str());
   else
-    std::printf("  %-22s %-28s %-26s %-6s err %.2g%s\n", r.kernel.c_str(), r.version.c_str(), r.size.c_str(),
-                r.passed ? "ok" : "FAILED", r.max_error, r.passed ? "" : "  (not timed)");
+    std::printf("  %-22s %-28s %-26s %-6s err %.2g%s\n", r.kernel.c_str(), r.version.c_str(),
+                r.size.c_str(), r.passed ? "ok" : "FAILED", r.max_error,
+                r.passed ? "" : "  (not timed)");
   std::fflush(stdout);
 }
 
 // A version: check at every size in `check_sizes`; if all pass, time at `time_sizes`.
 template <class Size>
-void lab(const std::string& kernel, const std::string& version, const std::vector<Size>& check_sizes,
-         const std::vector<Size>& time_sizes, const std::function<std::string(const Size&)>& label,
-         const std::function<Check(const Size&)>& check, const std::function<double(const Size&, int)>& timed,
+void lab(const std::string& kernel, const std::string& version,
+         const std::vector<Size>& check_sizes, const std::vector<Size>& time_sizes,
+         const std::function<std::string(const Size&)>& label,
+         const std::function<Check(const Size&)>& check,
+         const std::function<double(const Size&, int)>& timed,
          const std::function<double(const Size&)>& work, const std::string& unit, int reps) {
   bool all_ok = true;
   for (const Size& s : check_sizes) {
@@ -150,70 +158,90 @@ struct BnSize {
   int64_t N, C, S;
 };
 
-std::string bn_label(const BnSize& s) { return fmt::format("[{}, {}, {}]", s.N, s.C, s.S); }
+std::string bn_label(const BnSize& s) {
+  return fmt::format("[{}, {}, {}]", s.N, s.C, s.S);
+}
 
 void batchnorm_lab(int reps) {
   std::printf("batch-norm (training mode; [N, C, S], float32)\n");
-  const std::vector<BnSize> check_sizes = {{8, 3, 25}, {1024, 2, 1}, {64, 32, 169}, {1024, 64, 25}, {1024, 128, 1}};
-  const std::vector<BnSize> time_sizes = {{1024, 32, 169}, {1024, 64, 25}, {1024, 2, 1}, {256, 64, 3136}};
-  auto make = [](const BnSize& s, Generator& gen) { return host_randn(s.N * s.C * s.S, gen, 2.0, 0.5); };
-  using Fwd = void (*)(float*, float*, float*, const float*, const float*, const float*, int64_t, int64_t,
-                       int64_t, double);
-  auto production = [](float* y, float* m, float* inv, const float* x, const float* w, const float* b, int64_t N,
-                       int64_t C, int64_t S, double eps) {
+  const std::vector<BnSize> check_sizes = {
+      {8, 3, 25}, {1024, 2, 1}, {64, 32, 169}, {1024, 64, 25}, {1024, 128, 1}};
+  const std::vector<BnSize> time_sizes = {
+      {1024, 32, 169}, {1024, 64, 25}, {1024, 2, 1}, {256, 64, 3136}};
+  auto make = [](const BnSize& s, Generator& gen) {
+    return host_randn(s.N * s.C * s.S, gen, 2.0, 0.5);
+  };
+  using Fwd = void (*)(float*, float*, float*, const float*, const float*, const float*, int64_t,
+                       int64_t, int64_t, double);
+  auto production = [](float* y, float* m, float* inv, const float* x, const float* w,
+                       const float* b, int64_t N, int64_t C, int64_t S, double eps) {
     batch_norm_forward_cuda<float>(y, m, inv, x, w, b, nullptr, nullptr, N, C, S, true, 0.1, eps);
   };
-  const std::pair<std::string, Fwd> versions[] = {{"forward (production)", production},
-                                                   {"forward (one block/channel)", batch_norm_forward_one_block_cuda<float>}};
+  const std::pair<std::string, Fwd> versions[] = {
+      {"forward (production)", production},
+      {"forward (one block/channel)", batch_norm_forward_one_block_cuda<float>}};
   for (const auto& [name, fwd] : versions) {
     lab<BnSize>(
         "batch_norm", name, check_sizes, time_sizes, bn_label,
         [&, fwd = fwd](const BnSize& s) {
           Generator gen(1);
-          const std::vector<float> x = make(s, gen), w = host_randn(s.C, gen), b = host_randn(s.C, gen);
+          const std::vector<float> x = make(s, gen), w = host_randn(s.C, gen),
+                                   b = host_randn(s.C, gen);
           std::vector<float> y(x.size()), m(static_cast<size_t>(s.C)), inv(m.size());
-          batch_norm_forward_cpu<float>(y.data(), m.data(), inv.data(), x.data(), w.data(), b.data(), nullptr, nullptr,
-                                        s.N, s.C, s.S, true, 0.1, 1e-5);
+          batch_norm_forward_cpu<float>(y.data(), m.data(), inv.data(), x.data(), w.data(),
+                                        b.data(), nullptr, nullptr, s.N, s.C, s.S, true, 0.1, 1e-5);
           Tensor xd = dev(x), wd = dev(w), bd = dev(b), yd = dev(y), md = dev(m), invd = dev(inv);
           fwd(fp(yd), fp(md), fp(invd), cfp(xd), cfp(wd), cfp(bd), s.N, s.C, s.S, 1e-5);
-          return merge(merge(compare(yd, y, 1e-4, 1e-5), compare(md, m, 1e-5, 1e-6)), compare(invd, inv, 1e-4, 1e-6));
+          return merge(merge(compare(yd, y, 1e-4, 1e-5), compare(md, m, 1e-5, 1e-6)),
+                       compare(invd, inv, 1e-4, 1e-6));
         },
         [&, fwd = fwd](const BnSize& s, int r) {
           Generator gen(1);
-          Tensor xd = dev(make(s, gen)), yd = dev(std::vector<float>(static_cast<size_t>(s.N * s.C * s.S)));
+          Tensor xd = dev(make(s, gen)),
+                 yd = dev(std::vector<float>(static_cast<size_t>(s.N * s.C * s.S)));
           Tensor md = dev(std::vector<float>(static_cast<size_t>(s.C))), invd = md.clone();
-          return time_ms([&] { fwd(fp(yd), fp(md), fp(invd), cfp(xd), nullptr, nullptr, s.N, s.C, s.S, 1e-5); }, r);
+          return time_ms(
+              [&] {
+                fwd(fp(yd), fp(md), fp(invd), cfp(xd), nullptr, nullptr, s.N, s.C, s.S, 1e-5);
+              },
+              r);
         },
-        [](const BnSize& s) { return 3.0 * 4 * static_cast<double>(s.N * s.C * s.S) / 1e9; }, "GB/s", reps);
+        [](const BnSize& s) { return 3.0 * 4 * static_cast<double>(s.N * s.C * s.S) / 1e9; },
+        "GB/s", reps);
   }
   lab<BnSize>(
       "batch_norm", "backward (production)", check_sizes, time_sizes, bn_label,
       [&](const BnSize& s) {
         Generator gen(2);
         const std::vector<float> x = make(s, gen), dy = make(s, gen), w = host_randn(s.C, gen);
-        std::vector<float> y(x.size()), m(static_cast<size_t>(s.C)), inv(m.size()), dx(x.size()), dw(m.size()),
-            db(m.size());
-        batch_norm_forward_cpu<float>(y.data(), m.data(), inv.data(), x.data(), w.data(), nullptr, nullptr, nullptr,
-                                      s.N, s.C, s.S, true, 0.1, 1e-5);
-        batch_norm_backward_cpu<float>(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), m.data(),
-                                       inv.data(), s.N, s.C, s.S, true);
-        Tensor xd = dev(x), dyd = dev(dy), wd = dev(w), md = dev(m), invd = dev(inv), dxd = dev(dx), dwd = dev(dw),
-               dbd = dev(db);
-        batch_norm_backward_cuda<float>(fp(dxd), fp(dwd), fp(dbd), cfp(dyd), cfp(xd), cfp(wd), cfp(md), cfp(invd), s.N,
-                                        s.C, s.S, true);
-        return merge(merge(compare(dxd, dx, 1e-4, 1e-4), compare(dwd, dw, 1e-4, 1e-5)), compare(dbd, db, 1e-4, 1e-5));
+        std::vector<float> y(x.size()), m(static_cast<size_t>(s.C)), inv(m.size()), dx(x.size()),
+            dw(m.size()), db(m.size());
+        batch_norm_forward_cpu<float>(y.data(), m.data(), inv.data(), x.data(), w.data(), nullptr,
+                                      nullptr, nullptr, s.N, s.C, s.S, true, 0.1, 1e-5);
+        batch_norm_backward_cpu<float>(dx.data(), dw.data(), db.data(), dy.data(), x.data(),
+                                       w.data(), m.data(), inv.data(), s.N, s.C, s.S, true);
+        Tensor xd = dev(x), dyd = dev(dy), wd = dev(w), md = dev(m), invd = dev(inv), dxd = dev(dx),
+               dwd = dev(dw), dbd = dev(db);
+        batch_norm_backward_cuda<float>(fp(dxd), fp(dwd), fp(dbd), cfp(dyd), cfp(xd), cfp(wd),
+                                        cfp(md), cfp(invd), s.N, s.C, s.S, true);
+        return merge(merge(compare(dxd, dx, 1e-4, 1e-4), compare(dwd, dw, 1e-4, 1e-5)),
+                     compare(dbd, db, 1e-4, 1e-5));
       },
       [&](const BnSize& s, int r) {
         Generator gen(2);
         Tensor xd = dev(make(s, gen)), dyd = dev(make(s, gen)), dxd = xd.clone();
         Tensor md = dev(std::vector<float>(static_cast<size_t>(s.C), 0.1f));
-        Tensor invd = dev(std::vector<float>(static_cast<size_t>(s.C), 1.5f)), dwd = md.clone(), dbd = md.clone();
-        return time_ms([&] {
-          batch_norm_backward_cuda<float>(fp(dxd), fp(dwd), fp(dbd), cfp(dyd), cfp(xd), nullptr, cfp(md), cfp(invd),
-                                          s.N, s.C, s.S, true);
-        }, r);
+        Tensor invd = dev(std::vector<float>(static_cast<size_t>(s.C), 1.5f)), dwd = md.clone(),
+               dbd = md.clone();
+        return time_ms(
+            [&] {
+              batch_norm_backward_cuda<float>(fp(dxd), fp(dwd), fp(dbd), cfp(dyd), cfp(xd), nullptr,
+                                              cfp(md), cfp(invd), s.N, s.C, s.S, true);
+            },
+            r);
       },
-      [](const BnSize& s) { return 5.0 * 4 * static_cast<double>(s.N * s.C * s.S) / 1e9; }, "GB/s", reps);
+      [](const BnSize& s) { return 5.0 * 4 * static_cast<double>(s.N * s.C * s.S) / 1e9; }, "GB/s",
+      reps);
 }
 
 // ---- the pairwise critic ----------------------------------------------------------------------------
@@ -222,7 +250,9 @@ struct CriticSize {
   int64_t B, H;
 };
 
-std::string critic_label(const CriticSize& s) { return fmt::format("B {} H {}", s.B, s.H); }
+std::string critic_label(const CriticSize& s) {
+  return fmt::format("B {} H {}", s.B, s.H);
+}
 
 struct CriticData {
   std::vector<float> u, v, W2, b2, w3, b3;
@@ -244,26 +274,30 @@ struct CriticDevice {
 };
 
 void critic_lab(int reps) {
-  std::printf("pairwise critic (S[i,j] = w3 . lrelu(W2 lrelu(u_i + v_j) + b2) + b3; float32, TF32 %s)\n",
-              tf32_cuda() ? "on" : "off");
+  std::printf(
+      "pairwise critic (S[i,j] = w3 . lrelu(W2 lrelu(u_i + v_j) + b2) + b3; float32, TF32 %s)\n",
+      tf32_cuda() ? "on" : "off");
   const std::vector<CriticSize> check_sizes = {{37, 32}, {64, 70}, {256, 256}};
   const double slope = 0.01;
-  using Scores = void (*)(float*, const float*, const float*, const float*, const float*, const float*, const float*,
-                          const PairwiseShape&);
-  const std::pair<std::string, Scores> score_versions[] = {{"scores (fused, production)", pairwise_mlp_forward_cuda<float>},
-                                                           {"scores (thread per pair)", pairwise_mlp_forward_naive_cuda<float>}};
+  using Scores = void (*)(float*, const float*, const float*, const float*, const float*,
+                          const float*, const float*, const PairwiseShape&);
+  const std::pair<std::string, Scores> score_versions[] = {
+      {"scores (fused, production)", pairwise_mlp_forward_cuda<float>},
+      {"scores (thread per pair)", pairwise_mlp_forward_naive_cuda<float>}};
   for (const auto& [name, scores] : score_versions) {
     const bool naive = name.find("thread") != std::string::npos;
     lab<CriticSize>(
-        "pairwise_mlp", name, check_sizes, naive ? std::vector<CriticSize>{{256, 256}} : std::vector<CriticSize>{{1024, 256}, {4096, 256}},
+        "pairwise_mlp", name, check_sizes,
+        naive ? std::vector<CriticSize>{{256, 256}}
+              : std::vector<CriticSize>{{1024, 256}, {4096, 256}},
         critic_label,
         [&, scores = scores](const CriticSize& s) {
           Generator gen(3);
           const CriticData d(s, gen);
           const PairwiseShape shape{s.B, s.B, s.H, slope, 0};
           std::vector<float> S(static_cast<size_t>(s.B * s.B));
-          pairwise_mlp_forward_cpu<float>(S.data(), d.u.data(), d.v.data(), d.W2.data(), d.b2.data(), d.w3.data(),
-                                          d.b3[0], shape);
+          pairwise_mlp_forward_cpu<float>(S.data(), d.u.data(), d.v.data(), d.W2.data(),
+                                          d.b2.data(), d.w3.data(), d.b3[0], shape);
           CriticDevice g(d);
           Tensor Sd = dev(S);
           scores(fp(Sd), cfp(g.u), cfp(g.v), cfp(g.W2), cfp(g.b2), cfp(g.w3), cfp(g.b3), shape);
@@ -274,24 +308,31 @@ void critic_lab(int reps) {
           CriticDevice g(CriticData(s, gen));
           Tensor Sd = Tensor::empty({s.B, s.B}, DType::f32, Device::cuda());
           const PairwiseShape shape{s.B, s.B, s.H, slope, 0};
-          return time_ms([&] { scores(fp(Sd), cfp(g.u), cfp(g.v), cfp(g.W2), cfp(g.b2), cfp(g.w3), cfp(g.b3), shape); },
-                         r);
+          return time_ms(
+              [&] {
+                scores(fp(Sd), cfp(g.u), cfp(g.v), cfp(g.W2), cfp(g.b2), cfp(g.w3), cfp(g.b3),
+                       shape);
+              },
+              r);
         },
-        [](const CriticSize& s) { return 2.0 * s.B * s.B * s.H * s.H / 1e12; }, "TFLOP/s", naive ? 2 : reps);
+        [](const CriticSize& s) { return 2.0 * s.B * s.B * s.H * s.H / 1e12; }, "TFLOP/s",
+        naive ? 2 : reps);
   }
   lab<CriticSize>(
-      "pairwise_mlp_infonce", "loss only (fused + row lse)", check_sizes, {{1024, 256}}, critic_label,
+      "pairwise_mlp_infonce", "loss only (fused + row lse)", check_sizes, {{1024, 256}},
+      critic_label,
       [&](const CriticSize& s) {
         Generator gen(4);
         const CriticData d(s, gen);
         const PairwiseShape shape{s.B, s.B, s.H, slope, 0};
         std::vector<float> loss(1);
-        pairwise_mlp_infonce_cpu<float>(loss.data(), nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, d.u.data(),
-                                        d.v.data(), d.W2.data(), d.b2.data(), d.w3.data(), d.b3[0], shape);
+        pairwise_mlp_infonce_cpu<float>(loss.data(), nullptr, nullptr, nullptr, nullptr, nullptr,
+                                        nullptr, d.u.data(), d.v.data(), d.W2.data(), d.b2.data(),
+                                        d.w3.data(), d.b3[0], shape);
         CriticDevice g(d);
         Tensor ld = dev(loss);
-        pairwise_mlp_infonce_loss_fused_cuda<float>(fp(ld), cfp(g.u), cfp(g.v), cfp(g.W2), cfp(g.b2), cfp(g.w3),
-                                                    cfp(g.b3), shape);
+        pairwise_mlp_infonce_loss_fused_cuda<float>(fp(ld), cfp(g.u), cfp(g.v), cfp(g.W2),
+                                                    cfp(g.b2), cfp(g.w3), cfp(g.b3), shape);
         return compare(ld, loss, 1e-4, 1e-5);
       },
       [&](const CriticSize& s, int r) {
@@ -299,30 +340,35 @@ void critic_lab(int reps) {
         CriticDevice g(CriticData(s, gen));
         Tensor ld = Tensor::empty({1}, DType::f32, Device::cuda());
         const PairwiseShape shape{s.B, s.B, s.H, slope, 0};
-        return time_ms([&] {
-          pairwise_mlp_infonce_loss_fused_cuda<float>(fp(ld), cfp(g.u), cfp(g.v), cfp(g.W2), cfp(g.b2), cfp(g.w3),
-                                                      cfp(g.b3), shape);
-        }, r);
+        return time_ms(
+            [&] {
+              pairwise_mlp_infonce_loss_fused_cuda<float>(fp(ld), cfp(g.u), cfp(g.v), cfp(g.W2),
+                                                          cfp(g.b2), cfp(g.w3), cfp(g.b3), shape);
+            },
+            r);
       },
       [](const CriticSize& s) { return 2.0 * s.B * s.B * s.H * s.H / 1e12; }, "TFLOP/s", reps);
   lab<CriticSize>(
-      "pairwise_mlp_infonce", "loss + gradients (production)", check_sizes, {{1024, 256}}, critic_label,
+      "pairwise_mlp_infonce", "loss + gradients (production)", check_sizes, {{1024, 256}},
+      critic_label,
       [&](const CriticSize& s) {
         Generator gen(5);
         const CriticData d(s, gen);
         const PairwiseShape shape{s.B, s.B, s.H, slope, 0};
-        std::vector<float> loss(1), du(d.u.size()), dv(d.v.size()), dW2(d.W2.size()), db2(d.b2.size()),
-            dw3(d.w3.size()), db3(1);
-        pairwise_mlp_infonce_cpu<float>(loss.data(), du.data(), dv.data(), dW2.data(), db2.data(), dw3.data(),
-                                        db3.data(), d.u.data(), d.v.data(), d.W2.data(), d.b2.data(), d.w3.data(),
-                                        d.b3[0], shape);
+        std::vector<float> loss(1), du(d.u.size()), dv(d.v.size()), dW2(d.W2.size()),
+            db2(d.b2.size()), dw3(d.w3.size()), db3(1);
+        pairwise_mlp_infonce_cpu<float>(loss.data(), du.data(), dv.data(), dW2.data(), db2.data(),
+                                        dw3.data(), db3.data(), d.u.data(), d.v.data(), d.W2.data(),
+                                        d.b2.data(), d.w3.data(), d.b3[0], shape);
         CriticDevice g(d);
-        Tensor ld = dev(loss), dud = dev(du), dvd = dev(dv), dW2d = dev(dW2), db2d = dev(db2), dw3d = dev(dw3),
-               db3d = dev(db3);
-        pairwise_mlp_infonce_cuda<float>(fp(ld), fp(dud), fp(dvd), fp(dW2d), fp(db2d), fp(dw3d), fp(db3d), cfp(g.u),
-                                         cfp(g.v), cfp(g.W2), cfp(g.b2), cfp(g.w3), cfp(g.b3), shape);
+        Tensor ld = dev(loss), dud = dev(du), dvd = dev(dv), dW2d = dev(dW2), db2d = dev(db2),
+               dw3d = dev(dw3), db3d = dev(db3);
+        pairwise_mlp_infonce_cuda<float>(fp(ld), fp(dud), fp(dvd), fp(dW2d), fp(db2d), fp(dw3d),
+                                         fp(db3d), cfp(g.u), cfp(g.v), cfp(g.W2), cfp(g.b2),
+                                         cfp(g.w3), cfp(g.b3), shape);
         Check c = compare(ld, loss, 1e-4, 1e-5);
-        for (auto [a, e] : {std::pair{&dud, &du}, {&dvd, &dv}, {&dW2d, &dW2}, {&db2d, &db2}, {&dw3d, &dw3}})
+        for (auto [a, e] :
+             {std::pair{&dud, &du}, {&dvd, &dv}, {&dW2d, &dW2}, {&db2d, &db2}, {&dw3d, &dw3}})
           c = merge(c, compare(*a, *e, 1e-3, 1e-4));
         // db3 = sum of dS is analytically 0 (each row of dS sums to 0), so both values are rounding
         // noise of a sum of B^2 terms of size ~1/B: compare absolutely, within 1e-4.
@@ -335,14 +381,20 @@ void critic_lab(int reps) {
       [&](const CriticSize& s, int r) {
         Generator gen(5);
         CriticDevice g(CriticData(s, gen));
-        auto like = [](const Tensor& t) { return Tensor::empty(t.shape(), DType::f32, Device::cuda()); };
-        Tensor ld = Tensor::empty({1}, DType::f32, Device::cuda()), dud = like(g.u), dvd = like(g.v),
-               dW2d = like(g.W2), db2d = like(g.b2), dw3d = like(g.w3), db3d = like(g.b3);
+        auto like = [](const Tensor& t) {
+          return Tensor::empty(t.shape(), DType::f32, Device::cuda());
+        };
+        Tensor ld = Tensor::empty({1}, DType::f32, Device::cuda()), dud = like(g.u),
+               dvd = like(g.v), dW2d = like(g.W2), db2d = like(g.b2), dw3d = like(g.w3),
+               db3d = like(g.b3);
         const PairwiseShape shape{s.B, s.B, s.H, slope, 0};
-        return time_ms([&] {
-          pairwise_mlp_infonce_cuda<float>(fp(ld), fp(dud), fp(dvd), fp(dW2d), fp(db2d), fp(dw3d), fp(db3d),
-                                           cfp(g.u), cfp(g.v), cfp(g.W2), cfp(g.b2), cfp(g.w3), cfp(g.b3), shape);
-        }, r);
+        return time_ms(
+            [&] {
+              pairwise_mlp_infonce_cuda<float>(fp(ld), fp(dud), fp(dvd), fp(dW2d), fp(db2d),
+                                               fp(dw3d), fp(db3d), cfp(g.u), cfp(g.v), cfp(g.W2),
+                                               cfp(g.b2), cfp(g.w3), cfp(g.b3), shape);
+            },
+            r);
       },
       [](const CriticSize& s) { return 3 * 2.0 * s.B * s.B * s.H * s.H / 1e12; }, "TFLOP/s", reps);
 }
@@ -350,7 +402,9 @@ void critic_lab(int reps) {
 // ---- noise ------------------------------------------------------------------------------------------
 
 void noise_lab(int reps) {
-  std::printf("noise (Philox4x32-10; element e = word offset + e of the (seed, stream) sequence; float32)\n");
+  std::printf(
+      "noise (Philox4x32-10; element e = word offset + e of the (seed, stream) sequence; "
+      "float32)\n");
   const std::vector<int64_t> check_sizes = {1, 4099, int64_t(1) << 20};
   const std::vector<int64_t> time_sizes = {int64_t(1) << 20, int64_t(1) << 26};
   auto label = [](const int64_t& n) { return fmt::format("n {}", n); };
@@ -395,10 +449,14 @@ int main(int argc, char** argv) try {
       NIDIM_CHECK(i + 1 < argc, "{}: missing value", a);
       return argv[++i];
     };
-    if (a == "--only") o.only = value();
-    else if (a == "--reps") o.reps = std::stoi(value());
-    else if (a == "--json") o.json_path = value();
-    else NIDIM_FAIL("unknown flag {} (--only batchnorm|critic|noise, --reps N, --json PATH)", a);
+    if (a == "--only")
+      o.only = value();
+    else if (a == "--reps")
+      o.reps = std::stoi(value());
+    else if (a == "--json")
+      o.json_path = value();
+    else
+      NIDIM_FAIL("unknown flag {} (--only batchnorm|critic|noise, --reps N, --json PATH)", a);
   }
   if (cuda_device_count() == 0) {
     std::printf("kernel_lab: skipped: no CUDA device (cuda_device_count() = 0)\n");
@@ -411,8 +469,14 @@ int main(int argc, char** argv) try {
   if (!o.json_path.empty()) {
     nlohmann::json j = nlohmann::json::array();
     for (const Row& r : rows)
-      j.push_back({{"kernel", r.kernel}, {"version", r.version}, {"size", r.size}, {"passed", r.passed},
-                   {"max_error", r.max_error}, {"ms", r.ms}, {"throughput", r.throughput}, {"unit", r.unit}});
+      j.push_back({{"kernel", r.kernel},
+                   {"version", r.version},
+                   {"size", r.size},
+                   {"passed", r.passed},
+                   {"max_error", r.max_error},
+                   {"ms", r.ms},
+                   {"throughput", r.throughput},
+                   {"unit", r.unit}});
     std::FILE* f = std::fopen(o.json_path.c_str(), "w");
     NIDIM_CHECK(f, "--json {}: cannot write", o.json_path);
     std::fprintf(f, "%s\n", j.dump(1).c_str());

@@ -7,17 +7,17 @@
 
 #include "core/error.h"
 
-#define NIDIM_CUDA_CHECK(call, what)                                                        \
-  do {                                                                                      \
-    cudaError_t nidim_err_ = (call);                                                        \
-    if (nidim_err_ != cudaSuccess)                                                          \
-      NIDIM_FAIL("{}: CUDA error {} ({}) at {}:{}", what, cudaGetErrorName(nidim_err_),     \
-                 cudaGetErrorString(nidim_err_), __FILE__, __LINE__);                       \
+#define NIDIM_CUDA_CHECK(call, what)                                                    \
+  do {                                                                                  \
+    cudaError_t nidim_err_ = (call);                                                    \
+    if (nidim_err_ != cudaSuccess)                                                      \
+      NIDIM_FAIL("{}: CUDA error {} ({}) at {}:{}", what, cudaGetErrorName(nidim_err_), \
+                 cudaGetErrorString(nidim_err_), __FILE__, __LINE__);                   \
   } while (0)
 
-#define NIDIM_CUDA_CHECK_LOG(call, what)                                                    \
-  do {                                                                                      \
-    cudaError_t nidim_err_ = (call);                                                        \
-    NIDIM_CHECK_LOG(nidim_err_ == cudaSuccess, "{}: CUDA error {} at {}:{}", what,          \
-                    cudaGetErrorName(nidim_err_), __FILE__, __LINE__);                      \
+#define NIDIM_CUDA_CHECK_LOG(call, what)                                           \
+  do {                                                                             \
+    cudaError_t nidim_err_ = (call);                                               \
+    NIDIM_CHECK_LOG(nidim_err_ == cudaSuccess, "{}: CUDA error {} at {}:{}", what, \
+                    cudaGetErrorName(nidim_err_), __FILE__, __LINE__);             \
   } while (0)

@@ -19,13 +19,13 @@
 namespace nidim {
 
 struct CudaMemoryStats {
-  int64_t bytes_in_use = 0;        // handed-out blocks (rounded sizes), all devices
-  int64_t peak_bytes_in_use = 0;   // since the start or reset_cuda_peak_memory()
-  int64_t bytes_reserved = 0;      // in use plus cached (what cudaMalloc holds)
+  int64_t bytes_in_use = 0;       // handed-out blocks (rounded sizes), all devices
+  int64_t peak_bytes_in_use = 0;  // since the start or reset_cuda_peak_memory()
+  int64_t bytes_reserved = 0;     // in use plus cached (what cudaMalloc holds)
   int64_t peak_bytes_reserved = 0;
-  int64_t device_mallocs = 0;      // cudaMalloc calls so far: constant in a steady training loop
-  int64_t cache_hits = 0;          // requests served from the cache
-  int64_t pinned_bytes = 0;        // pinned host memory held by the staging ring and PinnedBuffers
+  int64_t device_mallocs = 0;  // cudaMalloc calls so far: constant in a steady training loop
+  int64_t cache_hits = 0;      // requests served from the cache
+  int64_t pinned_bytes = 0;    // pinned host memory held by the staging ring and PinnedBuffers
 };
 
 CudaMemoryStats cuda_memory_stats();
@@ -48,7 +48,10 @@ class CudaBuffer {
   CudaBuffer& operator=(const CudaBuffer&) = delete;
 
   void* get() const { return m_ptr; }
-  template <class T> T* as() const { return static_cast<T*>(m_ptr); }
+  template <class T>
+  T* as() const {
+    return static_cast<T*>(m_ptr);
+  }
   size_t bytes() const { return m_bytes; }
 
  private:

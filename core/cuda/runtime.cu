@@ -146,7 +146,8 @@ void copy_host_to_device(void* dst, const void* src, size_t bytes) {
     if (slot.done) NIDIM_CUDA_CHECK(cudaEventSynchronize(slot.done), "cuda_copy (staging slot)");
     if (slot.device != device) {
       if (slot.done) NIDIM_CUDA_CHECK_LOG(cudaEventDestroy(slot.done), "cuda_copy (staging event)");
-      NIDIM_CUDA_CHECK(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming), "cuda_copy (staging event)");
+      NIDIM_CUDA_CHECK(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming),
+                       "cuda_copy (staging event)");
       slot.device = device;
     }
     if (slot.bytes < chunk) {
@@ -162,7 +163,8 @@ void copy_host_to_device(void* dst, const void* src, size_t bytes) {
       count_pinned(static_cast<int64_t>(size));
     }
     std::memcpy(slot.host, static_cast<const char*>(src) + done, chunk);
-    NIDIM_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(dst) + done, slot.host, chunk, cudaMemcpyHostToDevice, stream),
+    NIDIM_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(dst) + done, slot.host, chunk,
+                                     cudaMemcpyHostToDevice, stream),
                      "cuda_copy (host to device)");
     NIDIM_CUDA_CHECK(cudaEventRecord(slot.done, stream), "cuda_copy (staging event)");
     done += chunk;
@@ -173,7 +175,9 @@ void copy_host_to_device(void* dst, const void* src, size_t bytes) {
 
 // ---- core/cuda_runtime.h ------------------------------------------------------------------------
 
-bool cuda_compiled() { return true; }
+bool cuda_compiled() {
+  return true;
+}
 
 int cuda_device_count() {
   static const int count = [] {
@@ -195,7 +199,8 @@ std::string cuda_device_name(int index) {
 
 void* cuda_allocate(size_t bytes, int device) {
   NIDIM_CHECK(device >= 0 && device < cuda_device_count(),
-              "cuda_allocate: no CUDA device {} (this machine has {})", device, cuda_device_count());
+              "cuda_allocate: no CUDA device {} (this machine has {})", device,
+              cuda_device_count());
   const size_t size = round_up(bytes);
   Pool& p = pool();
   std::lock_guard<std::mutex> lock(p.mutex);
@@ -218,8 +223,9 @@ void* cuda_allocate(size_t bytes, int device) {
     release_cached(device);
     err = cudaMalloc(&block, size);
   }
-  NIDIM_CUDA_CHECK(err, fmt::format("cuda_allocate({} bytes on cuda:{}; {} bytes in use, {} reserved)", bytes,
-                                    device, p.stats.bytes_in_use, p.stats.bytes_reserved));
+  NIDIM_CUDA_CHECK(
+      err, fmt::format("cuda_allocate({} bytes on cuda:{}; {} bytes in use, {} reserved)", bytes,
+                       device, p.stats.bytes_in_use, p.stats.bytes_reserved));
   d.live[block] = size;
   ++p.stats.device_mallocs;
   note_reserved(p.stats, static_cast<int64_t>(size));
@@ -234,7 +240,8 @@ void cuda_deallocate(void* ptr, size_t /*bytes: the pool knows the block's size*
   DevicePool& d = p.devices[device];
   auto it = d.live.find(ptr);
   if (it == d.live.end()) {
-    NIDIM_CHECK_LOG(false, "cuda_deallocate: {} was not allocated by nidim on cuda:{}", ptr, device);
+    NIDIM_CHECK_LOG(false, "cuda_deallocate: {} was not allocated by nidim on cuda:{}", ptr,
+                    device);
     return;
   }
   const size_t size = it->second;
@@ -258,8 +265,10 @@ void cuda_copy(void* dst, const void* src, size_t bytes, CopyKind kind) {
     const int device = device_of(src, "cuda_copy (device to host)");
     DeviceGuard guard(device);
     cudaStream_t stream = compute_stream(device);
-    NIDIM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream), "cuda_copy (device to host)");
-    NIDIM_CUDA_CHECK(cudaStreamSynchronize(stream), "cuda_copy (device to host; an earlier kernel may have failed)");
+    NIDIM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream),
+                     "cuda_copy (device to host)");
+    NIDIM_CUDA_CHECK(cudaStreamSynchronize(stream),
+                     "cuda_copy (device to host; an earlier kernel may have failed)");
     return;
   }
   const int device = device_of(dst, "cuda_copy (device to device)");
@@ -271,12 +280,14 @@ void cuda_copy(void* dst, const void* src, size_t bytes, CopyKind kind) {
 // ---- core/cuda/stream.h -------------------------------------------------------------------------
 
 cudaStream_t compute_stream(int device) {
-  NIDIM_CHECK(device >= 0 && device < max_devices, "compute_stream: device {} out of range", device);
+  NIDIM_CHECK(device >= 0 && device < max_devices, "compute_stream: device {} out of range",
+              device);
   Streams& s = streams();
   std::lock_guard<std::mutex> lock(s.mutex);
   if (!s.stream[device]) {
     DeviceGuard guard(device);
-    NIDIM_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream[device], cudaStreamDefault), "compute_stream");
+    NIDIM_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream[device], cudaStreamDefault),
+                     "compute_stream");
   }
   return s.stream[device];
 }
@@ -287,7 +298,9 @@ int current_device() {
   return d;
 }
 
-cudaStream_t current_stream() { return compute_stream(current_device()); }
+cudaStream_t current_stream() {
+  return compute_stream(current_device());
+}
 
 // ---- core/cuda/memory.h -------------------------------------------------------------------------
 
@@ -313,7 +326,9 @@ CudaBuffer::CudaBuffer(size_t bytes, int device) : m_bytes(bytes), m_device(devi
   if (bytes > 0) m_ptr = cuda_allocate(bytes, device);
 }
 
-CudaBuffer::~CudaBuffer() { release(); }
+CudaBuffer::~CudaBuffer() {
+  release();
+}
 
 void CudaBuffer::release() {
   if (m_ptr) cuda_deallocate(m_ptr, m_bytes, m_device);
@@ -321,7 +336,8 @@ void CudaBuffer::release() {
   m_bytes = 0;
 }
 
-CudaBuffer::CudaBuffer(CudaBuffer&& o) noexcept : m_ptr(o.m_ptr), m_bytes(o.m_bytes), m_device(o.m_device) {
+CudaBuffer::CudaBuffer(CudaBuffer&& o) noexcept
+    : m_ptr(o.m_ptr), m_bytes(o.m_bytes), m_device(o.m_device) {
   o.m_ptr = nullptr;
   o.m_bytes = 0;
 }
@@ -345,7 +361,9 @@ PinnedBuffer::PinnedBuffer(size_t bytes) : m_bytes(bytes) {
   count_pinned(static_cast<int64_t>(bytes));
 }
 
-PinnedBuffer::~PinnedBuffer() { release(); }
+PinnedBuffer::~PinnedBuffer() {
+  release();
+}
 
 void PinnedBuffer::release() {
   if (m_ptr) {
@@ -375,8 +393,9 @@ PinnedBuffer& PinnedBuffer::operator=(PinnedBuffer&& o) noexcept {
 void cuda_copy_pinned_to_device_async(void* dst, const void* pinned_src, size_t bytes, int device) {
   if (bytes == 0) return;
   DeviceGuard guard(device);
-  NIDIM_CUDA_CHECK(cudaMemcpyAsync(dst, pinned_src, bytes, cudaMemcpyHostToDevice, compute_stream(device)),
-                   "cuda_copy_pinned_to_device_async");
+  NIDIM_CUDA_CHECK(
+      cudaMemcpyAsync(dst, pinned_src, bytes, cudaMemcpyHostToDevice, compute_stream(device)),
+      "cuda_copy_pinned_to_device_async");
 }
 
 }  // namespace nidim

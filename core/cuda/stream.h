@@ -57,7 +57,9 @@ class Stream {
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
   cudaStream_t get() const { return m_stream; }
-  void synchronize() const { NIDIM_CUDA_CHECK(cudaStreamSynchronize(m_stream), "Stream::synchronize"); }
+  void synchronize() const {
+    NIDIM_CUDA_CHECK(cudaStreamSynchronize(m_stream), "Stream::synchronize");
+  }
 
  private:
   cudaStream_t m_stream = nullptr;
@@ -68,8 +70,9 @@ class Stream {
 class Event {
  public:
   explicit Event(bool timing = true) {
-    NIDIM_CUDA_CHECK(cudaEventCreateWithFlags(&m_event, timing ? cudaEventDefault : cudaEventDisableTiming),
-                     "Event");
+    NIDIM_CUDA_CHECK(
+        cudaEventCreateWithFlags(&m_event, timing ? cudaEventDefault : cudaEventDisableTiming),
+        "Event");
   }
   ~Event() {
     if (m_event) NIDIM_CUDA_CHECK_LOG(cudaEventDestroy(m_event), "~Event");
@@ -77,8 +80,12 @@ class Event {
   Event(const Event&) = delete;
   Event& operator=(const Event&) = delete;
   cudaEvent_t get() const { return m_event; }
-  void record(cudaStream_t stream) { NIDIM_CUDA_CHECK(cudaEventRecord(m_event, stream), "Event::record"); }
-  void synchronize() const { NIDIM_CUDA_CHECK(cudaEventSynchronize(m_event), "Event::synchronize"); }
+  void record(cudaStream_t stream) {
+    NIDIM_CUDA_CHECK(cudaEventRecord(m_event, stream), "Event::record");
+  }
+  void synchronize() const {
+    NIDIM_CUDA_CHECK(cudaEventSynchronize(m_event), "Event::synchronize");
+  }
   // Milliseconds from `start` to this event (both recorded and complete).
   float elapsed_ms_since(const Event& start) const {
     float ms = 0;

@@ -12,8 +12,8 @@
 // Work is split by channel: one thread owns a channel's sums, so results are deterministic.
 #include <cmath>
 
-#include "kernels/cpu/kernels_cpu.h"
 #include "core/parallel.h"
+#include "kernels/cpu/kernels_cpu.h"
 
 namespace nidim {
 
@@ -42,8 +42,9 @@ void batch_norm_forward_cpu(T* y, T* mean, T* invstd, const T* x, const T* w, co
         if (running_mean)
           running_mean[c] = static_cast<T>((1 - momentum) * running_mean[c] + momentum * mu);
         if (running_var)
-          running_var[c] = static_cast<T>((1 - momentum) * running_var[c] +
-                                          momentum * var * static_cast<double>(M) / static_cast<double>(M - 1));
+          running_var[c] =
+              static_cast<T>((1 - momentum) * running_var[c] +
+                             momentum * var * static_cast<double>(M) / static_cast<double>(M - 1));
       } else {
         mu = running_mean[c];
         inv = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
@@ -90,7 +91,8 @@ void batch_norm_backward_cpu(T* dx, T* dw, T* db, const T* dy, const T* x, const
           const double k = wc * inv / static_cast<double>(M);
           for (int64_t i = 0; i < S; ++i) {
             const double xhat = (p[i] - mu) * inv;
-            q[i] = static_cast<T>(k * (static_cast<double>(M) * g[i] - sum_dy - xhat * sum_dy_xhat));
+            q[i] =
+                static_cast<T>(k * (static_cast<double>(M) * g[i] - sum_dy - xhat * sum_dy_xhat));
           }
         } else {
           for (int64_t i = 0; i < S; ++i) q[i] = static_cast<T>(g[i] * wc * inv);
@@ -100,10 +102,10 @@ void batch_norm_backward_cpu(T* dx, T* dw, T* db, const T* dy, const T* x, const
   });
 }
 
-#define NIDIM_INSTANTIATE(T)                                                                     \
-  template void batch_norm_forward_cpu<T>(T*, T*, T*, const T*, const T*, const T*, T*, T*,      \
-                                          int64_t, int64_t, int64_t, bool, double, double);      \
-  template void batch_norm_backward_cpu<T>(T*, T*, T*, const T*, const T*, const T*, const T*,   \
+#define NIDIM_INSTANTIATE(T)                                                                   \
+  template void batch_norm_forward_cpu<T>(T*, T*, T*, const T*, const T*, const T*, T*, T*,    \
+                                          int64_t, int64_t, int64_t, bool, double, double);    \
+  template void batch_norm_backward_cpu<T>(T*, T*, T*, const T*, const T*, const T*, const T*, \
                                            const T*, int64_t, int64_t, int64_t, bool);
 NIDIM_INSTANTIATE(float)
 NIDIM_INSTANTIATE(double)

@@ -70,13 +70,15 @@ Blas& blas() {
       setenv("OPENBLAS_CORETYPE", forced, 1);
       b.core_note = "from NIDIM_BLAS_CORETYPE";
     } else if (cpu_has_avx512() && (!inherited || !is_avx512_core(inherited))) {
-      b.core_note = inherited ? fmt::format("set by nidim, replacing OPENBLAS_CORETYPE={}", inherited)
-                              : std::string("set by nidim");
+      b.core_note = inherited
+                        ? fmt::format("set by nidim, replacing OPENBLAS_CORETYPE={}", inherited)
+                        : std::string("set by nidim");
       setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
     }
     // OpenBLAS's OpenMP runtime is loaded by the dlopen below, so its spin count can still be
     // chosen here (core/parallel.h explains why a short one).
-    if (!std::getenv("GOMP_SPINCOUNT") && !std::getenv("OMP_WAIT_POLICY")) setenv("GOMP_SPINCOUNT", "1000", 1);
+    if (!std::getenv("GOMP_SPINCOUNT") && !std::getenv("OMP_WAIT_POLICY"))
+      setenv("GOMP_SPINCOUNT", "1000", 1);
     std::string tried;
     std::stringstream candidates(NIDIM_OPENBLAS_CANDIDATES);
     std::string path;

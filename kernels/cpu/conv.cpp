@@ -12,9 +12,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/parallel.h"
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/kernels_cpu.h"
-#include "core/parallel.h"
 #include "kernels/cpu/scratch.h"
 
 namespace nidim {
@@ -25,11 +25,13 @@ constexpr int64_t chunk_elements = int64_t(1) << 22;  // 16 MiB of float per col
 
 int64_t images_per_chunk(const Conv2dShape& s) {
   const int64_t per_image = s.C * s.KH * s.KW * s.OH * s.OW;
-  return std::max<int64_t>(1, std::min<int64_t>(s.N, chunk_elements / std::max<int64_t>(per_image, 1)));
+  return std::max<int64_t>(
+      1, std::min<int64_t>(s.N, chunk_elements / std::max<int64_t>(per_image, 1)));
 }
 
 // col [K, nb*P] from images x [nb, C, H, W].
-template <class T> void im2col(T* col, const T* x, int64_t nb, const Conv2dShape& s) {
+template <class T>
+void im2col(T* col, const T* x, int64_t nb, const Conv2dShape& s) {
   const int64_t K = s.C * s.KH * s.KW, P = s.OH * s.OW;
   parallel_for(K * nb, 8, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
@@ -61,7 +63,8 @@ template <class T> void im2col(T* col, const T* x, int64_t nb, const Conv2dShape
 
 // dx [nb, C, H, W] = sum of dcol [K, nb*P] over the positions each input pixel fed.
 // One thread owns each (image, channel) plane, so the additions never race.
-template <class T> void col2im(T* dx, const T* dcol, int64_t nb, const Conv2dShape& s) {
+template <class T>
+void col2im(T* dx, const T* dcol, int64_t nb, const Conv2dShape& s) {
   const int64_t P = s.OH * s.OW;
   parallel_for(nb * s.C, 4, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
@@ -150,7 +153,8 @@ void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const 
     });
     if (dw) {
       im2col(col, x + n0 * s.C * s.H * s.W, nb, s);
-      gemm(false, true, s.O, K, nb * P, T(1), dyt, nb * P, col, nb * P, n0 == 0 ? T(0) : T(1), dw, K);
+      gemm(false, true, s.O, K, nb * P, T(1), dyt, nb * P, col, nb * P, n0 == 0 ? T(0) : T(1), dw,
+           K);
     }
     if (dx) {
       gemm(true, false, K, nb * P, s.O, T(1), w, K, dyt, nb * P, T(0), dcol, nb * P);

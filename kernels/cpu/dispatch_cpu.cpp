@@ -12,28 +12,42 @@ namespace nidim {
 
 namespace {
 
-template <class T> T* ptr(Tensor& t) { return t.defined() ? static_cast<T*>(t.raw()) : nullptr; }
-template <class T> const T* cptr(const Tensor& t) {
+template <class T>
+T* ptr(Tensor& t) {
+  return t.defined() ? static_cast<T*>(t.raw()) : nullptr;
+}
+template <class T>
+const T* cptr(const Tensor& t) {
   return t.defined() ? static_cast<const T*>(t.raw()) : nullptr;
 }
 
 // Calls f(T{}) with T the floating type of `dtype`.
-template <class F> void with_float(Op op, DType dtype, F&& f) {
+template <class F>
+void with_float(Op op, DType dtype, F&& f) {
   switch (dtype) {
-    case DType::f32: return f(float{});
-    case DType::f64: return f(double{});
-    default: NIDIM_FAIL("{}: needs float32 or float64 tensors, got {}", op_name(op), dtype_name(dtype));
+    case DType::f32:
+      return f(float{});
+    case DType::f64:
+      return f(double{});
+    default:
+      NIDIM_FAIL("{}: needs float32 or float64 tensors, got {}", op_name(op), dtype_name(dtype));
   }
 }
 
 // Calls f(T{}) for any dtype.
-template <class F> void with_any(DType dtype, F&& f) {
+template <class F>
+void with_any(DType dtype, F&& f) {
   switch (dtype) {
-    case DType::f32: return f(float{});
-    case DType::f64: return f(double{});
-    case DType::i32: return f(int32_t{});
-    case DType::i64: return f(int64_t{});
-    case DType::u8: return f(uint8_t{});
+    case DType::f32:
+      return f(float{});
+    case DType::f64:
+      return f(double{});
+    case DType::i32:
+      return f(int32_t{});
+    case DType::i64:
+      return f(int64_t{});
+    case DType::u8:
+      return f(uint8_t{});
   }
 }
 
@@ -62,8 +76,8 @@ Broadcast4 broadcast4(const Shape& out, const Shape& a, const Shape& b) {
 }
 
 Conv2dShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& y, const OpParams& p) {
-  return {x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3),
-          p.i[0],    p.i[1],    y.size(2), y.size(3)};
+  return {x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2),
+          w.size(3), p.i[0],    p.i[1],    y.size(2), y.size(3)};
 }
 
 Pool2dShape pool_shape(const Tensor& x, const Tensor& y, const OpParams& p) {
@@ -96,7 +110,8 @@ void dispatch_cpu(KernelCall& call) {
     case Op::uniform:
       return with_float(op, out[0].dtype(), [&](auto t) {
         using T = decltype(t);
-        uniform_cpu<T>(ptr<T>(out[0]), out[0].numel(), p.i[0], p.i[1], p.i[2], T(p.f[0]), T(p.f[1]));
+        uniform_cpu<T>(ptr<T>(out[0]), out[0].numel(), p.i[0], p.i[1], p.i[2], T(p.f[0]),
+                       T(p.f[1]));
       });
     case Op::normal:
       return with_float(op, out[0].dtype(), [&](auto t) {
@@ -136,8 +151,8 @@ void dispatch_cpu(KernelCall& call) {
           binary_forward_cpu<T>(op, ptr<T>(out[0]), cptr<T>(in[0]), cptr<T>(in[1]), s);
         } else {
           const Broadcast4 s = broadcast4(in[0].shape(), in[1].shape(), in[2].shape());
-          binary_backward_cpu<T>(op, ptr<T>(out[0]), ptr<T>(out[1]), cptr<T>(in[0]),
-                                 cptr<T>(in[1]), cptr<T>(in[2]), s);
+          binary_backward_cpu<T>(op, ptr<T>(out[0]), ptr<T>(out[1]), cptr<T>(in[0]), cptr<T>(in[1]),
+                                 cptr<T>(in[2]), s);
         }
       });
     case Op::neg:
@@ -156,8 +171,8 @@ void dispatch_cpu(KernelCall& call) {
         if (fwd)
           unary_forward_cpu<T>(op, ptr<T>(out[0]), cptr<T>(in[0]), in[0].numel(), T(p.f[0]));
         else
-          unary_backward_cpu<T>(op, ptr<T>(out[0]), cptr<T>(in[0]), cptr<T>(in[1]),
-                                cptr<T>(in[2]), in[0].numel(), T(p.f[0]));
+          unary_backward_cpu<T>(op, ptr<T>(out[0]), cptr<T>(in[0]), cptr<T>(in[1]), cptr<T>(in[2]),
+                                in[0].numel(), T(p.f[0]));
       });
     case Op::sum:
     case Op::mean:
@@ -189,8 +204,8 @@ void dispatch_cpu(KernelCall& call) {
         if (fwd)
           logsumexp_forward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), R, A, I);
         else
-          logsumexp_backward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), cptr<T>(in[1]),
-                                    cptr<T>(in[2]), R, A, I);
+          logsumexp_backward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), cptr<T>(in[1]), cptr<T>(in[2]),
+                                    R, A, I);
       });
     case Op::softmax:
     case Op::log_softmax:
@@ -214,8 +229,8 @@ void dispatch_cpu(KernelCall& call) {
         } else {
           const int64_t N = in[1].size(0), C = in[1].size(1);
           const T dloss = cptr<T>(in[0])[0];
-          cross_entropy_backward_cpu<T>(ptr<T>(out[0]), dloss, cptr<T>(in[1]),
-                                        cptr<int32_t>(in[2]), N, C);
+          cross_entropy_backward_cpu<T>(ptr<T>(out[0]), dloss, cptr<T>(in[1]), cptr<int32_t>(in[2]),
+                                        N, C);
         }
       });
     case Op::mse:
@@ -264,13 +279,13 @@ void dispatch_cpu(KernelCall& call) {
         if (fwd) {
           bn_dims(in[0], N, C, S);
           batch_norm_forward_cpu<T>(ptr<T>(out[0]), ptr<T>(out[1]), ptr<T>(out[2]), cptr<T>(in[0]),
-                                    cptr<T>(in[1]), cptr<T>(in[2]), ptr<T>(in[3]), ptr<T>(in[4]),
-                                    N, C, S, p.i[0] != 0, p.f[0], p.f[1]);
+                                    cptr<T>(in[1]), cptr<T>(in[2]), ptr<T>(in[3]), ptr<T>(in[4]), N,
+                                    C, S, p.i[0] != 0, p.f[0], p.f[1]);
         } else {
           bn_dims(in[1], N, C, S);
-          batch_norm_backward_cpu<T>(ptr<T>(out[0]), ptr<T>(out[1]), ptr<T>(out[2]),
-                                     cptr<T>(in[0]), cptr<T>(in[1]), cptr<T>(in[2]),
-                                     cptr<T>(in[3]), cptr<T>(in[4]), N, C, S, p.i[0] != 0);
+          batch_norm_backward_cpu<T>(ptr<T>(out[0]), ptr<T>(out[1]), ptr<T>(out[2]), cptr<T>(in[0]),
+                                     cptr<T>(in[1]), cptr<T>(in[2]), cptr<T>(in[3]), cptr<T>(in[4]),
+                                     N, C, S, p.i[0] != 0);
         }
       });
     case Op::reshape:
@@ -307,29 +322,31 @@ void dispatch_cpu(KernelCall& call) {
         const T b3 = cptr<T>(in[k + 5])[0];
         if (op == Op::pairwise_mlp_infonce) {
           NIDIM_CHECK(fwd, "pairwise_mlp_infonce: the backward pass has no kernel");
-          pairwise_mlp_infonce_cpu<T>(ptr<T>(out[0]), ptr<T>(out[1]), ptr<T>(out[2]), ptr<T>(out[3]),
-                                      ptr<T>(out[4]), ptr<T>(out[5]), ptr<T>(out[6]), cptr<T>(in[0]),
-                                      cptr<T>(in[1]), cptr<T>(in[2]), cptr<T>(in[3]), cptr<T>(in[4]), b3, s);
+          pairwise_mlp_infonce_cpu<T>(ptr<T>(out[0]), ptr<T>(out[1]), ptr<T>(out[2]),
+                                      ptr<T>(out[3]), ptr<T>(out[4]), ptr<T>(out[5]),
+                                      ptr<T>(out[6]), cptr<T>(in[0]), cptr<T>(in[1]),
+                                      cptr<T>(in[2]), cptr<T>(in[3]), cptr<T>(in[4]), b3, s);
         } else if (fwd) {
-          pairwise_mlp_forward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), cptr<T>(in[1]), cptr<T>(in[2]),
-                                      cptr<T>(in[3]), cptr<T>(in[4]), b3, s);
+          pairwise_mlp_forward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0]), cptr<T>(in[1]),
+                                      cptr<T>(in[2]), cptr<T>(in[3]), cptr<T>(in[4]), b3, s);
         } else {
-          pairwise_mlp_backward_cpu<T>(ptr<T>(out[0]), ptr<T>(out[1]), ptr<T>(out[2]), ptr<T>(out[3]),
-                                       ptr<T>(out[4]), ptr<T>(out[5]), cptr<T>(in[0]), cptr<T>(in[1]),
-                                       cptr<T>(in[2]), cptr<T>(in[3]), cptr<T>(in[4]), cptr<T>(in[5]), b3, s);
+          pairwise_mlp_backward_cpu<T>(ptr<T>(out[0]), ptr<T>(out[1]), ptr<T>(out[2]),
+                                       ptr<T>(out[3]), ptr<T>(out[4]), ptr<T>(out[5]),
+                                       cptr<T>(in[0]), cptr<T>(in[1]), cptr<T>(in[2]),
+                                       cptr<T>(in[3]), cptr<T>(in[4]), cptr<T>(in[5]), b3, s);
         }
       });
     case Op::sgd_step:
       return with_float(op, in[0].dtype(), [&](auto t) {
         using T = decltype(t);
-        sgd_step_cpu<T>(ptr<T>(in[0]), cptr<T>(in[1]), ptr<T>(in[2]), in[0].numel(), p.f[0],
-                        p.f[1], p.f[2], p.f[3], p.f[4], p.i[0] != 0, p.i[1] != 0);
+        sgd_step_cpu<T>(ptr<T>(in[0]), cptr<T>(in[1]), ptr<T>(in[2]), in[0].numel(), p.f[0], p.f[1],
+                        p.f[2], p.f[3], p.f[4], p.i[0] != 0, p.i[1] != 0);
       });
     case Op::adam_step:
       return with_float(op, in[0].dtype(), [&](auto t) {
         using T = decltype(t);
-        adam_step_cpu<T>(ptr<T>(in[0]), cptr<T>(in[1]), ptr<T>(in[2]), ptr<T>(in[3]),
-                         in[0].numel(), p.f[0], p.f[1], p.f[2], p.f[3], p.f[4], p.i[0], p.i[1] != 0);
+        adam_step_cpu<T>(ptr<T>(in[0]), cptr<T>(in[1]), ptr<T>(in[2]), ptr<T>(in[3]), in[0].numel(),
+                         p.f[0], p.f[1], p.f[2], p.f[3], p.f[4], p.i[0], p.i[1] != 0);
       });
     case Op::count:
       break;

@@ -8,9 +8,9 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "core/philox.h"
 #include "kernels/cpu/kernels_cpu.h"
-#include "core/parallel.h"
 #include "kernels/math.h"
 
 namespace nidim {
@@ -19,14 +19,15 @@ namespace {
 constexpr int64_t grain = 1 << 15;  // elements per thread below which one thread does it all
 }
 
-template <class T> void fill_cpu(T* x, int64_t n, T value) {
+template <class T>
+void fill_cpu(T* x, int64_t n, T value) {
   parallel_for(n, grain, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) x[i] = value;
   });
 }
 
-template <class T> void uniform_cpu(T* x, int64_t n, uint64_t seed, uint64_t stream,
-                                    uint64_t offset, T low, T high) {
+template <class T>
+void uniform_cpu(T* x, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset, T low, T high) {
   const int64_t blocks = (n + 3) / 4;
   parallel_for(blocks, grain / 4, [&](int64_t b0, int64_t b1) {
     for (int64_t blk = b0; blk < b1; ++blk) {
@@ -37,15 +38,17 @@ template <class T> void uniform_cpu(T* x, int64_t n, uint64_t seed, uint64_t str
   });
 }
 
-template <class T> void normal_cpu(T* x, int64_t n, uint64_t seed, uint64_t stream,
-                                   uint64_t offset, T mean, T stddev) {
+template <class T>
+void normal_cpu(T* x, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset, T mean,
+                T stddev) {
   const int64_t blocks = (n + 3) / 4;
   const T two_pi = static_cast<T>(2.0 * M_PI);
   parallel_for(blocks, grain / 4, [&](int64_t b0, int64_t b1) {
     for (int64_t blk = b0; blk < b1; ++blk) {
       const Philox4 r = philox_block(seed, stream, offset / 4 + static_cast<uint64_t>(blk));
       for (int pair = 0; pair < 2; ++pair) {
-        const T radius = std::sqrt(T(-2) * std::log(static_cast<T>(philox_uniform_pos(r.v[2 * pair]))));
+        const T radius =
+            std::sqrt(T(-2) * std::log(static_cast<T>(philox_uniform_pos(r.v[2 * pair]))));
         const T angle = two_pi * static_cast<T>(philox_uniform(r.v[2 * pair + 1]));
         const int64_t e = blk * 4 + 2 * pair;
         if (e < n) x[e] = mean + stddev * radius * std::cos(angle);
@@ -55,7 +58,8 @@ template <class T> void normal_cpu(T* x, int64_t n, uint64_t seed, uint64_t stre
   });
 }
 
-template <class TO, class TI> void cast_cpu(TO* y, const TI* x, int64_t n) {
+template <class TO, class TI>
+void cast_cpu(TO* y, const TI* x, int64_t n) {
   parallel_for(n, grain, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) y[i] = static_cast<TO>(x[i]);
   });
@@ -65,7 +69,8 @@ template <class TO, class TI> void cast_cpu(TO* y, const TI* x, int64_t n) {
 
 namespace {
 
-template <Op OP, class T> void unary_forward_loop(T* y, const T* x, int64_t n, T a) {
+template <Op OP, class T>
+void unary_forward_loop(T* y, const T* x, int64_t n, T a) {
   parallel_for(n, grain, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) y[i] = unary_forward_op<OP>(x[i], a);
   });
@@ -81,17 +86,21 @@ void unary_backward_loop(T* dx, const T* dy, const T* x, const T* y, int64_t n, 
 }  // namespace
 
 // The switch turns the runtime op into a compile-time one, once per call (not per element).
-#define NIDIM_UNARY_CASES(MACRO) \
-  MACRO(neg) MACRO(exp) MACRO(log) MACRO(sqrt) MACRO(pow) MACRO(abs) MACRO(tanh) MACRO(sigmoid) \
-  MACRO(erf) MACRO(relu) MACRO(leaky_relu)
+#define NIDIM_UNARY_CASES(MACRO)                                                                \
+  MACRO(neg)                                                                                    \
+  MACRO(exp) MACRO(log) MACRO(sqrt) MACRO(pow) MACRO(abs) MACRO(tanh) MACRO(sigmoid) MACRO(erf) \
+      MACRO(relu) MACRO(leaky_relu)
 
-template <class T> void unary_forward_cpu(Op op, T* y, const T* x, int64_t n, T a) {
+template <class T>
+void unary_forward_cpu(Op op, T* y, const T* x, int64_t n, T a) {
   switch (op) {
 #define NIDIM_CASE(name) \
-  case Op::name: return unary_forward_loop<Op::name>(y, x, n, a);
+  case Op::name:         \
+    return unary_forward_loop<Op::name>(y, x, n, a);
     NIDIM_UNARY_CASES(NIDIM_CASE)
 #undef NIDIM_CASE
-    default: NIDIM_FAIL("unary_forward_cpu: {} is not a unary op", op_name(op));
+    default:
+      NIDIM_FAIL("unary_forward_cpu: {} is not a unary op", op_name(op));
   }
 }
 
@@ -99,10 +108,12 @@ template <class T>
 void unary_backward_cpu(Op op, T* dx, const T* dy, const T* x, const T* y, int64_t n, T a) {
   switch (op) {
 #define NIDIM_CASE(name) \
-  case Op::name: return unary_backward_loop<Op::name>(dx, dy, x, y, n, a);
+  case Op::name:         \
+    return unary_backward_loop<Op::name>(dx, dy, x, y, n, a);
     NIDIM_UNARY_CASES(NIDIM_CASE)
 #undef NIDIM_CASE
-    default: NIDIM_FAIL("unary_backward_cpu: {} is not a unary op", op_name(op));
+    default:
+      NIDIM_FAIL("unary_backward_cpu: {} is not a unary op", op_name(op));
   }
 }
 
@@ -119,7 +130,8 @@ void broadcast_strides(const int64_t dims[4], const int64_t out[4], int64_t stri
   }
 }
 
-template <Op OP, class T> void binary_forward_loop(T* c, const T* a, const T* b, const Broadcast4& s) {
+template <Op OP, class T>
+void binary_forward_loop(T* c, const T* a, const T* b, const Broadcast4& s) {
   const int64_t n = s.out[0] * s.out[1] * s.out[2] * s.out[3];
   const int64_t na = s.a[0] * s.a[1] * s.a[2] * s.a[3];
   const int64_t nb = s.b[0] * s.b[1] * s.b[2] * s.b[3];
@@ -142,15 +154,18 @@ template <Op OP, class T> void binary_forward_loop(T* c, const T* a, const T* b,
   broadcast_strides(s.b, s.out, sb);
   const int64_t inner = s.out[3];
   const int64_t rows = n / std::max<int64_t>(inner, 1);
-  parallel_for(rows, std::max<int64_t>(1, grain / std::max<int64_t>(inner, 1)), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) {
-      const int64_t i0 = r / (s.out[1] * s.out[2]), i1 = (r / s.out[2]) % s.out[1], i2 = r % s.out[2];
-      const T* pa = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
-      const T* pb = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
-      T* pc = c + r * inner;
-      for (int64_t j = 0; j < inner; ++j) pc[j] = binary_forward_op<OP>(pa[j * sa[3]], pb[j * sb[3]]);
-    }
-  });
+  parallel_for(rows, std::max<int64_t>(1, grain / std::max<int64_t>(inner, 1)),
+               [&](int64_t lo, int64_t hi) {
+                 for (int64_t r = lo; r < hi; ++r) {
+                   const int64_t i0 = r / (s.out[1] * s.out[2]), i1 = (r / s.out[2]) % s.out[1],
+                                 i2 = r % s.out[2];
+                   const T* pa = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
+                   const T* pb = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
+                   T* pc = c + r * inner;
+                   for (int64_t j = 0; j < inner; ++j)
+                     pc[j] = binary_forward_op<OP>(pa[j * sa[3]], pb[j * sb[3]]);
+                 }
+               });
 }
 
 // grad[i] for every element i of an operand with dimensions `dims` (1 or out[k]): the sum, over
@@ -240,10 +255,12 @@ template <class T>
 void binary_forward_cpu(Op op, T* c, const T* a, const T* b, const Broadcast4& s) {
   switch (op) {
 #define NIDIM_CASE(name) \
-  case Op::name: return binary_forward_loop<Op::name>(c, a, b, s);
+  case Op::name:         \
+    return binary_forward_loop<Op::name>(c, a, b, s);
     NIDIM_BINARY_CASES(NIDIM_CASE)
 #undef NIDIM_CASE
-    default: NIDIM_FAIL("binary_forward_cpu: {} is not a binary op", op_name(op));
+    default:
+      NIDIM_FAIL("binary_forward_cpu: {} is not a binary op", op_name(op));
   }
 }
 
@@ -252,20 +269,22 @@ void binary_backward_cpu(Op op, T* da, T* db, const T* dc, const T* a, const T* 
                          const Broadcast4& s) {
   switch (op) {
 #define NIDIM_CASE(name) \
-  case Op::name: return binary_backward_loop<Op::name>(da, db, dc, a, b, s);
+  case Op::name:         \
+    return binary_backward_loop<Op::name>(da, db, dc, a, b, s);
     NIDIM_BINARY_CASES(NIDIM_CASE)
 #undef NIDIM_CASE
-    default: NIDIM_FAIL("binary_backward_cpu: {} is not a binary op", op_name(op));
+    default:
+      NIDIM_FAIL("binary_backward_cpu: {} is not a binary op", op_name(op));
   }
 }
 
-#define NIDIM_INSTANTIATE(T)                                                                     \
-  template void fill_cpu<T>(T*, int64_t, T);                                                     \
-  template void uniform_cpu<T>(T*, int64_t, uint64_t, uint64_t, uint64_t, T, T);                 \
-  template void normal_cpu<T>(T*, int64_t, uint64_t, uint64_t, uint64_t, T, T);                  \
-  template void unary_forward_cpu<T>(Op, T*, const T*, int64_t, T);                              \
-  template void unary_backward_cpu<T>(Op, T*, const T*, const T*, const T*, int64_t, T);         \
-  template void binary_forward_cpu<T>(Op, T*, const T*, const T*, const Broadcast4&);            \
+#define NIDIM_INSTANTIATE(T)                                                             \
+  template void fill_cpu<T>(T*, int64_t, T);                                             \
+  template void uniform_cpu<T>(T*, int64_t, uint64_t, uint64_t, uint64_t, T, T);         \
+  template void normal_cpu<T>(T*, int64_t, uint64_t, uint64_t, uint64_t, T, T);          \
+  template void unary_forward_cpu<T>(Op, T*, const T*, int64_t, T);                      \
+  template void unary_backward_cpu<T>(Op, T*, const T*, const T*, const T*, int64_t, T); \
+  template void binary_forward_cpu<T>(Op, T*, const T*, const T*, const Broadcast4&);    \
   template void binary_backward_cpu<T>(Op, T*, T*, const T*, const T*, const T*, const Broadcast4&);
 NIDIM_INSTANTIATE(float)
 NIDIM_INSTANTIATE(double)
@@ -275,7 +294,7 @@ template void fill_cpu<int32_t>(int32_t*, int64_t, int32_t);
 template void fill_cpu<int64_t>(int64_t*, int64_t, int64_t);
 template void fill_cpu<uint8_t>(uint8_t*, int64_t, uint8_t);
 
-#define NIDIM_INSTANTIATE_CAST(TO) \
+#define NIDIM_INSTANTIATE_CAST(TO)                                   \
   template void cast_cpu<TO, float>(TO*, const float*, int64_t);     \
   template void cast_cpu<TO, double>(TO*, const double*, int64_t);   \
   template void cast_cpu<TO, int32_t>(TO*, const int32_t*, int64_t); \

@@ -2,12 +2,13 @@
 // concatenation along any axis (and their reverse, for concat's backward).
 #include <cstring>
 
-#include "kernels/cpu/kernels_cpu.h"
 #include "core/parallel.h"
+#include "kernels/cpu/kernels_cpu.h"
 
 namespace nidim {
 
-template <class T> void transpose_cpu(T* y, const T* x, int64_t M, int64_t D) {
+template <class T>
+void transpose_cpu(T* y, const T* x, int64_t M, int64_t D) {
   // Blocks of 32 x 32 keep both the reads and the writes within a few cache lines.
   constexpr int64_t tile = 32;
   const int64_t tiles_m = (M + tile - 1) / tile, tiles_d = (D + tile - 1) / tile;
@@ -23,23 +24,25 @@ template <class T> void transpose_cpu(T* y, const T* x, int64_t M, int64_t D) {
 template <class T>
 void concat_part_cpu(T* y, const T* x, int64_t R, int64_t A_total, int64_t A_k, int64_t I,
                      int64_t at) {
-  parallel_for(R, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(A_k * I, 1)), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r)
-      std::memcpy(y + (r * A_total + at) * I, x + r * A_k * I, sizeof(T) * A_k * I);
-  });
+  parallel_for(R, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(A_k * I, 1)),
+               [&](int64_t lo, int64_t hi) {
+                 for (int64_t r = lo; r < hi; ++r)
+                   std::memcpy(y + (r * A_total + at) * I, x + r * A_k * I, sizeof(T) * A_k * I);
+               });
 }
 
 template <class T>
 void split_part_cpu(T* dx, const T* dy, int64_t R, int64_t A_total, int64_t A_k, int64_t I,
                     int64_t at) {
-  parallel_for(R, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(A_k * I, 1)), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r)
-      std::memcpy(dx + r * A_k * I, dy + (r * A_total + at) * I, sizeof(T) * A_k * I);
-  });
+  parallel_for(R, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(A_k * I, 1)),
+               [&](int64_t lo, int64_t hi) {
+                 for (int64_t r = lo; r < hi; ++r)
+                   std::memcpy(dx + r * A_k * I, dy + (r * A_total + at) * I, sizeof(T) * A_k * I);
+               });
 }
 
-#define NIDIM_INSTANTIATE(T)                                                                  \
-  template void transpose_cpu<T>(T*, const T*, int64_t, int64_t);                             \
+#define NIDIM_INSTANTIATE(T)                                                                   \
+  template void transpose_cpu<T>(T*, const T*, int64_t, int64_t);                              \
   template void concat_part_cpu<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t); \
   template void split_part_cpu<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t);
 NIDIM_INSTANTIATE(float)

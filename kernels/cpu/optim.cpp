@@ -3,8 +3,8 @@
 // so that a float32 step matches PyTorch's to rounding.
 #include <cmath>
 
-#include "kernels/cpu/kernels_cpu.h"
 #include "core/parallel.h"
+#include "kernels/cpu/kernels_cpu.h"
 
 namespace nidim {
 
@@ -41,21 +41,24 @@ void adam_step_cpu(T* p, const T* grad, T* m, T* v, int64_t n, double lr, double
     for (int64_t i = lo; i < hi; ++i) {
       T g = grad[i];
       if (weight_decay != 0) {
-        if (decoupled) p[i] = p[i] * decay;  // AdamW
-        else g = g + wd * p[i];              // Adam's L2 penalty
+        if (decoupled)
+          p[i] = p[i] * decay;  // AdamW
+        else
+          g = g + wd * p[i];  // Adam's L2 penalty
       }
       m[i] = m[i] * b1 + (T(1) - b1) * g;  // torch: exp_avg.mul_(beta1).add_(grad, alpha=1-beta1)
       v[i] = v[i] * b2 + (T(1) - b2) * g * g;
       const T denom = std::sqrt(v[i]) / bias2_sqrt + e;
-      p[i] = p[i] + (-step_size * m[i]) / denom;  // torch: param.addcdiv_(exp_avg, denom, value=-step_size)
+      p[i] = p[i] + (-step_size * m[i]) /
+                        denom;  // torch: param.addcdiv_(exp_avg, denom, value=-step_size)
     }
   });
 }
 
-#define NIDIM_INSTANTIATE(T)                                                                   \
-  template void sgd_step_cpu<T>(T*, const T*, T*, int64_t, double, double, double, double,     \
-                                double, bool, bool);                                           \
-  template void adam_step_cpu<T>(T*, const T*, T*, T*, int64_t, double, double, double, double, \
+#define NIDIM_INSTANTIATE(T)                                                                       \
+  template void sgd_step_cpu<T>(T*, const T*, T*, int64_t, double, double, double, double, double, \
+                                bool, bool);                                                       \
+  template void adam_step_cpu<T>(T*, const T*, T*, T*, int64_t, double, double, double, double,    \
                                  double, int64_t, bool);
 NIDIM_INSTANTIATE(float)
 NIDIM_INSTANTIATE(double)

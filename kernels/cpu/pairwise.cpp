@@ -39,8 +39,14 @@ namespace nidim {
 
 namespace {
 
-template <class T> inline T lrelu(T x, T slope) { return x > T(0) ? x : slope * x; }
-template <class T> inline T lrelu_grad_from_output(T y, T slope) { return y > T(0) ? T(1) : slope; }
+template <class T>
+inline T lrelu(T x, T slope) {
+  return x > T(0) ? x : slope * x;
+}
+template <class T>
+inline T lrelu_grad_from_output(T y, T slope) {
+  return y > T(0) ? T(1) : slope;
+}
 
 int64_t tile_rows(const PairwiseShape& s) {
   if (s.tile_rows > 0) return std::min(s.tile_rows, s.Bu);
@@ -49,14 +55,16 @@ int64_t tile_rows(const PairwiseShape& s) {
   return std::clamp<int64_t>(pairs / std::max<int64_t>(s.Bv, 1), 1, s.Bu);
 }
 
-template <class T> struct Weights {
+template <class T>
+struct Weights {
   const T *u, *v, *W2, *b2, *w3;
   T b3;
 };
 
 // Forward of rows [i0, i0 + T): h1, h2 [P, H] and scores s [T, Bv].
 template <class T>
-void tile_forward(T* h1, T* h2, T* s, int64_t i0, int64_t rows, const Weights<T>& w, const PairwiseShape& sh) {
+void tile_forward(T* h1, T* h2, T* s, int64_t i0, int64_t rows, const Weights<T>& w,
+                  const PairwiseShape& sh) {
   const int64_t H = sh.H, Bv = sh.Bv, P = rows * Bv;
   const T slope = static_cast<T>(sh.slope);
   parallel_for(P, 64, [&](int64_t lo, int64_t hi) {
@@ -78,14 +86,15 @@ void tile_forward(T* h1, T* h2, T* s, int64_t i0, int64_t rows, const Weights<T>
   gemm(false, false, P, 1, H, T(1), h2, H, w.w3, 1, T(1), s, 1);  // s += h2 w3
 }
 
-template <class T> struct Grads {
+template <class T>
+struct Grads {
   T *du, *dv, *dW2, *db2, *dw3, *db3;
 };
 
 // Backward of rows [i0, i0 + T) given ds [T, Bv]; accumulates into g (which starts at zero).
 template <class T>
-void tile_backward(const T* ds, const T* ones, T* h1, const T* h2, T* dz, T* dh1, int64_t i0, int64_t rows,
-                   const Weights<T>& w, const Grads<T>& g, const PairwiseShape& sh) {
+void tile_backward(const T* ds, const T* ones, T* h1, const T* h2, T* dz, T* dh1, int64_t i0,
+                   int64_t rows, const Weights<T>& w, const Grads<T>& g, const PairwiseShape& sh) {
   const int64_t H = sh.H, Bv = sh.Bv, P = rows * Bv;
   const T slope = static_cast<T>(sh.slope);
   parallel_for(P, 64, [&](int64_t lo, int64_t hi) {
@@ -101,14 +110,15 @@ void tile_backward(const T* ds, const T* ones, T* h1, const T* h2, T* dz, T* dh1
     for (int64_t r = 0; r < P; ++r) acc += ds[r];
     g.db3[0] += static_cast<T>(acc);
   }
-  if (g.dw3) gemm(true, false, H, 1, P, T(1), h2, H, ds, 1, T(1), g.dw3, 1);  // dw3 += h2^T ds
+  if (g.dw3) gemm(true, false, H, 1, P, T(1), h2, H, ds, 1, T(1), g.dw3, 1);    // dw3 += h2^T ds
   if (g.db2) gemm(true, false, H, 1, P, T(1), dz, H, ones, 1, T(1), g.db2, 1);  // db2 += dz^T 1
-  if (g.dW2) gemm(true, false, H, H, P, T(1), dz, H, h1, H, T(1), g.dW2, H);  // dW2 += dz^T h1
+  if (g.dW2) gemm(true, false, H, H, P, T(1), dz, H, h1, H, T(1), g.dW2, H);    // dW2 += dz^T h1
   if (!g.du && !g.dv) return;
   gemm(false, false, P, H, H, T(1), dz, H, w.W2, H, T(0), dh1, H);  // dh1 = dz W2
   parallel_for(P, 64, [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r)
-      for (int64_t k = 0; k < H; ++k) dh1[r * H + k] *= lrelu_grad_from_output(h1[r * H + k], slope);
+      for (int64_t k = 0; k < H; ++k)
+        dh1[r * H + k] *= lrelu_grad_from_output(h1[r * H + k], slope);
   });
   if (g.du) {  // du_i += sum over j of the tile's row i
     parallel_for(rows, 1, [&](int64_t lo, int64_t hi) {
@@ -134,7 +144,8 @@ void tile_backward(const T* ds, const T* ones, T* h1, const T* h2, T* dz, T* dh1
   }
 }
 
-template <class T> void zero_grads(const Grads<T>& g, const PairwiseShape& s) {
+template <class T>
+void zero_grads(const Grads<T>& g, const PairwiseShape& s) {
   if (g.du) std::fill(g.du, g.du + s.Bu * s.H, T(0));
   if (g.dv) std::fill(g.dv, g.dv + s.Bv * s.H, T(0));
   if (g.dW2) std::fill(g.dW2, g.dW2 + s.H * s.H, T(0));
@@ -187,7 +198,8 @@ void pairwise_mlp_infonce_cpu(T* loss, T* du, T* dv, T* dW2, T* db2, T* dw3, T* 
   T* h2 = scratch<T>(1, P * s.H);
   T* dz = scratch<T>(2, P * s.H);
   T* dh1 = scratch<T>(3, P * s.H);
-  std::vector<T> scores(static_cast<size_t>(P)), ds(static_cast<size_t>(P)), ones(static_cast<size_t>(P), T(1));
+  std::vector<T> scores(static_cast<size_t>(P)), ds(static_cast<size_t>(P)),
+      ones(static_cast<size_t>(P), T(1));
   const Weights<T> w{u, v, W2, b2, w3, b3};
   const Grads<T> g{du, dv, dW2, db2, dw3, db3};
   const bool grads = du || dv || dW2 || db2 || dw3 || db3;
@@ -206,7 +218,8 @@ void pairwise_mlp_infonce_cpu(T* loss, T* du, T* dv, T* dW2, T* db2, T* dw3, T* 
       if (grads) {  // d/dS_ij of (1/B) (lse_i - S_ii) = (softmax_ij - [i == j]) / B
         T* d = ds.data() + r * B;
         for (int64_t j = 0; j < B; ++j)
-          d[j] = static_cast<T>((std::exp(row[j] - lse) - (j == i0 + r ? 1.0 : 0.0)) / static_cast<double>(B));
+          d[j] = static_cast<T>((std::exp(row[j] - lse) - (j == i0 + r ? 1.0 : 0.0)) /
+                                static_cast<double>(B));
       }
     }
     if (grads) tile_backward(ds.data(), ones.data(), h1, h2, dz, dh1, i0, t, w, g, s);
@@ -214,13 +227,15 @@ void pairwise_mlp_infonce_cpu(T* loss, T* du, T* dv, T* dW2, T* db2, T* dw3, T* 
   loss[0] = static_cast<T>(total / static_cast<double>(B));
 }
 
-#define NIDIM_INSTANTIATE(T)                                                                      \
-  template void pairwise_mlp_forward_cpu<T>(T*, const T*, const T*, const T*, const T*, const T*, \
-                                            T, const PairwiseShape&);                             \
+#define NIDIM_INSTANTIATE(T)                                                                       \
+  template void pairwise_mlp_forward_cpu<T>(T*, const T*, const T*, const T*, const T*, const T*,  \
+                                            T, const PairwiseShape&);                              \
   template void pairwise_mlp_backward_cpu<T>(T*, T*, T*, T*, T*, T*, const T*, const T*, const T*, \
-                                             const T*, const T*, const T*, T, const PairwiseShape&); \
-  template void pairwise_mlp_infonce_cpu<T>(T*, T*, T*, T*, T*, T*, T*, const T*, const T*,       \
-                                            const T*, const T*, const T*, T, const PairwiseShape&);
+                                             const T*, const T*, const T*, T,                      \
+                                             const PairwiseShape&);                                \
+  template void pairwise_mlp_infonce_cpu<T>(T*, T*, T*, T*, T*, T*, T*, const T*, const T*,        \
+                                            const T*, const T*, const T*, T,                       \
+                                            const PairwiseShape&);
 NIDIM_INSTANTIATE(float)
 NIDIM_INSTANTIATE(double)
 #undef NIDIM_INSTANTIATE

@@ -8,17 +8,20 @@
 #include <algorithm>
 #include <limits>
 
-#include "kernels/cpu/kernels_cpu.h"
 #include "core/parallel.h"
+#include "kernels/cpu/kernels_cpu.h"
 
 namespace nidim {
 
 namespace {
 // The encoder's case: 2x2 windows, stride 2, no padding; straight-line code the compiler vectorizes.
-bool is_2x2(const Pool2dShape& s) { return s.kernel == 2 && s.stride == 2 && s.padding == 0; }
+bool is_2x2(const Pool2dShape& s) {
+  return s.kernel == 2 && s.stride == 2 && s.padding == 0;
+}
 }  // namespace
 
-template <class T> void avg_pool2d_forward_cpu(T* y, const T* x, const Pool2dShape& s) {
+template <class T>
+void avg_pool2d_forward_cpu(T* y, const T* x, const Pool2dShape& s) {
   const T inv = T(1) / static_cast<T>(s.kernel * s.kernel);
   if (is_2x2(s)) {
     parallel_for(s.N * s.C, 4, [&](int64_t lo, int64_t hi) {
@@ -52,7 +55,8 @@ template <class T> void avg_pool2d_forward_cpu(T* y, const T* x, const Pool2dSha
   });
 }
 
-template <class T> void avg_pool2d_backward_cpu(T* dx, const T* dy, const Pool2dShape& s) {
+template <class T>
+void avg_pool2d_backward_cpu(T* dx, const T* dy, const Pool2dShape& s) {
   const T inv = T(1) / static_cast<T>(s.kernel * s.kernel);
   if (is_2x2(s)) {
     parallel_for(s.N * s.C, 4, [&](int64_t lo, int64_t hi) {
@@ -128,10 +132,10 @@ void max_pool2d_backward_cpu(T* dx, const T* dy, const int32_t* index, const Poo
   });
 }
 
-#define NIDIM_INSTANTIATE(T)                                                                 \
-  template void avg_pool2d_forward_cpu<T>(T*, const T*, const Pool2dShape&);                 \
-  template void avg_pool2d_backward_cpu<T>(T*, const T*, const Pool2dShape&);                \
-  template void max_pool2d_forward_cpu<T>(T*, int32_t*, const T*, const Pool2dShape&);       \
+#define NIDIM_INSTANTIATE(T)                                                           \
+  template void avg_pool2d_forward_cpu<T>(T*, const T*, const Pool2dShape&);           \
+  template void avg_pool2d_backward_cpu<T>(T*, const T*, const Pool2dShape&);          \
+  template void max_pool2d_forward_cpu<T>(T*, int32_t*, const T*, const Pool2dShape&); \
   template void max_pool2d_backward_cpu<T>(T*, const T*, const int32_t*, const Pool2dShape&);
 NIDIM_INSTANTIATE(float)
 NIDIM_INSTANTIATE(double)

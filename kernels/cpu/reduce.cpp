@@ -10,15 +10,16 @@
 #include <vector>
 
 #include "core/error.h"
-#include "kernels/cpu/kernels_cpu.h"
 #include "core/parallel.h"
+#include "kernels/cpu/kernels_cpu.h"
 
 namespace nidim {
 
 namespace {
 
 // Calls f(r, i) for every lane, in parallel; `work` is the cost of one lane in elements.
-template <class F> void for_each_lane(int64_t R, int64_t I, int64_t work, F&& f) {
+template <class F>
+void for_each_lane(int64_t R, int64_t I, int64_t work, F&& f) {
   parallel_for(R * I, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(work, 1)),
                [&](int64_t lo, int64_t hi) {
                  for (int64_t l = lo; l < hi; ++l) f(l / I, l % I);
@@ -46,28 +47,31 @@ void sum_forward_cpu(T* y, const T* x, int64_t R, int64_t A, int64_t I, double s
   // reads instead of strided ones).
   constexpr int64_t block = 64;
   const int64_t blocks = (I + block - 1) / block;
-  parallel_for(R * blocks, std::max<int64_t>(1, (1 << 14) / (A * block)), [&](int64_t lo, int64_t hi) {
-    double acc[block];
-    for (int64_t t = lo; t < hi; ++t) {
-      const int64_t r = t / blocks, i0 = (t % blocks) * block, i1 = std::min(I, i0 + block);
-      for (int64_t i = i0; i < i1; ++i) acc[i - i0] = 0;
-      for (int64_t a = 0; a < A; ++a) {
-        const T* row = x + (r * A + a) * I;
-        for (int64_t i = i0; i < i1; ++i) acc[i - i0] += row[i];
-      }
-      for (int64_t i = i0; i < i1; ++i) y[r * I + i] = static_cast<T>(scale * acc[i - i0]);
-    }
-  });
+  parallel_for(
+      R * blocks, std::max<int64_t>(1, (1 << 14) / (A * block)), [&](int64_t lo, int64_t hi) {
+        double acc[block];
+        for (int64_t t = lo; t < hi; ++t) {
+          const int64_t r = t / blocks, i0 = (t % blocks) * block, i1 = std::min(I, i0 + block);
+          for (int64_t i = i0; i < i1; ++i) acc[i - i0] = 0;
+          for (int64_t a = 0; a < A; ++a) {
+            const T* row = x + (r * A + a) * I;
+            for (int64_t i = i0; i < i1; ++i) acc[i - i0] += row[i];
+          }
+          for (int64_t i = i0; i < i1; ++i) y[r * I + i] = static_cast<T>(scale * acc[i - i0]);
+        }
+      });
 }
 
 template <class T>
 void sum_backward_cpu(T* dx, const T* dy, int64_t R, int64_t A, int64_t I, double scale) {
-  parallel_for(R * A, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(I, 1)), [&](int64_t lo, int64_t hi) {
-    for (int64_t ra = lo; ra < hi; ++ra) {
-      const int64_t r = ra / A;
-      for (int64_t i = 0; i < I; ++i) dx[ra * I + i] = static_cast<T>(scale * dy[r * I + i]);
-    }
-  });
+  parallel_for(R * A, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(I, 1)),
+               [&](int64_t lo, int64_t hi) {
+                 for (int64_t ra = lo; ra < hi; ++ra) {
+                   const int64_t r = ra / A;
+                   for (int64_t i = 0; i < I; ++i)
+                     dx[ra * I + i] = static_cast<T>(scale * dy[r * I + i]);
+                 }
+               });
 }
 
 template <class T>
@@ -92,7 +96,8 @@ void max_backward_cpu(T* dx, const T* dy, const int64_t* index, int64_t R, int64
   });
 }
 
-template <class T> void logsumexp_forward_cpu(T* y, const T* x, int64_t R, int64_t A, int64_t I) {
+template <class T>
+void logsumexp_forward_cpu(T* y, const T* x, int64_t R, int64_t A, int64_t I) {
   for_each_lane(R, I, A, [&](int64_t r, int64_t i) {
     const T* lane = x + r * A * I + i;
     T m = -std::numeric_limits<T>::infinity();
@@ -180,8 +185,8 @@ void cross_entropy_forward_cpu(T* loss, T* prob, const T* logits, const int32_t*
 }
 
 template <class T>
-void cross_entropy_backward_cpu(T* dlogits, T dloss, const T* prob, const int32_t* label,
-                                int64_t N, int64_t C) {
+void cross_entropy_backward_cpu(T* dlogits, T dloss, const T* prob, const int32_t* label, int64_t N,
+                                int64_t C) {
   const T scale = dloss / static_cast<T>(N);
   for_each_lane(N, 1, C, [&](int64_t n, int64_t) {
     for (int64_t c = 0; c < C; ++c)
@@ -189,7 +194,8 @@ void cross_entropy_backward_cpu(T* dlogits, T dloss, const T* prob, const int32_
   });
 }
 
-template <class T> void mse_forward_cpu(T* loss, const T* a, const T* b, int64_t n) {
+template <class T>
+void mse_forward_cpu(T* loss, const T* a, const T* b, int64_t n) {
   const double s = deterministic_sum(n, [&](int64_t i) {
     const double d = double(a[i]) - double(b[i]);
     return d * d;
@@ -209,19 +215,19 @@ void mse_backward_cpu(T* da, T* db, T dloss, const T* a, const T* b, int64_t n) 
   });
 }
 
-#define NIDIM_INSTANTIATE(T)                                                                    \
-  template void sum_forward_cpu<T>(T*, const T*, int64_t, int64_t, int64_t, double);            \
-  template void sum_backward_cpu<T>(T*, const T*, int64_t, int64_t, int64_t, double);           \
-  template void max_forward_cpu<T>(T*, int64_t*, const T*, int64_t, int64_t, int64_t);          \
-  template void max_backward_cpu<T>(T*, const T*, const int64_t*, int64_t, int64_t, int64_t);   \
-  template void logsumexp_forward_cpu<T>(T*, const T*, int64_t, int64_t, int64_t);              \
-  template void logsumexp_backward_cpu<T>(T*, const T*, const T*, const T*, int64_t, int64_t,   \
-                                          int64_t);                                             \
-  template void softmax_forward_cpu<T>(T*, const T*, int64_t, int64_t, int64_t, bool);          \
+#define NIDIM_INSTANTIATE(T)                                                                      \
+  template void sum_forward_cpu<T>(T*, const T*, int64_t, int64_t, int64_t, double);              \
+  template void sum_backward_cpu<T>(T*, const T*, int64_t, int64_t, int64_t, double);             \
+  template void max_forward_cpu<T>(T*, int64_t*, const T*, int64_t, int64_t, int64_t);            \
+  template void max_backward_cpu<T>(T*, const T*, const int64_t*, int64_t, int64_t, int64_t);     \
+  template void logsumexp_forward_cpu<T>(T*, const T*, int64_t, int64_t, int64_t);                \
+  template void logsumexp_backward_cpu<T>(T*, const T*, const T*, const T*, int64_t, int64_t,     \
+                                          int64_t);                                               \
+  template void softmax_forward_cpu<T>(T*, const T*, int64_t, int64_t, int64_t, bool);            \
   template void softmax_backward_cpu<T>(T*, const T*, const T*, int64_t, int64_t, int64_t, bool); \
   template void cross_entropy_forward_cpu<T>(T*, T*, const T*, const int32_t*, int64_t, int64_t); \
   template void cross_entropy_backward_cpu<T>(T*, T, const T*, const int32_t*, int64_t, int64_t); \
-  template void mse_forward_cpu<T>(T*, const T*, const T*, int64_t);                            \
+  template void mse_forward_cpu<T>(T*, const T*, const T*, int64_t);                              \
   template void mse_backward_cpu<T>(T*, T*, T, const T*, const T*, int64_t);
 NIDIM_INSTANTIATE(float)
 NIDIM_INSTANTIATE(double)

@@ -1,7 +1,6 @@
 // nidim/kernels/cpu/scratch.cpp: see scratch.h.
 #include "kernels/cpu/scratch.h"
 
-
 #include "core/error.h"
 #include "core/storage.h"
 

@@ -15,7 +15,8 @@ namespace nidim {
 constexpr int scratch_slots = 4;
 void* scratch_bytes(int slot, size_t bytes);
 
-template <class T> T* scratch(int slot, int64_t n) {
+template <class T>
+T* scratch(int slot, int64_t n) {
   return static_cast<T*>(scratch_bytes(slot, static_cast<size_t>(n) * sizeof(T)));
 }
 

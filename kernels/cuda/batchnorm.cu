@@ -48,7 +48,8 @@ __device__ inline int64_t channel_offset(int64_t m, int64_t c, int64_t C, int64_
 
 // Block (p, c): partial[c * P + p] = sum over its slice of (x - shift_c) and of its square.
 template <class T>
-__global__ void batchnorm_stats_kernel(double* part_sum, double* part_sq, const T* x, int64_t C, int64_t S, int64_t M) {
+__global__ void batchnorm_stats_kernel(double* part_sum, double* part_sq, const T* x, int64_t C,
+                                       int64_t S, int64_t M) {
   const int64_t c = blockIdx.y, p = blockIdx.x, P = gridDim.x;
   const int64_t chunk = (M + P - 1) / P, m0 = p * chunk, m1 = imin(M, m0 + chunk);
   const double shift = static_cast<double>(x[c * S]);
@@ -69,9 +70,10 @@ __global__ void batchnorm_stats_kernel(double* part_sum, double* part_sq, const 
 // One thread per channel. Training: batch statistics from the partial sums (running statistics
 // updated if given); evaluation: the running statistics.
 template <class T>
-__global__ void batchnorm_finalize_kernel(T* mean, T* invstd, T* scale, T* shift_out, const double* part_sum,
-                                          const double* part_sq, int64_t P, const T* x, const T* w, const T* b,
-                                          T* running_mean, T* running_var, int64_t C, int64_t S, int64_t M,
+__global__ void batchnorm_finalize_kernel(T* mean, T* invstd, T* scale, T* shift_out,
+                                          const double* part_sum, const double* part_sq, int64_t P,
+                                          const T* x, const T* w, const T* b, T* running_mean,
+                                          T* running_var, int64_t C, int64_t S, int64_t M,
                                           bool training, double momentum, double eps) {
   const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= C) return;
@@ -86,9 +88,11 @@ __global__ void batchnorm_finalize_kernel(T* mean, T* invstd, T* scale, T* shift
     mu = static_cast<double>(x[c * S]) + s / Md;
     const double var = fmax((sq - s * s / Md) / Md, 0.0);
     inv = 1.0 / ::sqrt(var + eps);
-    if (running_mean) running_mean[c] = static_cast<T>((1 - momentum) * running_mean[c] + momentum * mu);
+    if (running_mean)
+      running_mean[c] = static_cast<T>((1 - momentum) * running_mean[c] + momentum * mu);
     if (running_var)
-      running_var[c] = static_cast<T>((1 - momentum) * running_var[c] + momentum * var * Md / (Md - 1));
+      running_var[c] =
+          static_cast<T>((1 - momentum) * running_var[c] + momentum * var * Md / (Md - 1));
   } else {
     mu = running_mean[c];
     inv = 1.0 / ::sqrt(static_cast<double>(running_var[c]) + eps);
@@ -101,8 +105,8 @@ __global__ void batchnorm_finalize_kernel(T* mean, T* invstd, T* scale, T* shift
 }
 
 template <class T>
-__global__ void batchnorm_apply_kernel(T* y, const T* x, const T* scale, const T* shift, int64_t C, int64_t S,
-                                       int64_t n) {
+__global__ void batchnorm_apply_kernel(T* y, const T* x, const T* scale, const T* shift, int64_t C,
+                                       int64_t S, int64_t n) {
   NIDIM_GRID_LOOP(e, n) {
     const int64_t c = (e / S) % C;
     y[e] = x[e] * scale[c] + shift[c];
@@ -110,8 +114,9 @@ __global__ void batchnorm_apply_kernel(T* y, const T* x, const T* scale, const T
 }
 
 template <class T>
-__global__ void batchnorm_backward_stats_kernel(double* part_dy, double* part_dy_xhat, const T* dy, const T* x,
-                                                const T* mean, const T* invstd, int64_t C, int64_t S, int64_t M) {
+__global__ void batchnorm_backward_stats_kernel(double* part_dy, double* part_dy_xhat, const T* dy,
+                                                const T* x, const T* mean, const T* invstd,
+                                                int64_t C, int64_t S, int64_t M) {
   const int64_t c = blockIdx.y, p = blockIdx.x, P = gridDim.x;
   const int64_t chunk = (M + P - 1) / P, m0 = p * chunk, m1 = imin(M, m0 + chunk);
   const double mu = mean[c], inv = invstd[c];
@@ -132,8 +137,9 @@ __global__ void batchnorm_backward_stats_kernel(double* part_dy, double* part_dy
 
 // One thread per channel: the channel's sums (kept for the apply kernel) and dw, db.
 template <class T>
-__global__ void batchnorm_backward_finalize_kernel(double* sum_dy, double* sum_dy_xhat, T* dw, T* db,
-                                                   const double* part_dy, const double* part_dy_xhat, int64_t P,
+__global__ void batchnorm_backward_finalize_kernel(double* sum_dy, double* sum_dy_xhat, T* dw,
+                                                   T* db, const double* part_dy,
+                                                   const double* part_dy_xhat, int64_t P,
                                                    int64_t C) {
   const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= C) return;
@@ -149,9 +155,11 @@ __global__ void batchnorm_backward_finalize_kernel(double* sum_dy, double* sum_d
 }
 
 template <class T>
-__global__ void batchnorm_backward_apply_kernel(T* dx, const T* dy, const T* x, const T* w, const T* mean,
-                                                const T* invstd, const double* sum_dy, const double* sum_dy_xhat,
-                                                int64_t C, int64_t S, int64_t M, bool training, int64_t n) {
+__global__ void batchnorm_backward_apply_kernel(T* dx, const T* dy, const T* x, const T* w,
+                                                const T* mean, const T* invstd,
+                                                const double* sum_dy, const double* sum_dy_xhat,
+                                                int64_t C, int64_t S, int64_t M, bool training,
+                                                int64_t n) {
   const double Md = static_cast<double>(M);
   NIDIM_GRID_LOOP(e, n) {
     const int64_t c = (e / S) % C;
@@ -159,7 +167,8 @@ __global__ void batchnorm_backward_apply_kernel(T* dx, const T* dy, const T* x, 
     if (training) {
       const double xhat = (static_cast<double>(x[e]) - static_cast<double>(mean[c])) * inv;
       const double k = wc * inv / Md;
-      dx[e] = static_cast<T>(k * (Md * static_cast<double>(dy[e]) - sum_dy[c] - xhat * sum_dy_xhat[c]));
+      dx[e] =
+          static_cast<T>(k * (Md * static_cast<double>(dy[e]) - sum_dy[c] - xhat * sum_dy_xhat[c]));
     } else {
       dx[e] = static_cast<T>(static_cast<double>(dy[e]) * wc * inv);
     }
@@ -169,11 +178,13 @@ __global__ void batchnorm_backward_apply_kernel(T* dx, const T* dy, const T* x, 
 // Lab version: block c does all of channel c: two passes for the statistics (as the CPU), then
 // the normalization. No running statistics.
 template <class T>
-__global__ void batchnorm_one_block_kernel(T* y, T* mean, T* invstd, const T* x, const T* w, const T* b, int64_t C,
-                                           int64_t S, int64_t M, double eps) {
+__global__ void batchnorm_one_block_kernel(T* y, T* mean, T* invstd, const T* x, const T* w,
+                                           const T* b, int64_t C, int64_t S, int64_t M,
+                                           double eps) {
   const int64_t c = blockIdx.x;
   double s = 0;
-  for (int64_t m = threadIdx.x; m < M; m += blockDim.x) s += static_cast<double>(x[channel_offset(m, c, C, S)]);
+  for (int64_t m = threadIdx.x; m < M; m += blockDim.x)
+    s += static_cast<double>(x[channel_offset(m, c, C, S)]);
   const double mu = block_sum(s) / static_cast<double>(M);
   double sq = 0;
   for (int64_t m = threadIdx.x; m < M; m += blockDim.x) {
@@ -201,9 +212,9 @@ void check_channels(int64_t C, const char* op) {
 }  // namespace
 
 template <class T>
-void batch_norm_forward_cuda(T* y, T* mean, T* invstd, const T* x, const T* w, const T* b, T* running_mean,
-                             T* running_var, int64_t N, int64_t C, int64_t S, bool training, double momentum,
-                             double eps) {
+void batch_norm_forward_cuda(T* y, T* mean, T* invstd, const T* x, const T* w, const T* b,
+                             T* running_mean, T* running_var, int64_t N, int64_t C, int64_t S,
+                             bool training, double momentum, double eps) {
   check_channels(C, "batch_norm");
   if (C == 0) return;
   cudaStream_t stream = current_stream();
@@ -215,17 +226,19 @@ void batch_norm_forward_cuda(T* y, T* mean, T* invstd, const T* x, const T* w, c
   T* scale = coef.as<T>();
   T* shift = scale + C;
   if (training)
-    batchnorm_stats_kernel<<<dim3(static_cast<unsigned>(P), static_cast<unsigned>(C)), block_threads, 0, stream>>>(
-        part_sum, part_sq, x, C, S, M);
-  batchnorm_finalize_kernel<<<grid_for(C, 128), 128, 0, stream>>>(mean, invstd, scale, shift, part_sum, part_sq, P,
-                                                                  x, w, b, running_mean, running_var, C, S, M,
-                                                                  training, momentum, eps);
-  batchnorm_apply_kernel<<<grid_for(N * C * S), block_threads, 0, stream>>>(y, x, scale, shift, C, S, N * C * S);
+    batchnorm_stats_kernel<<<dim3(static_cast<unsigned>(P), static_cast<unsigned>(C)),
+                             block_threads, 0, stream>>>(part_sum, part_sq, x, C, S, M);
+  batchnorm_finalize_kernel<<<grid_for(C, 128), 128, 0, stream>>>(
+      mean, invstd, scale, shift, part_sum, part_sq, P, x, w, b, running_mean, running_var, C, S, M,
+      training, momentum, eps);
+  batchnorm_apply_kernel<<<grid_for(N * C * S), block_threads, 0, stream>>>(y, x, scale, shift, C,
+                                                                            S, N * C * S);
 }
 
 template <class T>
-void batch_norm_backward_cuda(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, const T* mean,
-                              const T* invstd, int64_t N, int64_t C, int64_t S, bool training) {
+void batch_norm_backward_cuda(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w,
+                              const T* mean, const T* invstd, int64_t N, int64_t C, int64_t S,
+                              bool training) {
   check_channels(C, "batch_norm backward");
   if (C == 0) return;
   cudaStream_t stream = current_stream();
@@ -235,30 +248,31 @@ void batch_norm_backward_cuda(T* dx, T* dw, T* db, const T* dy, const T* x, cons
   double* part_dy_xhat = part_dy + C * P;
   double* sum_dy = part_dy_xhat + C * P;
   double* sum_dy_xhat = sum_dy + C;
-  batchnorm_backward_stats_kernel<<<dim3(static_cast<unsigned>(P), static_cast<unsigned>(C)), block_threads, 0,
-                                    stream>>>(part_dy, part_dy_xhat, dy, x, mean, invstd, C, S, M);
-  batchnorm_backward_finalize_kernel<<<grid_for(C, 128), 128, 0, stream>>>(sum_dy, sum_dy_xhat, dw, db, part_dy,
-                                                                           part_dy_xhat, P, C);
+  batchnorm_backward_stats_kernel<<<dim3(static_cast<unsigned>(P), static_cast<unsigned>(C)),
+                                    block_threads, 0, stream>>>(part_dy, part_dy_xhat, dy, x, mean,
+                                                                invstd, C, S, M);
+  batchnorm_backward_finalize_kernel<<<grid_for(C, 128), 128, 0, stream>>>(
+      sum_dy, sum_dy_xhat, dw, db, part_dy, part_dy_xhat, P, C);
   if (dx)
     batchnorm_backward_apply_kernel<<<grid_for(N * C * S), block_threads, 0, stream>>>(
         dx, dy, x, w, mean, invstd, sum_dy, sum_dy_xhat, C, S, M, training, N * C * S);
 }
 
 template <class T>
-void batch_norm_forward_one_block_cuda(T* y, T* mean, T* invstd, const T* x, const T* w, const T* b, int64_t N,
-                                       int64_t C, int64_t S, double eps) {
+void batch_norm_forward_one_block_cuda(T* y, T* mean, T* invstd, const T* x, const T* w, const T* b,
+                                       int64_t N, int64_t C, int64_t S, double eps) {
   check_channels(C, "batch_norm (one block per channel)");
-  batchnorm_one_block_kernel<<<static_cast<unsigned>(C), 1024, 0, current_stream()>>>(y, mean, invstd, x, w, b, C, S,
-                                                                                      N * S, eps);
+  batchnorm_one_block_kernel<<<static_cast<unsigned>(C), 1024, 0, current_stream()>>>(
+      y, mean, invstd, x, w, b, C, S, N * S, eps);
 }
 
-#define NIDIM_INSTANTIATE(T)                                                                        \
-  template void batch_norm_forward_cuda<T>(T*, T*, T*, const T*, const T*, const T*, T*, T*, int64_t, \
-                                           int64_t, int64_t, bool, double, double);                 \
-  template void batch_norm_backward_cuda<T>(T*, T*, T*, const T*, const T*, const T*, const T*,       \
-                                            const T*, int64_t, int64_t, int64_t, bool);             \
-  template void batch_norm_forward_one_block_cuda<T>(T*, T*, T*, const T*, const T*, const T*, int64_t, \
-                                                     int64_t, int64_t, double);
+#define NIDIM_INSTANTIATE(T)                                                                    \
+  template void batch_norm_forward_cuda<T>(T*, T*, T*, const T*, const T*, const T*, T*, T*,    \
+                                           int64_t, int64_t, int64_t, bool, double, double);    \
+  template void batch_norm_backward_cuda<T>(T*, T*, T*, const T*, const T*, const T*, const T*, \
+                                            const T*, int64_t, int64_t, int64_t, bool);         \
+  template void batch_norm_forward_one_block_cuda<T>(T*, T*, T*, const T*, const T*, const T*,  \
+                                                     int64_t, int64_t, int64_t, double);
 NIDIM_INSTANTIATE(float)
 NIDIM_INSTANTIATE(double)
 #undef NIDIM_INSTANTIATE

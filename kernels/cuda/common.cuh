@@ -38,14 +38,18 @@ inline int pow2_at_least(int64_t n) {
 }
 
 // Scratch memory on the current device, from the caching allocator.
-inline CudaBuffer scratch(size_t bytes) { return CudaBuffer(bytes, current_device()); }
+inline CudaBuffer scratch(size_t bytes) {
+  return CudaBuffer(bytes, current_device());
+}
 
 struct Lanes {
   int64_t R, A, I;
   int64_t groups;  // blocks per r: ceil(I / LX)
   int lx, ly;
   unsigned blocks() const { return static_cast<unsigned>(R * groups); }
-  bool empty() const { return R * groups == 0; }  // no lane: launch nothing (a grid of 0 blocks is an error)
+  bool empty() const {
+    return R * groups == 0;
+  }  // no lane: launch nothing (a grid of 0 blocks is an error)
   dim3 block() const { return dim3(static_cast<unsigned>(lx), static_cast<unsigned>(ly)); }
 };
 
@@ -73,7 +77,8 @@ __device__ inline bool lane_of(const Lanes& l, int64_t& r, int64_t& i) {
 
 // Combines v over threadIdx.y for each threadIdx.x, in a fixed tree (LY a power of two); every
 // thread gets its lane's result. Every thread of the block must call it. `sh` holds LX * LY values.
-template <class V, class F> __device__ V reduce_y(V v, V* sh, F combine) {
+template <class V, class F>
+__device__ V reduce_y(V v, V* sh, F combine) {
   const int lx = blockDim.x, tx = threadIdx.x, ty = threadIdx.y;
   sh[ty * lx + tx] = v;
   __syncthreads();
@@ -86,16 +91,24 @@ template <class V, class F> __device__ V reduce_y(V v, V* sh, F combine) {
   return result;
 }
 
-__host__ __device__ inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-__host__ __device__ inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+__host__ __device__ inline int64_t imin(int64_t a, int64_t b) {
+  return a < b ? a : b;
+}
+__host__ __device__ inline int64_t imax(int64_t a, int64_t b) {
+  return a > b ? a : b;
+}
 
 struct Plus {
-  template <class V> __device__ V operator()(V a, V b) const { return a + b; }
+  template <class V>
+  __device__ V operator()(V a, V b) const {
+    return a + b;
+  }
 };
 
 // Sum of v over a whole 1-D block (blockDim.x a multiple of 32, at most 1024) in a fixed order:
 // warp shuffles, then the warps' sums by warp 0. Every thread gets the result.
-template <class V> __device__ V block_sum(V v) {
+template <class V>
+__device__ V block_sum(V v) {
   __shared__ V warp_sums[32];
   for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
@@ -115,6 +128,6 @@ template <class V> __device__ V block_sum(V v) {
 }  // namespace nidim::gpu
 
 // for (int64_t i = this thread's first element; i < n; i += all threads)
-#define NIDIM_GRID_LOOP(i, n)                                                      \
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;    \
-       i < (n); i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+#define NIDIM_GRID_LOOP(i, n)                                                            \
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); \
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)

@@ -32,7 +32,8 @@ namespace {
 
 enum class ConvPass { forward, backward_data, backward_filter };
 
-template <class T> constexpr cudnnDataType_t cudnn_type() {
+template <class T>
+constexpr cudnnDataType_t cudnn_type() {
   return sizeof(T) == 4 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE;
 }
 
@@ -42,27 +43,33 @@ int as_int(int64_t v, const char* what) {
 }
 
 // The descriptors of one convolution.
-template <class T> struct ConvDescriptors {
+template <class T>
+struct ConvDescriptors {
   TensorDescriptor x, y, bias;
   FilterDescriptor w;
   ConvolutionDescriptor conv;
 
   explicit ConvDescriptors(const Conv2dShape& s) {
     const cudnnDataType_t t = cudnn_type<T>();
-    NIDIM_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x.get(), CUDNN_TENSOR_NCHW, t, as_int(s.N, "N"), as_int(s.C, "C"),
-                                                 as_int(s.H, "H"), as_int(s.W, "W")),
-                      "conv2d (input descriptor)");
-    NIDIM_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y.get(), CUDNN_TENSOR_NCHW, t, as_int(s.N, "N"), as_int(s.O, "O"),
-                                                 as_int(s.OH, "OH"), as_int(s.OW, "OW")),
-                      "conv2d (output descriptor)");
-    NIDIM_CUDNN_CHECK(cudnnSetTensor4dDescriptor(bias.get(), CUDNN_TENSOR_NCHW, t, 1, as_int(s.O, "O"), 1, 1),
-                      "conv2d (bias descriptor)");
-    NIDIM_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w.get(), t, CUDNN_TENSOR_NCHW, as_int(s.O, "O"), as_int(s.C, "C"),
-                                                 as_int(s.KH, "KH"), as_int(s.KW, "KW")),
-                      "conv2d (weight descriptor)");
-    NIDIM_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv.get(), as_int(s.padding, "padding"),
-                                                      as_int(s.padding, "padding"), as_int(s.stride, "stride"),
-                                                      as_int(s.stride, "stride"), 1, 1, CUDNN_CROSS_CORRELATION, t),
+    NIDIM_CUDNN_CHECK(
+        cudnnSetTensor4dDescriptor(x.get(), CUDNN_TENSOR_NCHW, t, as_int(s.N, "N"),
+                                   as_int(s.C, "C"), as_int(s.H, "H"), as_int(s.W, "W")),
+        "conv2d (input descriptor)");
+    NIDIM_CUDNN_CHECK(
+        cudnnSetTensor4dDescriptor(y.get(), CUDNN_TENSOR_NCHW, t, as_int(s.N, "N"),
+                                   as_int(s.O, "O"), as_int(s.OH, "OH"), as_int(s.OW, "OW")),
+        "conv2d (output descriptor)");
+    NIDIM_CUDNN_CHECK(
+        cudnnSetTensor4dDescriptor(bias.get(), CUDNN_TENSOR_NCHW, t, 1, as_int(s.O, "O"), 1, 1),
+        "conv2d (bias descriptor)");
+    NIDIM_CUDNN_CHECK(
+        cudnnSetFilter4dDescriptor(w.get(), t, CUDNN_TENSOR_NCHW, as_int(s.O, "O"),
+                                   as_int(s.C, "C"), as_int(s.KH, "KH"), as_int(s.KW, "KW")),
+        "conv2d (weight descriptor)");
+    NIDIM_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(
+                          conv.get(), as_int(s.padding, "padding"), as_int(s.padding, "padding"),
+                          as_int(s.stride, "stride"), as_int(s.stride, "stride"), 1, 1,
+                          CUDNN_CROSS_CORRELATION, t),
                       "conv2d (convolution descriptor)");
   }
 };
@@ -78,8 +85,8 @@ struct Choice {
   cudnnMathType_t math = CUDNN_DEFAULT_MATH;
 };
 
-using ConvKey = std::tuple<int, int, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                           int64_t, bool>;
+using ConvKey = std::tuple<int, int, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                           int64_t, int64_t, int64_t, bool>;
 
 struct AlgoCache {
   std::mutex mutex;
@@ -97,7 +104,8 @@ bool use_find() {
 }
 
 // The fastest result that succeeded and fits the cap, deterministic ones first.
-template <class Perf> Choice pick(const Perf* results, int count, size_t cap, const char* what) {
+template <class Perf>
+Choice pick(const Perf* results, int count, size_t cap, const char* what) {
   for (int pass = 0; pass < 2; ++pass)
     for (int k = 0; k < count; ++k) {
       const Perf& r = results[k];
@@ -105,17 +113,29 @@ template <class Perf> Choice pick(const Perf* results, int count, size_t cap, co
       if (pass == 0 && r.determinism != CUDNN_DETERMINISTIC) continue;
       return {static_cast<int>(r.algo), r.memory, r.mathType};
     }
-  NIDIM_FAIL("{}: cuDNN found no algorithm within the workspace cap of {} bytes ({} candidates)", what, cap, count);
+  NIDIM_FAIL("{}: cuDNN found no algorithm within the workspace cap of {} bytes ({} candidates)",
+             what, cap, count);
 }
 
 // Chooses (once per key) the algorithm of `pass` for this shape; the buffers are the call's own
 // (Find runs the candidates on them; their outputs are overwritten by the real call after).
 template <class T>
-Choice choose(ConvPass pass, const Conv2dShape& s, ConvDescriptors<T>& d, const T* x, const T* w, const T* y,
-              void* out) {
+Choice choose(ConvPass pass, const Conv2dShape& s, ConvDescriptors<T>& d, const T* x, const T* w,
+              const T* y, void* out) {
   const bool is_float = sizeof(T) == 4;
-  const ConvKey key{current_device(), static_cast<int>(pass), static_cast<int>(sizeof(T)), s.N, s.C, s.H, s.W, s.O,
-                    s.KH, s.KW, s.stride, s.padding, is_float && tf32_cuda()};
+  const ConvKey key{current_device(),
+                    static_cast<int>(pass),
+                    static_cast<int>(sizeof(T)),
+                    s.N,
+                    s.C,
+                    s.H,
+                    s.W,
+                    s.O,
+                    s.KH,
+                    s.KW,
+                    s.stride,
+                    s.padding,
+                    is_float && tf32_cuda()};
   AlgoCache& cache = algo_cache();
   {
     std::lock_guard<std::mutex> lock(cache.mutex);
@@ -124,7 +144,8 @@ Choice choose(ConvPass pass, const Conv2dShape& s, ConvDescriptors<T>& d, const 
   }
   cudnnHandle_t h = cudnn_handle();
   const size_t cap = conv_workspace_limit_cuda();
-  NIDIM_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), math_type(is_float)), "conv2d (math type)");
+  NIDIM_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), math_type(is_float)),
+                    "conv2d (math type)");
   const bool find = use_find();
   CudaBuffer workspace = find ? scratch(cap) : CudaBuffer();
   Choice c;
@@ -132,40 +153,41 @@ Choice choose(ConvPass pass, const Conv2dShape& s, ConvDescriptors<T>& d, const 
   if (pass == ConvPass::forward) {
     cudnnConvolutionFwdAlgoPerf_t r[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     if (find)
-      NIDIM_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, d.x.get(), x, d.w.get(), w, d.conv.get(), d.y.get(),
-                                                               out, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, r,
-                                                               workspace.get(), cap),
+      NIDIM_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
+                            h, d.x.get(), x, d.w.get(), w, d.conv.get(), d.y.get(), out,
+                            CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, r, workspace.get(), cap),
                         "conv2d (choosing the forward algorithm)");
     else
-      NIDIM_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, d.x.get(), d.w.get(), d.conv.get(), d.y.get(),
-                                                               CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, r),
-                        "conv2d (choosing the forward algorithm)");
+      NIDIM_CUDNN_CHECK(
+          cudnnGetConvolutionForwardAlgorithm_v7(h, d.x.get(), d.w.get(), d.conv.get(), d.y.get(),
+                                                 CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, r),
+          "conv2d (choosing the forward algorithm)");
     c = pick(r, count, cap, "conv2d forward");
   } else if (pass == ConvPass::backward_data) {
     cudnnConvolutionBwdDataAlgoPerf_t r[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     if (find)
-      NIDIM_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, d.w.get(), w, d.y.get(), y, d.conv.get(),
-                                                                    d.x.get(), out,
-                                                                    CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, r,
-                                                                    workspace.get(), cap),
+      NIDIM_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
+                            h, d.w.get(), w, d.y.get(), y, d.conv.get(), d.x.get(), out,
+                            CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, r, workspace.get(), cap),
                         "conv2d backward (choosing the data algorithm)");
     else
-      NIDIM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w.get(), d.y.get(), d.conv.get(), d.x.get(),
-                                                                    CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, r),
+      NIDIM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+                            h, d.w.get(), d.y.get(), d.conv.get(), d.x.get(),
+                            CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, r),
                         "conv2d backward (choosing the data algorithm)");
     c = pick(r, count, cap, "conv2d backward (data)");
   } else {
     cudnnConvolutionBwdFilterAlgoPerf_t r[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
     if (find)
-      NIDIM_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, d.x.get(), x, d.y.get(), y, d.conv.get(),
-                                                                      d.w.get(), out,
-                                                                      CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count,
-                                                                      r, workspace.get(), cap),
-                        "conv2d backward (choosing the filter algorithm)");
+      NIDIM_CUDNN_CHECK(
+          cudnnFindConvolutionBackwardFilterAlgorithmEx(
+              h, d.x.get(), x, d.y.get(), y, d.conv.get(), d.w.get(), out,
+              CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count, r, workspace.get(), cap),
+          "conv2d backward (choosing the filter algorithm)");
     else
-      NIDIM_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x.get(), d.y.get(), d.conv.get(),
-                                                                      d.w.get(), CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
-                                                                      &count, r),
+      NIDIM_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+                            h, d.x.get(), d.y.get(), d.conv.get(), d.w.get(),
+                            CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count, r),
                         "conv2d backward (choosing the filter algorithm)");
     c = pick(r, count, cap, "conv2d backward (filter)");
   }
@@ -176,7 +198,8 @@ Choice choose(ConvPass pass, const Conv2dShape& s, ConvDescriptors<T>& d, const 
 
 }  // namespace
 
-template <class T> void conv2d_forward_cuda(T* y, const T* x, const T* w, const T* bias, const Conv2dShape& s) {
+template <class T>
+void conv2d_forward_cuda(T* y, const T* x, const T* w, const T* bias, const Conv2dShape& s) {
   if (s.N == 0 || s.O == 0) return;  // an empty output
   ConvDescriptors<T> d(s);
   const Choice c = choose<T>(ConvPass::forward, s, d, x, w, nullptr, y);
@@ -185,52 +208,67 @@ template <class T> void conv2d_forward_cuda(T* y, const T* x, const T* w, const 
   CudaBuffer workspace = scratch(c.workspace);
   const T one = 1, zero = 0;
   NIDIM_CUDNN_CHECK(cudnnConvolutionForward(h, &one, d.x.get(), x, d.w.get(), w, d.conv.get(),
-                                            static_cast<cudnnConvolutionFwdAlgo_t>(c.algo), workspace.get(),
-                                            c.workspace, &zero, d.y.get(), y),
+                                            static_cast<cudnnConvolutionFwdAlgo_t>(c.algo),
+                                            workspace.get(), c.workspace, &zero, d.y.get(), y),
                     "conv2d");
-  if (bias) NIDIM_CUDNN_CHECK(cudnnAddTensor(h, &one, d.bias.get(), bias, &one, d.y.get(), y), "conv2d (bias)");
+  if (bias)
+    NIDIM_CUDNN_CHECK(cudnnAddTensor(h, &one, d.bias.get(), bias, &one, d.y.get(), y),
+                      "conv2d (bias)");
 }
 
 template <class T>
-void conv2d_backward_cuda(T* dx, T* dw, T* dbias, const T* dy, const T* x, const T* w, const Conv2dShape& s) {
+void conv2d_backward_cuda(T* dx, T* dw, T* dbias, const T* dy, const T* x, const T* w,
+                          const Conv2dShape& s) {
   if (s.N == 0 || s.O == 0) {  // no output: the weight and bias gradients are zero, dx is empty
     cudaStream_t stream = current_stream();
-    if (dw) NIDIM_CUDA_CHECK(cudaMemsetAsync(dw, 0, sizeof(T) * s.O * s.C * s.KH * s.KW, stream), "conv2d backward");
-    if (dbias) NIDIM_CUDA_CHECK(cudaMemsetAsync(dbias, 0, sizeof(T) * s.O, stream), "conv2d backward");
-    if (dx) NIDIM_CUDA_CHECK(cudaMemsetAsync(dx, 0, sizeof(T) * s.N * s.C * s.H * s.W, stream), "conv2d backward");
+    if (dw)
+      NIDIM_CUDA_CHECK(cudaMemsetAsync(dw, 0, sizeof(T) * s.O * s.C * s.KH * s.KW, stream),
+                       "conv2d backward");
+    if (dbias)
+      NIDIM_CUDA_CHECK(cudaMemsetAsync(dbias, 0, sizeof(T) * s.O, stream), "conv2d backward");
+    if (dx)
+      NIDIM_CUDA_CHECK(cudaMemsetAsync(dx, 0, sizeof(T) * s.N * s.C * s.H * s.W, stream),
+                       "conv2d backward");
     return;
   }
   ConvDescriptors<T> d(s);
   cudnnHandle_t h = cudnn_handle();
   const T one = 1, zero = 0;
   if (dbias)
-    NIDIM_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, d.y.get(), dy, &zero, d.bias.get(), dbias),
-                      "conv2d backward (bias)");
+    NIDIM_CUDNN_CHECK(
+        cudnnConvolutionBackwardBias(h, &one, d.y.get(), dy, &zero, d.bias.get(), dbias),
+        "conv2d backward (bias)");
   if (dw) {
     const Choice c = choose<T>(ConvPass::backward_filter, s, d, x, nullptr, dy, dw);
-    NIDIM_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), c.math), "conv2d backward (math type)");
+    NIDIM_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), c.math),
+                      "conv2d backward (math type)");
     CudaBuffer workspace = scratch(c.workspace);
-    NIDIM_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, d.x.get(), x, d.y.get(), dy, d.conv.get(),
-                                                     static_cast<cudnnConvolutionBwdFilterAlgo_t>(c.algo),
-                                                     workspace.get(), c.workspace, &zero, d.w.get(), dw),
-                      "conv2d backward (filter)");
+    NIDIM_CUDNN_CHECK(
+        cudnnConvolutionBackwardFilter(h, &one, d.x.get(), x, d.y.get(), dy, d.conv.get(),
+                                       static_cast<cudnnConvolutionBwdFilterAlgo_t>(c.algo),
+                                       workspace.get(), c.workspace, &zero, d.w.get(), dw),
+        "conv2d backward (filter)");
   }
   if (dx) {
     const Choice c = choose<T>(ConvPass::backward_data, s, d, nullptr, w, dy, dx);
-    NIDIM_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), c.math), "conv2d backward (math type)");
+    NIDIM_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), c.math),
+                      "conv2d backward (math type)");
     CudaBuffer workspace = scratch(c.workspace);
-    NIDIM_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, d.w.get(), w, d.y.get(), dy, d.conv.get(),
-                                                   static_cast<cudnnConvolutionBwdDataAlgo_t>(c.algo),
-                                                   workspace.get(), c.workspace, &zero, d.x.get(), dx),
-                      "conv2d backward (data)");
+    NIDIM_CUDNN_CHECK(
+        cudnnConvolutionBackwardData(h, &one, d.w.get(), w, d.y.get(), dy, d.conv.get(),
+                                     static_cast<cudnnConvolutionBwdDataAlgo_t>(c.algo),
+                                     workspace.get(), c.workspace, &zero, d.x.get(), dx),
+        "conv2d backward (data)");
   }
 }
 
-template void conv2d_forward_cuda<float>(float*, const float*, const float*, const float*, const Conv2dShape&);
-template void conv2d_forward_cuda<double>(double*, const double*, const double*, const double*, const Conv2dShape&);
-template void conv2d_backward_cuda<float>(float*, float*, float*, const float*, const float*, const float*,
+template void conv2d_forward_cuda<float>(float*, const float*, const float*, const float*,
+                                         const Conv2dShape&);
+template void conv2d_forward_cuda<double>(double*, const double*, const double*, const double*,
                                           const Conv2dShape&);
-template void conv2d_backward_cuda<double>(double*, double*, double*, const double*, const double*, const double*,
-                                           const Conv2dShape&);
+template void conv2d_backward_cuda<float>(float*, float*, float*, const float*, const float*,
+                                          const float*, const Conv2dShape&);
+template void conv2d_backward_cuda<double>(double*, double*, double*, const double*, const double*,
+                                           const double*, const Conv2dShape&);
 
 }  // namespace nidim

@@ -22,14 +22,15 @@ using namespace gpu;
 
 namespace {
 
-template <class T> __global__ void elementwise_fill_kernel(T* x, int64_t n, T value) {
+template <class T>
+__global__ void elementwise_fill_kernel(T* x, int64_t n, T value) {
   NIDIM_GRID_LOOP(i, n) x[i] = value;
 }
 
 // Thread b computes Philox block (offset / 4 + b) and writes elements 4b .. 4b + 3.
 template <class T>
-__global__ void elementwise_uniform_kernel(T* x, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset,
-                                           T low, T high) {
+__global__ void elementwise_uniform_kernel(T* x, int64_t n, uint64_t seed, uint64_t stream,
+                                           uint64_t offset, T low, T high) {
   const int64_t blocks = (n + 3) / 4;
   NIDIM_GRID_LOOP(blk, blocks) {
     const Philox4 r = philox_block(seed, stream, offset / 4 + static_cast<uint64_t>(blk));
@@ -39,8 +40,8 @@ __global__ void elementwise_uniform_kernel(T* x, int64_t n, uint64_t seed, uint6
 }
 
 template <class T>
-__global__ void elementwise_normal_kernel(T* x, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset,
-                                          T mean, T stddev) {
+__global__ void elementwise_normal_kernel(T* x, int64_t n, uint64_t seed, uint64_t stream,
+                                          uint64_t offset, T mean, T stddev) {
   const int64_t blocks = (n + 3) / 4;
   const T two_pi = static_cast<T>(6.283185307179586476925);
   NIDIM_GRID_LOOP(blk, blocks) {
@@ -55,16 +56,19 @@ __global__ void elementwise_normal_kernel(T* x, int64_t n, uint64_t seed, uint64
   }
 }
 
-template <class TO, class TI> __global__ void elementwise_cast_kernel(TO* y, const TI* x, int64_t n) {
+template <class TO, class TI>
+__global__ void elementwise_cast_kernel(TO* y, const TI* x, int64_t n) {
   NIDIM_GRID_LOOP(i, n) y[i] = static_cast<TO>(x[i]);
 }
 
-template <Op OP, class T> __global__ void elementwise_unary_forward_kernel(T* y, const T* x, int64_t n, T a) {
+template <Op OP, class T>
+__global__ void elementwise_unary_forward_kernel(T* y, const T* x, int64_t n, T a) {
   NIDIM_GRID_LOOP(i, n) y[i] = unary_forward_op<OP>(x[i], a);
 }
 
 template <Op OP, class T>
-__global__ void elementwise_unary_backward_kernel(T* dx, const T* dy, const T* x, const T* y, int64_t n, T a) {
+__global__ void elementwise_unary_backward_kernel(T* dx, const T* dy, const T* x, const T* y,
+                                                  int64_t n, T a) {
   NIDIM_GRID_LOOP(i, n) dx[i] = unary_backward_op<OP>(dy[i], x[i], y[i], a);
 }
 
@@ -92,10 +96,13 @@ BroadcastIndex make_index(const Broadcast4& s) {
   return b;
 }
 
-int64_t numel4(const int64_t d[4]) { return d[0] * d[1] * d[2] * d[3]; }
+int64_t numel4(const int64_t d[4]) {
+  return d[0] * d[1] * d[2] * d[3];
+}
 
 // Offsets of output element o into a and b.
-__device__ inline void operand_offsets(const BroadcastIndex& bi, int64_t o, int64_t& ai, int64_t& bj) {
+__device__ inline void operand_offsets(const BroadcastIndex& bi, int64_t o, int64_t& ai,
+                                       int64_t& bj) {
   int64_t rest = o;
   ai = 0, bj = 0;
   for (int k = 3; k >= 0; --k) {
@@ -108,7 +115,8 @@ __device__ inline void operand_offsets(const BroadcastIndex& bi, int64_t o, int6
 
 // mode 0: same shapes; 1: b is one element; 2: a is one element; 3: general broadcast.
 template <Op OP, class T>
-__global__ void elementwise_binary_forward_kernel(T* c, const T* a, const T* b, BroadcastIndex bi, int64_t n, int mode) {
+__global__ void elementwise_binary_forward_kernel(T* c, const T* a, const T* b, BroadcastIndex bi,
+                                                  int64_t n, int mode) {
   NIDIM_GRID_LOOP(o, n) {
     if (mode == 0) {
       c[o] = binary_forward_op<OP>(a[o], b[o]);
@@ -127,8 +135,8 @@ __global__ void elementwise_binary_forward_kernel(T* c, const T* a, const T* b, 
 // One thread per output element, for the gradients that need no reduction: mode 0 (same shapes)
 // both, mode 1 (b one element) da only, mode 2 (a one element) db only.
 template <Op OP, class T>
-__global__ void elementwise_binary_backward_kernel(T* da, T* db, const T* dc, const T* a, const T* b, int64_t n,
-                                                   int mode) {
+__global__ void elementwise_binary_backward_kernel(T* da, T* db, const T* dc, const T* a,
+                                                   const T* b, int64_t n, int mode) {
   NIDIM_GRID_LOOP(i, n) {
     const T av = mode == 2 ? a[0] : a[i];
     const T bv = mode == 1 ? b[0] : b[i];
@@ -148,8 +156,9 @@ struct ReduceToOperand {
 };
 
 template <Op OP, class T>
-__global__ void elementwise_binary_reduce_kernel(T* grad, const T* dc, const T* a, const T* b, BroadcastIndex bi,
-                                                 ReduceToOperand ro, Lanes lanes, bool which_b) {
+__global__ void elementwise_binary_reduce_kernel(T* grad, const T* dc, const T* a, const T* b,
+                                                 BroadcastIndex bi, ReduceToOperand ro, Lanes lanes,
+                                                 bool which_b) {
   __shared__ double sh[block_threads];
   int64_t r, e;
   const bool valid = lane_of(lanes, r, e);  // R = 1: e is the operand element
@@ -178,8 +187,8 @@ __global__ void elementwise_binary_reduce_kernel(T* grad, const T* dc, const T* 
 }
 
 template <Op OP, class T>
-void reduce_to_operand(T* grad, const int64_t dims[4], const Broadcast4& s, const T* dc, const T* a, const T* b,
-                       bool which_b, cudaStream_t stream) {
+void reduce_to_operand(T* grad, const int64_t dims[4], const Broadcast4& s, const T* dc, const T* a,
+                       const T* b, bool which_b, cudaStream_t stream) {
   const BroadcastIndex bi = make_index(s);
   ReduceToOperand ro;
   ro.so[3] = 1;
@@ -193,16 +202,19 @@ void reduce_to_operand(T* grad, const int64_t dims[4], const Broadcast4& s, cons
   // Lanes over the operand's elements (I = its numel), A = outputs per element.
   const Lanes lanes = make_lanes(1, per_element, numel4(dims));
   if (lanes.empty()) return;
-  elementwise_binary_reduce_kernel<OP><<<lanes.blocks(), lanes.block(), 0, stream>>>(grad, dc, a, b, bi, ro, lanes,
-                                                                                      which_b);
+  elementwise_binary_reduce_kernel<OP>
+      <<<lanes.blocks(), lanes.block(), 0, stream>>>(grad, dc, a, b, bi, ro, lanes, which_b);
 }
 
 template <Op OP, class T>
 void binary_forward(T* c, const T* a, const T* b, const Broadcast4& s) {
   const int64_t n = numel4(s.out), na = numel4(s.a), nb = numel4(s.b);
-  const int mode = (na == n && nb == n) ? 0 : (na == n && nb == 1) ? 1 : (na == 1 && nb == n) ? 2 : 3;
-  elementwise_binary_forward_kernel<OP><<<grid_for(n), block_threads, 0, current_stream()>>>(c, a, b, make_index(s),
-                                                                                             n, mode);
+  const int mode = (na == n && nb == n)   ? 0
+                   : (na == n && nb == 1) ? 1
+                   : (na == 1 && nb == n) ? 2
+                                          : 3;
+  elementwise_binary_forward_kernel<OP>
+      <<<grid_for(n), block_threads, 0, current_stream()>>>(c, a, b, make_index(s), n, mode);
 }
 
 template <Op OP, class T>
@@ -211,18 +223,21 @@ void binary_backward(T* da, T* db, const T* dc, const T* a, const T* b, const Br
   cudaStream_t stream = current_stream();
   T* none = nullptr;
   if (na == n && nb == n) {
-    elementwise_binary_backward_kernel<OP><<<grid_for(n), block_threads, 0, stream>>>(da, db, dc, a, b, n, 0);
+    elementwise_binary_backward_kernel<OP>
+        <<<grid_for(n), block_threads, 0, stream>>>(da, db, dc, a, b, n, 0);
     return;
   }
   if (da) {
     if (na == n && nb == 1)
-      elementwise_binary_backward_kernel<OP><<<grid_for(n), block_threads, 0, stream>>>(da, none, dc, a, b, n, 1);
+      elementwise_binary_backward_kernel<OP>
+          <<<grid_for(n), block_threads, 0, stream>>>(da, none, dc, a, b, n, 1);
     else
       reduce_to_operand<OP>(da, s.a, s, dc, a, b, false, stream);
   }
   if (db) {
     if (nb == n && na == 1)
-      elementwise_binary_backward_kernel<OP><<<grid_for(n), block_threads, 0, stream>>>(none, db, dc, a, b, n, 2);
+      elementwise_binary_backward_kernel<OP>
+          <<<grid_for(n), block_threads, 0, stream>>>(none, db, dc, a, b, n, 2);
     else
       reduce_to_operand<OP>(db, s.b, s, dc, a, b, true, stream);
   }
@@ -232,88 +247,105 @@ void binary_backward(T* da, T* db, const T* dc, const T* a, const T* b, const Br
 
 // ---- launchers ----------------------------------------------------------------------------------------
 
-template <class T> void fill_cuda(T* x, int64_t n, T value) {
+template <class T>
+void fill_cuda(T* x, int64_t n, T value) {
   elementwise_fill_kernel<<<grid_for(n), block_threads, 0, current_stream()>>>(x, n, value);
 }
 
 template <class T>
 void uniform_cuda(T* x, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset, T low, T high) {
-  elementwise_uniform_kernel<<<grid_for((n + 3) / 4), block_threads, 0, current_stream()>>>(x, n, seed, stream,
-                                                                                           offset, low, high);
+  elementwise_uniform_kernel<<<grid_for((n + 3) / 4), block_threads, 0, current_stream()>>>(
+      x, n, seed, stream, offset, low, high);
 }
 
 template <class T>
-void normal_cuda(T* x, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset, T mean, T stddev) {
-  elementwise_normal_kernel<<<grid_for((n + 3) / 4), block_threads, 0, current_stream()>>>(x, n, seed, stream,
-                                                                                          offset, mean, stddev);
+void normal_cuda(T* x, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset, T mean,
+                 T stddev) {
+  elementwise_normal_kernel<<<grid_for((n + 3) / 4), block_threads, 0, current_stream()>>>(
+      x, n, seed, stream, offset, mean, stddev);
 }
 
-template <class TO, class TI> void cast_cuda(TO* y, const TI* x, int64_t n) {
+template <class TO, class TI>
+void cast_cuda(TO* y, const TI* x, int64_t n) {
   elementwise_cast_kernel<<<grid_for(n), block_threads, 0, current_stream()>>>(y, x, n);
 }
 
 // The switch turns the runtime op into a compile-time one, once per launch.
-#define NIDIM_UNARY_CASES(MACRO) \
-  MACRO(neg) MACRO(exp) MACRO(log) MACRO(sqrt) MACRO(pow) MACRO(abs) MACRO(tanh) MACRO(sigmoid) \
-  MACRO(erf) MACRO(relu) MACRO(leaky_relu)
+#define NIDIM_UNARY_CASES(MACRO)                                                                \
+  MACRO(neg)                                                                                    \
+  MACRO(exp) MACRO(log) MACRO(sqrt) MACRO(pow) MACRO(abs) MACRO(tanh) MACRO(sigmoid) MACRO(erf) \
+      MACRO(relu) MACRO(leaky_relu)
 
-template <class T> void unary_forward_cuda(Op op, T* y, const T* x, int64_t n, T a) {
+template <class T>
+void unary_forward_cuda(Op op, T* y, const T* x, int64_t n, T a) {
   cudaStream_t stream = current_stream();
   switch (op) {
-#define NIDIM_CASE(name)                                                                          \
-  case Op::name:                                                                                  \
-    elementwise_unary_forward_kernel<Op::name><<<grid_for(n), block_threads, 0, stream>>>(y, x, n, a); \
+#define NIDIM_CASE(name)                                         \
+  case Op::name:                                                 \
+    elementwise_unary_forward_kernel<Op::name>                   \
+        <<<grid_for(n), block_threads, 0, stream>>>(y, x, n, a); \
     return;
     NIDIM_UNARY_CASES(NIDIM_CASE)
 #undef NIDIM_CASE
-    default: NIDIM_FAIL("unary_forward_cuda: {} is not a unary op", op_name(op));
+    default:
+      NIDIM_FAIL("unary_forward_cuda: {} is not a unary op", op_name(op));
   }
 }
 
-template <class T> void unary_backward_cuda(Op op, T* dx, const T* dy, const T* x, const T* y, int64_t n, T a) {
+template <class T>
+void unary_backward_cuda(Op op, T* dx, const T* dy, const T* x, const T* y, int64_t n, T a) {
   cudaStream_t stream = current_stream();
   switch (op) {
-#define NIDIM_CASE(name)                                                                                   \
-  case Op::name:                                                                                           \
-    elementwise_unary_backward_kernel<Op::name><<<grid_for(n), block_threads, 0, stream>>>(dx, dy, x, y, n, a); \
+#define NIDIM_CASE(name)                                                 \
+  case Op::name:                                                         \
+    elementwise_unary_backward_kernel<Op::name>                          \
+        <<<grid_for(n), block_threads, 0, stream>>>(dx, dy, x, y, n, a); \
     return;
     NIDIM_UNARY_CASES(NIDIM_CASE)
 #undef NIDIM_CASE
-    default: NIDIM_FAIL("unary_backward_cuda: {} is not a unary op", op_name(op));
+    default:
+      NIDIM_FAIL("unary_backward_cuda: {} is not a unary op", op_name(op));
   }
 }
 
 #define NIDIM_BINARY_CASES(MACRO) MACRO(add) MACRO(sub) MACRO(mul) MACRO(div)
 
-template <class T> void binary_forward_cuda(Op op, T* c, const T* a, const T* b, const Broadcast4& s) {
+template <class T>
+void binary_forward_cuda(Op op, T* c, const T* a, const T* b, const Broadcast4& s) {
   switch (op) {
 #define NIDIM_CASE(name) \
-  case Op::name: return binary_forward<Op::name>(c, a, b, s);
+  case Op::name:         \
+    return binary_forward<Op::name>(c, a, b, s);
     NIDIM_BINARY_CASES(NIDIM_CASE)
 #undef NIDIM_CASE
-    default: NIDIM_FAIL("binary_forward_cuda: {} is not a binary op", op_name(op));
+    default:
+      NIDIM_FAIL("binary_forward_cuda: {} is not a binary op", op_name(op));
   }
 }
 
 template <class T>
-void binary_backward_cuda(Op op, T* da, T* db, const T* dc, const T* a, const T* b, const Broadcast4& s) {
+void binary_backward_cuda(Op op, T* da, T* db, const T* dc, const T* a, const T* b,
+                          const Broadcast4& s) {
   switch (op) {
 #define NIDIM_CASE(name) \
-  case Op::name: return binary_backward<Op::name>(da, db, dc, a, b, s);
+  case Op::name:         \
+    return binary_backward<Op::name>(da, db, dc, a, b, s);
     NIDIM_BINARY_CASES(NIDIM_CASE)
 #undef NIDIM_CASE
-    default: NIDIM_FAIL("binary_backward_cuda: {} is not a binary op", op_name(op));
+    default:
+      NIDIM_FAIL("binary_backward_cuda: {} is not a binary op", op_name(op));
   }
 }
 
-#define NIDIM_INSTANTIATE(T)                                                                     \
-  template void fill_cuda<T>(T*, int64_t, T);                                                    \
-  template void uniform_cuda<T>(T*, int64_t, uint64_t, uint64_t, uint64_t, T, T);                \
-  template void normal_cuda<T>(T*, int64_t, uint64_t, uint64_t, uint64_t, T, T);                 \
-  template void unary_forward_cuda<T>(Op, T*, const T*, int64_t, T);                             \
-  template void unary_backward_cuda<T>(Op, T*, const T*, const T*, const T*, int64_t, T);        \
-  template void binary_forward_cuda<T>(Op, T*, const T*, const T*, const Broadcast4&);           \
-  template void binary_backward_cuda<T>(Op, T*, T*, const T*, const T*, const T*, const Broadcast4&);
+#define NIDIM_INSTANTIATE(T)                                                              \
+  template void fill_cuda<T>(T*, int64_t, T);                                             \
+  template void uniform_cuda<T>(T*, int64_t, uint64_t, uint64_t, uint64_t, T, T);         \
+  template void normal_cuda<T>(T*, int64_t, uint64_t, uint64_t, uint64_t, T, T);          \
+  template void unary_forward_cuda<T>(Op, T*, const T*, int64_t, T);                      \
+  template void unary_backward_cuda<T>(Op, T*, const T*, const T*, const T*, int64_t, T); \
+  template void binary_forward_cuda<T>(Op, T*, const T*, const T*, const Broadcast4&);    \
+  template void binary_backward_cuda<T>(Op, T*, T*, const T*, const T*, const T*,         \
+                                        const Broadcast4&);
 NIDIM_INSTANTIATE(float)
 NIDIM_INSTANTIATE(double)
 #undef NIDIM_INSTANTIATE

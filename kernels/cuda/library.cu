@@ -55,10 +55,18 @@ std::atomic<size_t>& workspace_limit() {
 
 }  // namespace
 
-void set_tf32_cuda(bool on) { tf32_flag().store(on); }
-bool tf32_cuda() { return tf32_flag().load(); }
-void set_conv_workspace_limit_cuda(size_t bytes) { workspace_limit().store(bytes); }
-size_t conv_workspace_limit_cuda() { return workspace_limit().load(); }
+void set_tf32_cuda(bool on) {
+  tf32_flag().store(on);
+}
+bool tf32_cuda() {
+  return tf32_flag().load();
+}
+void set_conv_workspace_limit_cuda(size_t bytes) {
+  workspace_limit().store(bytes);
+}
+size_t conv_workspace_limit_cuda() {
+  return workspace_limit().load();
+}
 
 cublasHandle_t cublas_handle() {
   const int device = current_device();
@@ -66,16 +74,20 @@ cublasHandle_t cublas_handle() {
   std::lock_guard<std::mutex> lock(h.mutex);
   if (!h.cublas[device]) {
     NIDIM_CUBLAS_CHECK(cublasCreate(&h.cublas[device]), "cublasCreate");
-    NIDIM_CUBLAS_CHECK(cublasSetStream(h.cublas[device], compute_stream(device)), "cublasSetStream");
+    NIDIM_CUBLAS_CHECK(cublasSetStream(h.cublas[device], compute_stream(device)),
+                       "cublasSetStream");
     h.cublas_workspace[device] = new CudaBuffer(cublas_workspace_bytes, device);
-    NIDIM_CUBLAS_CHECK(cublasSetWorkspace(h.cublas[device], h.cublas_workspace[device]->get(), cublas_workspace_bytes),
+    NIDIM_CUBLAS_CHECK(cublasSetWorkspace(h.cublas[device], h.cublas_workspace[device]->get(),
+                                          cublas_workspace_bytes),
                        "cublasSetWorkspace");
-    NIDIM_CUBLAS_CHECK(cublasSetMathMode(h.cublas[device], CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+    NIDIM_CUBLAS_CHECK(cublasSetMathMode(h.cublas[device], CUBLAS_DEFAULT_MATH),
+                       "cublasSetMathMode");
     h.cublas_tf32[device] = false;
   }
   const bool tf32 = tf32_cuda();
   if (h.cublas_tf32[device] != tf32) {
-    NIDIM_CUBLAS_CHECK(cublasSetMathMode(h.cublas[device], tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
+    NIDIM_CUBLAS_CHECK(cublasSetMathMode(h.cublas[device],
+                                         tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
                        "cublasSetMathMode");
     h.cublas_tf32[device] = tf32;
   }

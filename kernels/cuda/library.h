@@ -16,27 +16,27 @@
 
 #include "core/cuda/check.h"
 
-#define NIDIM_CUBLAS_CHECK(call, what)                                                            \
-  do {                                                                                            \
-    cublasStatus_t nidim_status_ = (call);                                                        \
-    if (nidim_status_ != CUBLAS_STATUS_SUCCESS)                                                   \
-      NIDIM_FAIL("{}: cuBLAS error {} ({}) at {}:{}", what, cublasGetStatusName(nidim_status_),   \
-                 cublasGetStatusString(nidim_status_), __FILE__, __LINE__);                       \
+#define NIDIM_CUBLAS_CHECK(call, what)                                                          \
+  do {                                                                                          \
+    cublasStatus_t nidim_status_ = (call);                                                      \
+    if (nidim_status_ != CUBLAS_STATUS_SUCCESS)                                                 \
+      NIDIM_FAIL("{}: cuBLAS error {} ({}) at {}:{}", what, cublasGetStatusName(nidim_status_), \
+                 cublasGetStatusString(nidim_status_), __FILE__, __LINE__);                     \
   } while (0)
 
-#define NIDIM_CUDNN_CHECK(call, what)                                                             \
-  do {                                                                                            \
-    cudnnStatus_t nidim_status_ = (call);                                                         \
-    if (nidim_status_ != CUDNN_STATUS_SUCCESS)                                                    \
-      NIDIM_FAIL("{}: cuDNN error {} at {}:{}", what, cudnnGetErrorString(nidim_status_),         \
-                 __FILE__, __LINE__);                                                             \
+#define NIDIM_CUDNN_CHECK(call, what)                                                     \
+  do {                                                                                    \
+    cudnnStatus_t nidim_status_ = (call);                                                 \
+    if (nidim_status_ != CUDNN_STATUS_SUCCESS)                                            \
+      NIDIM_FAIL("{}: cuDNN error {} at {}:{}", what, cudnnGetErrorString(nidim_status_), \
+                 __FILE__, __LINE__);                                                     \
   } while (0)
 
-#define NIDIM_CUDNN_CHECK_LOG(call, what)                                                         \
-  do {                                                                                            \
-    cudnnStatus_t nidim_status_ = (call);                                                         \
-    NIDIM_CHECK_LOG(nidim_status_ == CUDNN_STATUS_SUCCESS, "{}: cuDNN error {} at {}:{}", what,  \
-                    cudnnGetErrorString(nidim_status_), __FILE__, __LINE__);                      \
+#define NIDIM_CUDNN_CHECK_LOG(call, what)                                                       \
+  do {                                                                                          \
+    cudnnStatus_t nidim_status_ = (call);                                                       \
+    NIDIM_CHECK_LOG(nidim_status_ == CUDNN_STATUS_SUCCESS, "{}: cuDNN error {} at {}:{}", what, \
+                    cudnnGetErrorString(nidim_status_), __FILE__, __LINE__);                    \
   } while (0)
 
 namespace nidim {
@@ -49,8 +49,12 @@ cudnnHandle_t cudnn_handle();
 // destructor, logging instead of throwing there).
 class TensorDescriptor {
  public:
-  TensorDescriptor() { NIDIM_CUDNN_CHECK(cudnnCreateTensorDescriptor(&m_desc), "cudnnCreateTensorDescriptor"); }
-  ~TensorDescriptor() { NIDIM_CUDNN_CHECK_LOG(cudnnDestroyTensorDescriptor(m_desc), "cudnnDestroyTensorDescriptor"); }
+  TensorDescriptor() {
+    NIDIM_CUDNN_CHECK(cudnnCreateTensorDescriptor(&m_desc), "cudnnCreateTensorDescriptor");
+  }
+  ~TensorDescriptor() {
+    NIDIM_CUDNN_CHECK_LOG(cudnnDestroyTensorDescriptor(m_desc), "cudnnDestroyTensorDescriptor");
+  }
   TensorDescriptor(const TensorDescriptor&) = delete;
   TensorDescriptor& operator=(const TensorDescriptor&) = delete;
   cudnnTensorDescriptor_t get() const { return m_desc; }
@@ -61,8 +65,12 @@ class TensorDescriptor {
 
 class FilterDescriptor {
  public:
-  FilterDescriptor() { NIDIM_CUDNN_CHECK(cudnnCreateFilterDescriptor(&m_desc), "cudnnCreateFilterDescriptor"); }
-  ~FilterDescriptor() { NIDIM_CUDNN_CHECK_LOG(cudnnDestroyFilterDescriptor(m_desc), "cudnnDestroyFilterDescriptor"); }
+  FilterDescriptor() {
+    NIDIM_CUDNN_CHECK(cudnnCreateFilterDescriptor(&m_desc), "cudnnCreateFilterDescriptor");
+  }
+  ~FilterDescriptor() {
+    NIDIM_CUDNN_CHECK_LOG(cudnnDestroyFilterDescriptor(m_desc), "cudnnDestroyFilterDescriptor");
+  }
   FilterDescriptor(const FilterDescriptor&) = delete;
   FilterDescriptor& operator=(const FilterDescriptor&) = delete;
   cudnnFilterDescriptor_t get() const { return m_desc; }
@@ -74,10 +82,12 @@ class FilterDescriptor {
 class ConvolutionDescriptor {
  public:
   ConvolutionDescriptor() {
-    NIDIM_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&m_desc), "cudnnCreateConvolutionDescriptor");
+    NIDIM_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&m_desc),
+                      "cudnnCreateConvolutionDescriptor");
   }
   ~ConvolutionDescriptor() {
-    NIDIM_CUDNN_CHECK_LOG(cudnnDestroyConvolutionDescriptor(m_desc), "cudnnDestroyConvolutionDescriptor");
+    NIDIM_CUDNN_CHECK_LOG(cudnnDestroyConvolutionDescriptor(m_desc),
+                          "cudnnDestroyConvolutionDescriptor");
   }
   ConvolutionDescriptor(const ConvolutionDescriptor&) = delete;
   ConvolutionDescriptor& operator=(const ConvolutionDescriptor&) = delete;

@@ -46,32 +46,40 @@ using namespace gpu;
 
 namespace {
 
-template <class T> __device__ inline T lrelu(T x, T slope) { return x > T(0) ? x : slope * x; }
-template <class T> __device__ inline T lrelu_grad_from_output(T y, T slope) { return y > T(0) ? T(1) : slope; }
+template <class T>
+__device__ inline T lrelu(T x, T slope) {
+  return x > T(0) ? x : slope * x;
+}
+template <class T>
+__device__ inline T lrelu_grad_from_output(T y, T slope) {
+  return y > T(0) ? T(1) : slope;
+}
 
 // ---- 1. fused scores ------------------------------------------------------------------------------
 
 constexpr int tile_i = 8, tile_j = 8, tile_pairs = tile_i * tile_j;  // pairs per block
-constexpr int chunk_out = 64;                                          // hidden outputs per chunk
-constexpr int step_k = 16;                                             // inputs per step
-constexpr int scores_threads = 256;                                    // 16 pair groups x 16 output groups
+constexpr int chunk_out = 64;                                        // hidden outputs per chunk
+constexpr int step_k = 16;                                           // inputs per step
+constexpr int scores_threads = 256;  // 16 pair groups x 16 output groups
 
 // Thread t: pair group tp = t % 16 owns pairs tp + 16 q, output group to = t / 16 owns outputs
 // to + 16 r of the chunk (q, r = 0..3). Strided ownership keeps shared-memory reads conflict-free.
 template <class T>
 __global__ void __launch_bounds__(scores_threads, 2)
-    pairwise_scores_kernel(T* S, const T* u, const T* v, const T* W2, const T* b2, const T* w3, const T* b3,
-                           int64_t Bu, int64_t Bv, int64_t H, T slope) {
+    pairwise_scores_kernel(T* S, const T* u, const T* v, const T* W2, const T* b2, const T* w3,
+                           const T* b3, int64_t Bu, int64_t Bv, int64_t H, T slope) {
   __shared__ T h1s[step_k][tile_pairs];
   __shared__ T w2s[step_k][chunk_out + 1];
   __shared__ T partial[16][tile_pairs];
   const int t = threadIdx.x, tp = t % 16, to = t / 16;
-  const int64_t i0 = static_cast<int64_t>(blockIdx.y) * tile_i, j0 = static_cast<int64_t>(blockIdx.x) * tile_j;
+  const int64_t i0 = static_cast<int64_t>(blockIdx.y) * tile_i,
+                j0 = static_cast<int64_t>(blockIdx.x) * tile_j;
   T score[4] = {0, 0, 0, 0};
   for (int64_t o0 = 0; o0 < H; o0 += chunk_out) {
     T acc[4][4] = {};
     for (int64_t k0 = 0; k0 < H; k0 += step_k) {
-      for (int e = t; e < step_k * tile_pairs; e += scores_threads) {  // h1 for 64 pairs x 16 inputs
+      for (int e = t; e < step_k * tile_pairs;
+           e += scores_threads) {  // h1 for 64 pairs x 16 inputs
         const int kk = e / tile_pairs, p = e % tile_pairs;
         const int64_t i = i0 + p / tile_j, j = j0 + p % tile_j, k = k0 + kk;
         h1s[kk][p] = (i < Bu && j < Bv && k < H) ? lrelu(u[i * H + k] + v[j * H + k], slope) : T(0);
@@ -118,14 +126,16 @@ __global__ void __launch_bounds__(scores_threads, 2)
 
 // Lab reference: one thread per pair, everything from global memory.
 template <class T>
-__global__ void pairwise_scores_naive_kernel(T* S, const T* u, const T* v, const T* W2, const T* b2, const T* w3,
-                                             const T* b3, int64_t Bu, int64_t Bv, int64_t H, T slope) {
+__global__ void pairwise_scores_naive_kernel(T* S, const T* u, const T* v, const T* W2, const T* b2,
+                                             const T* w3, const T* b3, int64_t Bu, int64_t Bv,
+                                             int64_t H, T slope) {
   NIDIM_GRID_LOOP(pair, Bu * Bv) {
     const int64_t i = pair / Bv, j = pair % Bv;
     T s = b3[0];
     for (int64_t o = 0; o < H; ++o) {
       T z = b2[o];
-      for (int64_t k = 0; k < H; ++k) z += W2[o * H + k] * lrelu(u[i * H + k] + v[j * H + k], slope);
+      for (int64_t k = 0; k < H; ++k)
+        z += W2[o * H + k] * lrelu(u[i * H + k] + v[j * H + k], slope);
       s += w3[o] * lrelu(z, slope);
     }
     S[pair] = s;
@@ -138,8 +148,8 @@ __global__ void pairwise_scores_naive_kernel(T* S, const T* u, const T* v, const
 // logsumexp_j S_ij - S_ii and, when ds is given, ds[r, j] = (softmax_ij - [i == j]) / B and
 // row_ds[i] = sum_j ds[r, j]. Sums in double, the row maximum subtracted before exp.
 template <class T>
-__global__ void pairwise_infonce_rows_kernel(double* row_loss, T* ds, double* row_ds, const T* scores, int64_t i0,
-                                             int64_t B) {
+__global__ void pairwise_infonce_rows_kernel(double* row_loss, T* ds, double* row_ds,
+                                             const T* scores, int64_t i0, int64_t B) {
   __shared__ T sh_t[block_threads];
   __shared__ double sh_d[block_threads];
   const int64_t r = blockIdx.x, i = i0 + r;
@@ -165,7 +175,8 @@ __global__ void pairwise_infonce_rows_kernel(double* row_loss, T* ds, double* ro
 }
 
 // out[0] = T(sum of the n values of x (double) times scale), by one block in a fixed order.
-template <class T, class X> __global__ void pairwise_total_kernel(T* out, const X* x, int64_t n, double scale) {
+template <class T, class X>
+__global__ void pairwise_total_kernel(T* out, const X* x, int64_t n, double scale) {
   double s = 0;
   for (int64_t e = threadIdx.x; e < n; e += blockDim.x) s += static_cast<double>(x[e]);
   s = block_sum(s);
@@ -176,8 +187,8 @@ template <class T, class X> __global__ void pairwise_total_kernel(T* out, const 
 
 // h1 [P, H], pair p = (i0 + p / Bv, p % Bv).
 template <class T>
-__global__ void pairwise_h1_kernel(T* h1, const T* u, const T* v, int64_t i0, int64_t Bv, int64_t H, int64_t n,
-                                   T slope) {
+__global__ void pairwise_h1_kernel(T* h1, const T* u, const T* v, int64_t i0, int64_t Bv, int64_t H,
+                                   int64_t n, T slope) {
   NIDIM_GRID_LOOP(e, n) {
     const int64_t p = e / H, k = e % H;
     h1[e] = lrelu(u[(i0 + p / Bv) * H + k] + v[(p % Bv) * H + k], slope);
@@ -186,11 +197,12 @@ __global__ void pairwise_h1_kernel(T* h1, const T* u, const T* v, int64_t i0, in
 
 // One warp per pair: h2 = lrelu(h2 + b2) in place and, if s is given, s[p] = h2 . w3 + b3.
 template <class T>
-__global__ void pairwise_epilogue_kernel(T* h2, T* s, const T* b2, const T* w3, const T* b3, int64_t P, int64_t H,
-                                         T slope) {
+__global__ void pairwise_epilogue_kernel(T* h2, T* s, const T* b2, const T* w3, const T* b3,
+                                         int64_t P, int64_t H, T slope) {
   const int lane = threadIdx.x % 32;
   const int64_t warps = static_cast<int64_t>(gridDim.x) * (blockDim.x / 32);
-  for (int64_t p = static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32; p < P; p += warps) {
+  for (int64_t p = static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32; p < P;
+       p += warps) {
     T* row = h2 + p * H;
     T acc = 0;
     for (int64_t k = lane; k < H; k += 32) {
@@ -204,7 +216,8 @@ __global__ void pairwise_epilogue_kernel(T* h2, T* s, const T* b2, const T* w3, 
 }
 
 template <class T>
-__global__ void pairwise_dz_kernel(T* dz, const T* ds, const T* h2, const T* w3, int64_t H, int64_t n, T slope) {
+__global__ void pairwise_dz_kernel(T* dz, const T* ds, const T* h2, const T* w3, int64_t H,
+                                   int64_t n, T slope) {
   NIDIM_GRID_LOOP(e, n) {
     const int64_t p = e / H, k = e % H;
     dz[e] = ds[p] * w3[k] * lrelu_grad_from_output(h2[e], slope);
@@ -231,7 +244,8 @@ __global__ void pairwise_du_kernel(T* du, T* dh1, const T* h1, int64_t i0, Lanes
 
 // dv[j, k] (+)= sum over the tile's rows t of dh1[t, j, k] (already masked).
 template <class T>
-__global__ void pairwise_dv_kernel(T* dv, const T* dh1, int64_t rows, int64_t Bv, int64_t H, bool accumulate) {
+__global__ void pairwise_dv_kernel(T* dv, const T* dh1, int64_t rows, int64_t Bv, int64_t H,
+                                   bool accumulate) {
   NIDIM_GRID_LOOP(e, Bv * H) {
     T acc = 0;
     for (int64_t t = 0; t < rows; ++t) acc += dh1[t * Bv * H + e];
@@ -239,7 +253,8 @@ __global__ void pairwise_dv_kernel(T* dv, const T* dh1, int64_t rows, int64_t Bv
   }
 }
 
-template <class T> __global__ void pairwise_fill_kernel(T* x, int64_t n, T value) {
+template <class T>
+__global__ void pairwise_fill_kernel(T* x, int64_t n, T value) {
   NIDIM_GRID_LOOP(e, n) x[e] = value;
 }
 
@@ -250,7 +265,8 @@ int64_t rows_per_tile(const PairwiseShape& s) {
   return std::clamp<int64_t>(pairs / std::max<int64_t>(s.Bv, 1), 1, s.Bu);
 }
 
-template <class T> struct Grads {
+template <class T>
+struct Grads {
   T *du, *dv, *dW2, *db2, *dw3, *db3;
   bool any() const { return du || dv || dW2 || db2 || dw3 || db3; }
 };
@@ -258,8 +274,8 @@ template <class T> struct Grads {
 // Runs the tiles. dS_given: pairwise_mlp backward (dS [Bu, Bv]); null: InfoNCE (loss may be null
 // when only... never: InfoNCE always writes the loss).
 template <class T>
-void run_tiles(T* loss, const Grads<T>& g, const T* dS_given, const T* u, const T* v, const T* W2, const T* b2,
-               const T* w3, const T* b3, const PairwiseShape& s, const char* op) {
+void run_tiles(T* loss, const Grads<T>& g, const T* dS_given, const T* u, const T* v, const T* W2,
+               const T* b2, const T* w3, const T* b3, const PairwiseShape& s, const char* op) {
   cudaStream_t stream = current_stream();
   const int64_t H = s.H, Bv = s.Bv, rows = rows_per_tile(s), Pmax = rows * Bv;
   const T slope = static_cast<T>(s.slope);
@@ -282,10 +298,11 @@ void run_tiles(T* loss, const Grads<T>& g, const T* dS_given, const T* u, const 
     const int64_t t = std::min(rows, s.Bu - i0), P = t * Bv;
     const T beta = i0 == 0 ? T(0) : T(1);
     // forward of the tile
-    pairwise_h1_kernel<<<grid_for(P * H), block_threads, 0, stream>>>(h1, u, v, i0, Bv, H, P * H, slope);
+    pairwise_h1_kernel<<<grid_for(P * H), block_threads, 0, stream>>>(h1, u, v, i0, Bv, H, P * H,
+                                                                      slope);
     gemm_cuda(false, true, P, H, H, T(1), h1, H, W2, H, T(0), h2, H, op);  // h2 = h1 W2^T
-    pairwise_epilogue_kernel<<<grid_for(P * 32), block_threads, 0, stream>>>(h2, infonce ? scores : nullptr, b2, w3,
-                                                                             b3, P, H, slope);
+    pairwise_epilogue_kernel<<<grid_for(P * 32), block_threads, 0, stream>>>(
+        h2, infonce ? scores : nullptr, b2, w3, b3, P, H, slope);
     const T* ds = dS_given ? dS_given + i0 * Bv : ds_own;
     if (infonce) {
       const Lanes l = make_lanes(t, Bv, 1);
@@ -294,32 +311,42 @@ void run_tiles(T* loss, const Grads<T>& g, const T* dS_given, const T* u, const 
     }
     if (!back) continue;
     // backward of the tile
-    if (g.dw3) gemm_cuda(true, false, H, 1, P, T(1), h2, H, ds, 1, beta, g.dw3, 1, op);  // dw3 += h2^T ds
+    if (g.dw3)
+      gemm_cuda(true, false, H, 1, P, T(1), h2, H, ds, 1, beta, g.dw3, 1, op);  // dw3 += h2^T ds
     if (!(g.db2 || g.dW2 || g.du || g.dv)) continue;
-    pairwise_dz_kernel<<<grid_for(P * H), block_threads, 0, stream>>>(dz, ds, h2, w3, H, P * H, slope);
-    if (g.db2) gemm_cuda(true, false, H, 1, P, T(1), dz, H, ones, 1, beta, g.db2, 1, op);  // db2 += dz^T 1
-    if (g.dW2) gemm_cuda(true, false, H, H, P, T(1), dz, H, h1, H, beta, g.dW2, H, op);    // dW2 += dz^T h1
+    pairwise_dz_kernel<<<grid_for(P * H), block_threads, 0, stream>>>(dz, ds, h2, w3, H, P * H,
+                                                                      slope);
+    if (g.db2)
+      gemm_cuda(true, false, H, 1, P, T(1), dz, H, ones, 1, beta, g.db2, 1, op);  // db2 += dz^T 1
+    if (g.dW2)
+      gemm_cuda(true, false, H, H, P, T(1), dz, H, h1, H, beta, g.dW2, H, op);  // dW2 += dz^T h1
     if (!(g.du || g.dv)) continue;
     gemm_cuda(false, false, P, H, H, T(1), dz, H, W2, H, T(0), dh1, H, op);  // dh1 = dz W2
     const Lanes l = make_lanes(t, Bv, H);
     pairwise_du_kernel<<<l.blocks(), l.block(), 0, stream>>>(g.du, dh1, h1, i0, l, slope);
     if (g.dv)
-      pairwise_dv_kernel<<<grid_for(Bv * H), block_threads, 0, stream>>>(g.dv, dh1, t, Bv, H, i0 != 0);
+      pairwise_dv_kernel<<<grid_for(Bv * H), block_threads, 0, stream>>>(g.dv, dh1, t, Bv, H,
+                                                                         i0 != 0);
   }
-  if (infonce) pairwise_total_kernel<<<1, 1024, 0, stream>>>(loss, row_loss, s.Bu, 1.0 / static_cast<double>(s.Bu));
+  if (infonce)
+    pairwise_total_kernel<<<1, 1024, 0, stream>>>(loss, row_loss, s.Bu,
+                                                  1.0 / static_cast<double>(s.Bu));
   if (g.db3) {
-    if (infonce) pairwise_total_kernel<<<1, 1024, 0, stream>>>(g.db3, row_ds, s.Bu, 1.0);
-    else pairwise_total_kernel<<<1, 1024, 0, stream>>>(g.db3, dS_given, s.Bu * Bv, 1.0);
+    if (infonce)
+      pairwise_total_kernel<<<1, 1024, 0, stream>>>(g.db3, row_ds, s.Bu, 1.0);
+    else
+      pairwise_total_kernel<<<1, 1024, 0, stream>>>(g.db3, dS_given, s.Bu * Bv, 1.0);
   }
 }
 
 template <class T>
 void launch_scores(T* S, const T* u, const T* v, const T* W2, const T* b2, const T* w3, const T* b3,
                    const PairwiseShape& s) {
-  const dim3 grid(static_cast<unsigned>((s.Bv + tile_j - 1) / tile_j), static_cast<unsigned>((s.Bu + tile_i - 1) / tile_i));
+  const dim3 grid(static_cast<unsigned>((s.Bv + tile_j - 1) / tile_j),
+                  static_cast<unsigned>((s.Bu + tile_i - 1) / tile_i));
   NIDIM_CHECK(grid.y <= 65535, "pairwise_mlp: {} rows of u is beyond the kernel's grid", s.Bu);
-  pairwise_scores_kernel<<<grid, scores_threads, 0, current_stream()>>>(S, u, v, W2, b2, w3, b3, s.Bu, s.Bv, s.H,
-                                                                        static_cast<T>(s.slope));
+  pairwise_scores_kernel<<<grid, scores_threads, 0, current_stream()>>>(
+      S, u, v, W2, b2, w3, b3, s.Bu, s.Bv, s.H, static_cast<T>(s.slope));
 }
 
 }  // namespace
@@ -327,22 +354,23 @@ void launch_scores(T* S, const T* u, const T* v, const T* W2, const T* b2, const
 // ---- launchers ----------------------------------------------------------------------------------------
 
 template <class T>
-void pairwise_mlp_forward_cuda(T* S, const T* u, const T* v, const T* W2, const T* b2, const T* w3, const T* b3,
-                               const PairwiseShape& s) {
+void pairwise_mlp_forward_cuda(T* S, const T* u, const T* v, const T* W2, const T* b2, const T* w3,
+                               const T* b3, const PairwiseShape& s) {
   launch_scores(S, u, v, W2, b2, w3, b3, s);
 }
 
 template <class T>
-void pairwise_mlp_backward_cuda(T* du, T* dv, T* dW2, T* db2, T* dw3, T* db3, const T* dS, const T* u, const T* v,
-                                const T* W2, const T* b2, const T* w3, const T* b3, const PairwiseShape& s) {
+void pairwise_mlp_backward_cuda(T* du, T* dv, T* dW2, T* db2, T* dw3, T* db3, const T* dS,
+                                const T* u, const T* v, const T* W2, const T* b2, const T* w3,
+                                const T* b3, const PairwiseShape& s) {
   const Grads<T> g{du, dv, dW2, db2, dw3, db3};
   if (!g.any()) return;
   run_tiles<T>(nullptr, g, dS, u, v, W2, b2, w3, b3, s, "pairwise_mlp backward");
 }
 
 template <class T>
-void pairwise_mlp_infonce_loss_fused_cuda(T* loss, const T* u, const T* v, const T* W2, const T* b2, const T* w3,
-                                          const T* b3, const PairwiseShape& s) {
+void pairwise_mlp_infonce_loss_fused_cuda(T* loss, const T* u, const T* v, const T* W2, const T* b2,
+                                          const T* w3, const T* b3, const PairwiseShape& s) {
   cudaStream_t stream = current_stream();
   const int64_t B = s.Bu;
   CudaBuffer scores = scratch(sizeof(T) * static_cast<size_t>(B * s.Bv));
@@ -350,13 +378,16 @@ void pairwise_mlp_infonce_loss_fused_cuda(T* loss, const T* u, const T* v, const
   launch_scores(scores.as<T>(), u, v, W2, b2, w3, b3, s);
   const Lanes l = make_lanes(B, s.Bv, 1);
   pairwise_infonce_rows_kernel<<<static_cast<unsigned>(B), l.block(), 0, stream>>>(
-      rows.as<double>(), static_cast<T*>(nullptr), static_cast<double*>(nullptr), scores.as<T>(), 0, s.Bv);
-  pairwise_total_kernel<<<1, 1024, 0, stream>>>(loss, rows.as<double>(), B, 1.0 / static_cast<double>(B));
+      rows.as<double>(), static_cast<T*>(nullptr), static_cast<double*>(nullptr), scores.as<T>(), 0,
+      s.Bv);
+  pairwise_total_kernel<<<1, 1024, 0, stream>>>(loss, rows.as<double>(), B,
+                                                1.0 / static_cast<double>(B));
 }
 
 template <class T>
-void pairwise_mlp_infonce_cuda(T* loss, T* du, T* dv, T* dW2, T* db2, T* dw3, T* db3, const T* u, const T* v,
-                               const T* W2, const T* b2, const T* w3, const T* b3, const PairwiseShape& s) {
+void pairwise_mlp_infonce_cuda(T* loss, T* du, T* dv, T* dW2, T* db2, T* dw3, T* db3, const T* u,
+                               const T* v, const T* W2, const T* b2, const T* w3, const T* b3,
+                               const PairwiseShape& s) {
   NIDIM_CHECK(s.Bu == s.Bv, "pairwise_mlp_infonce: needs square scores, got {} x {}", s.Bu, s.Bv);
   const Grads<T> g{du, dv, dW2, db2, dw3, db3};
   if (!g.any()) return pairwise_mlp_infonce_loss_fused_cuda(loss, u, v, W2, b2, w3, b3, s);
@@ -364,23 +395,25 @@ void pairwise_mlp_infonce_cuda(T* loss, T* du, T* dv, T* dW2, T* db2, T* dw3, T*
 }
 
 template <class T>
-void pairwise_mlp_forward_naive_cuda(T* S, const T* u, const T* v, const T* W2, const T* b2, const T* w3, const T* b3,
-                                     const PairwiseShape& s) {
+void pairwise_mlp_forward_naive_cuda(T* S, const T* u, const T* v, const T* W2, const T* b2,
+                                     const T* w3, const T* b3, const PairwiseShape& s) {
   pairwise_scores_naive_kernel<<<grid_for(s.Bu * s.Bv), block_threads, 0, current_stream()>>>(
       S, u, v, W2, b2, w3, b3, s.Bu, s.Bv, s.H, static_cast<T>(s.slope));
 }
 
-#define NIDIM_INSTANTIATE(T)                                                                                   \
-  template void pairwise_mlp_forward_cuda<T>(T*, const T*, const T*, const T*, const T*, const T*, const T*,   \
-                                             const PairwiseShape&);                                            \
-  template void pairwise_mlp_backward_cuda<T>(T*, T*, T*, T*, T*, T*, const T*, const T*, const T*, const T*,  \
-                                              const T*, const T*, const T*, const PairwiseShape&);             \
-  template void pairwise_mlp_infonce_cuda<T>(T*, T*, T*, T*, T*, T*, T*, const T*, const T*, const T*,         \
-                                             const T*, const T*, const T*, const PairwiseShape&);              \
-  template void pairwise_mlp_forward_naive_cuda<T>(T*, const T*, const T*, const T*, const T*, const T*,       \
-                                                   const T*, const PairwiseShape&);                            \
-  template void pairwise_mlp_infonce_loss_fused_cuda<T>(T*, const T*, const T*, const T*, const T*, const T*,  \
-                                                        const T*, const PairwiseShape&);
+#define NIDIM_INSTANTIATE(T)                                                                       \
+  template void pairwise_mlp_forward_cuda<T>(T*, const T*, const T*, const T*, const T*, const T*, \
+                                             const T*, const PairwiseShape&);                      \
+  template void pairwise_mlp_backward_cuda<T>(T*, T*, T*, T*, T*, T*, const T*, const T*,          \
+                                              const T*, const T*, const T*, const T*, const T*,    \
+                                              const PairwiseShape&);                               \
+  template void pairwise_mlp_infonce_cuda<T>(T*, T*, T*, T*, T*, T*, T*, const T*, const T*,       \
+                                             const T*, const T*, const T*, const T*,               \
+                                             const PairwiseShape&);                                \
+  template void pairwise_mlp_forward_naive_cuda<T>(T*, const T*, const T*, const T*, const T*,     \
+                                                   const T*, const T*, const PairwiseShape&);      \
+  template void pairwise_mlp_infonce_loss_fused_cuda<T>(                                           \
+      T*, const T*, const T*, const T*, const T*, const T*, const T*, const PairwiseShape&);
 NIDIM_INSTANTIATE(float)
 NIDIM_INSTANTIATE(double)
 #undef NIDIM_INSTANTIATE

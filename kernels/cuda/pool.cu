@@ -16,14 +16,15 @@ using namespace gpu;
 namespace {
 
 // Output rows (or columns) whose window contains input row ih: [lo, hi].
-__device__ inline void covering(int64_t ih, int64_t kernel, int64_t stride, int64_t padding, int64_t OH, int64_t& lo,
-                                int64_t& hi) {
+__device__ inline void covering(int64_t ih, int64_t kernel, int64_t stride, int64_t padding,
+                                int64_t OH, int64_t& lo, int64_t& hi) {
   const int64_t first = ih + padding - kernel + 1;  // oh * stride >= first
   lo = first <= 0 ? 0 : (first + stride - 1) / stride;
   hi = imin((ih + padding) / stride, OH - 1);
 }
 
-template <class T> __global__ void pool_avg_forward_kernel(T* y, const T* x, Pool2dShape s) {
+template <class T>
+__global__ void pool_avg_forward_kernel(T* y, const T* x, Pool2dShape s) {
   const T inv = T(1) / static_cast<T>(s.kernel * s.kernel);
   NIDIM_GRID_LOOP(e, s.N * s.C * s.OH * s.OW) {
     const int64_t ow = e % s.OW, oh = (e / s.OW) % s.OH, plane = e / (s.OW * s.OH);
@@ -36,7 +37,8 @@ template <class T> __global__ void pool_avg_forward_kernel(T* y, const T* x, Poo
   }
 }
 
-template <class T> __global__ void pool_avg_backward_kernel(T* dx, const T* dy, Pool2dShape s) {
+template <class T>
+__global__ void pool_avg_backward_kernel(T* dx, const T* dy, Pool2dShape s) {
   const T inv = T(1) / static_cast<T>(s.kernel * s.kernel);
   NIDIM_GRID_LOOP(e, s.N * s.C * s.H * s.W) {
     const int64_t iw = e % s.W, ih = (e / s.W) % s.H, plane = e / (s.W * s.H);
@@ -51,7 +53,8 @@ template <class T> __global__ void pool_avg_backward_kernel(T* dx, const T* dy, 
   }
 }
 
-template <class T> __global__ void pool_max_forward_kernel(T* y, int32_t* index, const T* x, Pool2dShape s) {
+template <class T>
+__global__ void pool_max_forward_kernel(T* y, int32_t* index, const T* x, Pool2dShape s) {
   NIDIM_GRID_LOOP(e, s.N * s.C * s.OH * s.OW) {
     const int64_t ow = e % s.OW, oh = (e / s.OW) % s.OH, plane = e / (s.OW * s.OH);
     const T* src = x + plane * s.H * s.W;
@@ -71,7 +74,8 @@ template <class T> __global__ void pool_max_forward_kernel(T* y, int32_t* index,
   }
 }
 
-template <class T> __global__ void pool_max_backward_kernel(T* dx, const T* dy, const int32_t* index, Pool2dShape s) {
+template <class T>
+__global__ void pool_max_backward_kernel(T* dx, const T* dy, const int32_t* index, Pool2dShape s) {
   NIDIM_GRID_LOOP(e, s.N * s.C * s.H * s.W) {
     const int64_t iw = e % s.W, ih = (e / s.W) % s.H, plane = e / (s.W * s.H);
     const int64_t base = plane * s.OH * s.OW;
@@ -89,26 +93,34 @@ template <class T> __global__ void pool_max_backward_kernel(T* dx, const T* dy, 
 
 }  // namespace
 
-template <class T> void avg_pool2d_forward_cuda(T* y, const T* x, const Pool2dShape& s) {
-  pool_avg_forward_kernel<<<grid_for(s.N * s.C * s.OH * s.OW), block_threads, 0, current_stream()>>>(y, x, s);
+template <class T>
+void avg_pool2d_forward_cuda(T* y, const T* x, const Pool2dShape& s) {
+  pool_avg_forward_kernel<<<grid_for(s.N * s.C * s.OH * s.OW), block_threads, 0,
+                            current_stream()>>>(y, x, s);
 }
 
-template <class T> void avg_pool2d_backward_cuda(T* dx, const T* dy, const Pool2dShape& s) {
-  pool_avg_backward_kernel<<<grid_for(s.N * s.C * s.H * s.W), block_threads, 0, current_stream()>>>(dx, dy, s);
+template <class T>
+void avg_pool2d_backward_cuda(T* dx, const T* dy, const Pool2dShape& s) {
+  pool_avg_backward_kernel<<<grid_for(s.N * s.C * s.H * s.W), block_threads, 0, current_stream()>>>(
+      dx, dy, s);
 }
 
-template <class T> void max_pool2d_forward_cuda(T* y, int32_t* index, const T* x, const Pool2dShape& s) {
-  pool_max_forward_kernel<<<grid_for(s.N * s.C * s.OH * s.OW), block_threads, 0, current_stream()>>>(y, index, x, s);
+template <class T>
+void max_pool2d_forward_cuda(T* y, int32_t* index, const T* x, const Pool2dShape& s) {
+  pool_max_forward_kernel<<<grid_for(s.N * s.C * s.OH * s.OW), block_threads, 0,
+                            current_stream()>>>(y, index, x, s);
 }
 
-template <class T> void max_pool2d_backward_cuda(T* dx, const T* dy, const int32_t* index, const Pool2dShape& s) {
-  pool_max_backward_kernel<<<grid_for(s.N * s.C * s.H * s.W), block_threads, 0, current_stream()>>>(dx, dy, index, s);
+template <class T>
+void max_pool2d_backward_cuda(T* dx, const T* dy, const int32_t* index, const Pool2dShape& s) {
+  pool_max_backward_kernel<<<grid_for(s.N * s.C * s.H * s.W), block_threads, 0, current_stream()>>>(
+      dx, dy, index, s);
 }
 
-#define NIDIM_INSTANTIATE(T)                                                                  \
-  template void avg_pool2d_forward_cuda<T>(T*, const T*, const Pool2dShape&);                 \
-  template void avg_pool2d_backward_cuda<T>(T*, const T*, const Pool2dShape&);                \
-  template void max_pool2d_forward_cuda<T>(T*, int32_t*, const T*, const Pool2dShape&);       \
+#define NIDIM_INSTANTIATE(T)                                                            \
+  template void avg_pool2d_forward_cuda<T>(T*, const T*, const Pool2dShape&);           \
+  template void avg_pool2d_backward_cuda<T>(T*, const T*, const Pool2dShape&);          \
+  template void max_pool2d_forward_cuda<T>(T*, int32_t*, const T*, const Pool2dShape&); \
   template void max_pool2d_backward_cuda<T>(T*, const T*, const int32_t*, const Pool2dShape&);
 NIDIM_INSTANTIATE(float)
 NIDIM_INSTANTIATE(double)

@@ -13,9 +13,17 @@ std::atomic<bool> tf32{false};
 std::atomic<size_t> workspace_limit{size_t(256) << 20};
 }  // namespace
 
-void set_tf32_cuda(bool on) { tf32.store(on); }
-bool tf32_cuda() { return tf32.load(); }
-void set_conv_workspace_limit_cuda(size_t bytes) { workspace_limit.store(bytes); }
-size_t conv_workspace_limit_cuda() { return workspace_limit.load(); }
+void set_tf32_cuda(bool on) {
+  tf32.store(on);
+}
+bool tf32_cuda() {
+  return tf32.load();
+}
+void set_conv_workspace_limit_cuda(size_t bytes) {
+  workspace_limit.store(bytes);
+}
+size_t conv_workspace_limit_cuda() {
+  return workspace_limit.load();
+}
 
 }  // namespace nidim

@@ -26,9 +26,13 @@ TEST_CASE("Philox4x32-10 matches Random123's known-answer vectors") {
   };
   const Kat kats[] = {
       {{{0, 0, 0, 0}}, 0, 0, {{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}}},
-      {{{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}}, 0xffffffff, 0xffffffff,
+      {{{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}},
+       0xffffffff,
+       0xffffffff,
        {{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}}},
-      {{{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}}, 0xa4093822, 0x299f31d0,
+      {{{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}},
+       0xa4093822,
+       0x299f31d0,
        {{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}}},
   };
   for (const Kat& k : kats) {
@@ -110,8 +114,14 @@ TEST_CASE("files: atomic writes and errors naming the path") {
   const std::vector<uint8_t> back = read_file(path);
   CHECK(std::string(back.begin(), back.end()) == "hello");
   // A writer that fails leaves the previous file intact and no temporary behind.
-  check_error([&] { write_file_atomic(path, [](std::ostream& out) { out << "partial"; throw Error("boom"); }); },
-              {"boom"});
+  check_error(
+      [&] {
+        write_file_atomic(path, [](std::ostream& out) {
+          out << "partial";
+          throw Error("boom");
+        });
+      },
+      {"boom"});
   const std::vector<uint8_t> still = read_file(path);
   CHECK(std::string(still.begin(), still.end()) == "hello");
   std::remove(path.c_str());
@@ -123,9 +133,9 @@ TEST_CASE("devices") {
   CHECK(parse_device("cuda:1").index == 1);
   check_error([&] { parse_device("gpu"); }, {"gpu", "cpu, cuda or cuda:N"});
   if (cuda_device_count() == 0)
-    MESSAGE("no CUDA device: CUDA tensors are not exercised here (CUDA compiled: " << cuda_compiled() << ")");
+    MESSAGE("no CUDA device: CUDA tensors are not exercised here (CUDA compiled: "
+            << cuda_compiled() << ")");
 }
-
 
 TEST_CASE("flushing denormals to zero, and threads inheriting it") {
   volatile float tiny = 1e-40f;  // a float32 denormal (the smallest normal is 1.2e-38)

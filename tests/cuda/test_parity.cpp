@@ -53,8 +53,9 @@ struct Tol {
   double rtol, atol;
 };
 
-constexpr Tol exact{0, 0}, ewise{1e-5, 1e-6}, reduce{1e-5, 1e-6}, gemm{1e-4, 1e-4}, bn_fwd{1e-4, 1e-5},
-    bn_bwd{1e-4, 1e-4}, critic_fwd{1e-4, 1e-4}, critic_bwd{1e-3, 1e-4}, f64{1e-10, 1e-12};
+constexpr Tol exact{0, 0}, ewise{1e-5, 1e-6}, reduce{1e-5, 1e-6}, gemm{1e-4, 1e-4},
+    bn_fwd{1e-4, 1e-5}, bn_bwd{1e-4, 1e-4}, critic_fwd{1e-4, 1e-4}, critic_bwd{1e-3, 1e-4},
+    f64{1e-10, 1e-12};
 
 struct ParityCase {
   Op op;
@@ -72,7 +73,8 @@ Tensor make_input(const Input& in, Generator& gen) {
   double* v = x.data<double>();
   const int64_t n = x.numel();
   switch (in.values) {
-    case Values::normal: break;
+    case Values::normal:
+      break;
     case Values::positive:
       for (int64_t i = 0; i < n; ++i) v[i] = 0.5 + std::fabs(v[i]);
       break;
@@ -83,8 +85,10 @@ Tensor make_input(const Input& in, Generator& gen) {
       std::vector<int64_t> order(static_cast<size_t>(n));
       for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
       for (int64_t i = n - 1; i > 0; --i)
-        std::swap(order[static_cast<size_t>(i)], order[gen.uniform_int(static_cast<uint64_t>(i + 1))]);
-      for (int64_t i = 0; i < n; ++i) v[i] = 0.01 * static_cast<double>(order[static_cast<size_t>(i)] - n / 2);
+        std::swap(order[static_cast<size_t>(i)],
+                  order[gen.uniform_int(static_cast<uint64_t>(i + 1))]);
+      for (int64_t i = 0; i < n; ++i)
+        v[i] = 0.01 * static_cast<double>(order[static_cast<size_t>(i)] - n / 2);
       break;
     }
     case Values::labels10:
@@ -100,7 +104,8 @@ Tensor labels_on(const std::vector<int32_t>& l, Device d) {
 
 std::vector<int32_t> some_labels(int64_t n, int64_t classes) {
   std::vector<int32_t> l(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) l[static_cast<size_t>(i)] = static_cast<int32_t>((i * 7 + 3) % classes);
+  for (int64_t i = 0; i < n; ++i)
+    l[static_cast<size_t>(i)] = static_cast<int32_t>((i * 7 + 3) % classes);
   return l;
 }
 
@@ -114,49 +119,104 @@ std::vector<ParityCase> all_cases() {
 
   // ---- creation and conversion (forward only; x[0] only says which device) ----
   const Input carrier{{1}, Values::normal, DType::f32, false};
-  c.push_back({Op::fill, "fill float32 [1000]", {carrier},
-               [dev](const V& x) { return full({1000}, 3.25, DType::f32, dev(x)); }, exact, {}, false});
-  c.push_back({Op::fill, "fill int64 [77]", {carrier},
-               [dev](const V& x) { return cast(full({77}, -5, DType::i64, dev(x)), DType::f64); }, exact, {}, false});
-  c.push_back({Op::uniform, "uniform [0, 1) [4099]: the CPU's Philox bits", {carrier},
+  c.push_back({Op::fill,
+               "fill float32 [1000]",
+               {carrier},
+               [dev](const V& x) { return full({1000}, 3.25, DType::f32, dev(x)); },
+               exact,
+               {},
+               false});
+  c.push_back({Op::fill,
+               "fill int64 [77]",
+               {carrier},
+               [dev](const V& x) { return cast(full({77}, -5, DType::i64, dev(x)), DType::f64); },
+               exact,
+               {},
+               false});
+  c.push_back({Op::uniform,
+               "uniform [0, 1) [4099]: the CPU's Philox bits",
+               {carrier},
                [dev](const V& x) {
                  Generator g(1234, 5);
                  g.reserve(8);  // start at a nonzero offset
                  return rand({4099}, g, 0, 1, DType::f32, dev(x));
                },
-               exact, {}, false});
-  c.push_back({Op::uniform, "uniform [-2, 3) float64 [1001]", {carrier},
+               exact,
+               {},
+               false});
+  c.push_back({Op::uniform,
+               "uniform [-2, 3) float64 [1001]",
+               {carrier},
                [dev](const V& x) {
                  Generator g(99, 1);
                  return rand({1001}, g, -2, 3, DType::f64, dev(x));
                },
-               f64, {}, false});
-  c.push_back({Op::normal, "normal (1, 2) [4099]", {carrier},
+               f64,
+               {},
+               false});
+  c.push_back({Op::normal,
+               "normal (1, 2) [4099]",
+               {carrier},
                [dev](const V& x) {
                  Generator g(7, 3);
                  g.reserve(12);
                  return randn({4099}, g, 1, 2, DType::f32, dev(x));
                },
-               {1e-5, 1e-6}, {}, false});
-  c.push_back({Op::cast, "cast float32 -> int32 -> float64 [500]", {{{500}, Values::normal, DType::f32, false}},
-               [](const V& x) { return cast(cast(x[0] * 100.0, DType::i32), DType::f64); }, exact, {}, false});
-  c.push_back({Op::cast, "cast int64 -> uint8 -> float32 [300]", {{{300}, Values::labels10, DType::i64, false}},
-               [](const V& x) { return cast(cast(x[0], DType::u8), DType::f32); }, exact, {}, false});
+               {1e-5, 1e-6},
+               {},
+               false});
+  c.push_back({Op::cast,
+               "cast float32 -> int32 -> float64 [500]",
+               {{{500}, Values::normal, DType::f32, false}},
+               [](const V& x) { return cast(cast(x[0] * 100.0, DType::i32), DType::f64); },
+               exact,
+               {},
+               false});
+  c.push_back({Op::cast,
+               "cast int64 -> uint8 -> float32 [300]",
+               {{{300}, Values::labels10, DType::i64, false}},
+               [](const V& x) { return cast(cast(x[0], DType::u8), DType::f32); },
+               exact,
+               {},
+               false});
 
   // ---- matmul ----
-  c.push_back({Op::matmul, "matmul [33,17]@[17,45]", {{{33, 17}}, {{17, 45}}},
-               [](const V& x) { return matmul(x[0], x[1]); }, gemm, gemm});
-  c.push_back({Op::matmul, "matmul [17,33]^T@[17,45]", {{{17, 33}}, {{17, 45}}},
-               [](const V& x) { return matmul(x[0], x[1], true, false); }, gemm, gemm});
-  c.push_back({Op::matmul, "matmul [33,17]@[45,17]^T", {{{33, 17}}, {{45, 17}}},
-               [](const V& x) { return matmul(x[0], x[1], false, true); }, gemm, gemm});
-  c.push_back({Op::matmul, "matmul [17,33]^T@[45,17]^T", {{{17, 33}}, {{45, 17}}},
-               [](const V& x) { return matmul(x[0], x[1], true, true); }, gemm, gemm});
-  c.push_back({Op::matmul, "matmul [256,600]@[600,128]", {{{256, 600}}, {{600, 128}}},
-               [](const V& x) { return matmul(x[0], x[1]); }, gemm, gemm});
-  c.push_back({Op::matmul, "matmul float64 [20,30]^T@[40,20]^T",
+  c.push_back({Op::matmul,
+               "matmul [33,17]@[17,45]",
+               {{{33, 17}}, {{17, 45}}},
+               [](const V& x) { return matmul(x[0], x[1]); },
+               gemm,
+               gemm});
+  c.push_back({Op::matmul,
+               "matmul [17,33]^T@[17,45]",
+               {{{17, 33}}, {{17, 45}}},
+               [](const V& x) { return matmul(x[0], x[1], true, false); },
+               gemm,
+               gemm});
+  c.push_back({Op::matmul,
+               "matmul [33,17]@[45,17]^T",
+               {{{33, 17}}, {{45, 17}}},
+               [](const V& x) { return matmul(x[0], x[1], false, true); },
+               gemm,
+               gemm});
+  c.push_back({Op::matmul,
+               "matmul [17,33]^T@[45,17]^T",
+               {{{17, 33}}, {{45, 17}}},
+               [](const V& x) { return matmul(x[0], x[1], true, true); },
+               gemm,
+               gemm});
+  c.push_back({Op::matmul,
+               "matmul [256,600]@[600,128]",
+               {{{256, 600}}, {{600, 128}}},
+               [](const V& x) { return matmul(x[0], x[1]); },
+               gemm,
+               gemm});
+  c.push_back({Op::matmul,
+               "matmul float64 [20,30]^T@[40,20]^T",
                {{{30, 20}, Values::normal, DType::f64}, {{40, 30}, Values::normal, DType::f64}},
-               [](const V& x) { return matmul(x[0], x[1], true, true); }, f64, f64});
+               [](const V& x) { return matmul(x[0], x[1], true, true); },
+               f64,
+               f64});
 
   // ---- binary, each broadcast pattern ----
   struct Pattern {
@@ -179,116 +239,305 @@ std::vector<ParityCase> all_cases() {
       {Op::div, [](const Tensor& a, const Tensor& b) { return div(a, b); }}};
   for (const auto& [op, fn] : binaries)
     for (const Pattern& p : patterns)
-      c.push_back({op, std::string(op_name(op)) + " " + p.name, {{p.a}, {p.b, op == Op::div ? pos : Values::normal}},
-                   [fn = fn](const V& x) { return fn(x[0], x[1]); }, ewise, reduce});
+      c.push_back({op,
+                   std::string(op_name(op)) + " " + p.name,
+                   {{p.a}, {p.b, op == Op::div ? pos : Values::normal}},
+                   [fn = fn](const V& x) { return fn(x[0], x[1]); },
+                   ewise,
+                   reduce});
 
   // ---- unary ----
   const Shape u{33, 31};
   c.push_back({Op::neg, "neg [33,31]", {{u}}, [](const V& x) { return neg(x[0]); }, ewise, ewise});
   c.push_back({Op::exp, "exp [33,31]", {{u}}, [](const V& x) { return exp(x[0]); }, ewise, ewise});
-  c.push_back({Op::log, "log [33,31]", {{u, pos}}, [](const V& x) { return log(x[0]); }, ewise, ewise});
-  c.push_back({Op::sqrt, "sqrt [33,31]", {{u, pos}}, [](const V& x) { return sqrt(x[0]); }, ewise, ewise});
-  c.push_back({Op::pow, "pow [33,31] ^ 2.5", {{u, pos}}, [](const V& x) { return pow(x[0], 2.5); }, ewise, ewise});
-  c.push_back({Op::pow, "pow [33,31] ^ -1.5", {{u, pos}}, [](const V& x) { return pow(x[0], -1.5); }, ewise, ewise});
-  c.push_back({Op::abs, "abs [33,31]", {{u, away}}, [](const V& x) { return abs(x[0]); }, ewise, ewise});
-  c.push_back({Op::tanh, "tanh [33,31]", {{u}}, [](const V& x) { return tanh(x[0]); }, ewise, ewise});
-  c.push_back({Op::sigmoid, "sigmoid [33,31]", {{u}}, [](const V& x) { return sigmoid(x[0]); }, ewise, ewise});
+  c.push_back(
+      {Op::log, "log [33,31]", {{u, pos}}, [](const V& x) { return log(x[0]); }, ewise, ewise});
+  c.push_back(
+      {Op::sqrt, "sqrt [33,31]", {{u, pos}}, [](const V& x) { return sqrt(x[0]); }, ewise, ewise});
+  c.push_back({Op::pow,
+               "pow [33,31] ^ 2.5",
+               {{u, pos}},
+               [](const V& x) { return pow(x[0], 2.5); },
+               ewise,
+               ewise});
+  c.push_back({Op::pow,
+               "pow [33,31] ^ -1.5",
+               {{u, pos}},
+               [](const V& x) { return pow(x[0], -1.5); },
+               ewise,
+               ewise});
+  c.push_back(
+      {Op::abs, "abs [33,31]", {{u, away}}, [](const V& x) { return abs(x[0]); }, ewise, ewise});
+  c.push_back(
+      {Op::tanh, "tanh [33,31]", {{u}}, [](const V& x) { return tanh(x[0]); }, ewise, ewise});
+  c.push_back({Op::sigmoid,
+               "sigmoid [33,31]",
+               {{u}},
+               [](const V& x) { return sigmoid(x[0]); },
+               ewise,
+               ewise});
   c.push_back({Op::erf, "erf [33,31]", {{u}}, [](const V& x) { return erf(x[0]); }, ewise, ewise});
-  c.push_back({Op::relu, "relu [33,31]", {{u, away}}, [](const V& x) { return relu(x[0]); }, ewise, ewise});
-  c.push_back({Op::leaky_relu, "leaky_relu [33,31] slope 0.01", {{u, away}},
-               [](const V& x) { return leaky_relu(x[0]); }, ewise, ewise});
-  c.push_back({Op::leaky_relu, "leaky_relu float64 [33,31] slope 0.3", {{u, away, DType::f64}},
-               [](const V& x) { return leaky_relu(x[0], 0.3); }, f64, f64});
+  c.push_back(
+      {Op::relu, "relu [33,31]", {{u, away}}, [](const V& x) { return relu(x[0]); }, ewise, ewise});
+  c.push_back({Op::leaky_relu,
+               "leaky_relu [33,31] slope 0.01",
+               {{u, away}},
+               [](const V& x) { return leaky_relu(x[0]); },
+               ewise,
+               ewise});
+  c.push_back({Op::leaky_relu,
+               "leaky_relu float64 [33,31] slope 0.3",
+               {{u, away, DType::f64}},
+               [](const V& x) { return leaky_relu(x[0], 0.3); },
+               f64,
+               f64});
 
   // ---- reductions ----
-  c.push_back({Op::sum, "sum [1000,37] all (CUB)", {{{1000, 37}}}, [](const V& x) { return sum(x[0]); }, reduce, reduce});
-  c.push_back({Op::sum, "sum [257,33] axis 0", {{{257, 33}}}, [](const V& x) { return sum(x[0], 0); }, reduce, reduce});
-  c.push_back({Op::sum, "sum [257,33] axis 1 keepdim", {{{257, 33}}}, [](const V& x) { return sum(x[0], 1, true); },
-               reduce, reduce});
-  c.push_back({Op::sum, "sum [4,300,5] axis 1", {{{4, 300, 5}}}, [](const V& x) { return sum(x[0], 1); }, reduce, reduce});
-  c.push_back({Op::mean, "mean [1000,37] all", {{{1000, 37}}}, [](const V& x) { return mean(x[0]); }, reduce, reduce});
-  c.push_back({Op::mean, "mean [1024,2] axis 0", {{{1024, 2}}}, [](const V& x) { return mean(x[0], 0); }, reduce, reduce});
-  c.push_back({Op::mean, "mean float64 [3,40,7] axis -1", {{{3, 40, 7}, Values::normal, DType::f64}},
-               [](const V& x) { return mean(x[0], -1); }, f64, f64});
-  c.push_back({Op::max, "max [33,100] axis 1", {{{33, 100}, distinct}}, [](const V& x) { return max(x[0], 1); },
-               exact, exact});
-  c.push_back({Op::max, "max [50,7] axis 0 keepdim", {{{50, 7}, distinct}}, [](const V& x) { return max(x[0], 0, true); },
-               exact, exact});
-  c.push_back({Op::logsumexp, "logsumexp [64,1024] axis 1", {{{64, 1024}}}, [](const V& x) { return logsumexp(x[0], 1); },
-               reduce, ewise});
-  c.push_back({Op::logsumexp, "logsumexp [50,7] axis 0", {{{50, 7}}}, [](const V& x) { return logsumexp(x[0], 0); },
-               reduce, ewise});
-  c.push_back({Op::softmax, "softmax [64,10] axis -1", {{{64, 10}}}, [](const V& x) { return softmax(x[0], -1); },
-               reduce, reduce});
-  c.push_back({Op::softmax, "softmax [20,30] axis 0", {{{20, 30}}}, [](const V& x) { return softmax(x[0], 0); },
-               reduce, reduce});
-  c.push_back({Op::log_softmax, "log_softmax [64,10] axis -1", {{{64, 10}}},
-               [](const V& x) { return log_softmax(x[0], -1); }, reduce, reduce});
-  c.push_back({Op::log_softmax, "log_softmax [4,6,5] axis 1", {{{4, 6, 5}}},
-               [](const V& x) { return log_softmax(x[0], 1); }, reduce, reduce});
+  c.push_back({Op::sum,
+               "sum [1000,37] all (CUB)",
+               {{{1000, 37}}},
+               [](const V& x) { return sum(x[0]); },
+               reduce,
+               reduce});
+  c.push_back({Op::sum,
+               "sum [257,33] axis 0",
+               {{{257, 33}}},
+               [](const V& x) { return sum(x[0], 0); },
+               reduce,
+               reduce});
+  c.push_back({Op::sum,
+               "sum [257,33] axis 1 keepdim",
+               {{{257, 33}}},
+               [](const V& x) { return sum(x[0], 1, true); },
+               reduce,
+               reduce});
+  c.push_back({Op::sum,
+               "sum [4,300,5] axis 1",
+               {{{4, 300, 5}}},
+               [](const V& x) { return sum(x[0], 1); },
+               reduce,
+               reduce});
+  c.push_back({Op::mean,
+               "mean [1000,37] all",
+               {{{1000, 37}}},
+               [](const V& x) { return mean(x[0]); },
+               reduce,
+               reduce});
+  c.push_back({Op::mean,
+               "mean [1024,2] axis 0",
+               {{{1024, 2}}},
+               [](const V& x) { return mean(x[0], 0); },
+               reduce,
+               reduce});
+  c.push_back({Op::mean,
+               "mean float64 [3,40,7] axis -1",
+               {{{3, 40, 7}, Values::normal, DType::f64}},
+               [](const V& x) { return mean(x[0], -1); },
+               f64,
+               f64});
+  c.push_back({Op::max,
+               "max [33,100] axis 1",
+               {{{33, 100}, distinct}},
+               [](const V& x) { return max(x[0], 1); },
+               exact,
+               exact});
+  c.push_back({Op::max,
+               "max [50,7] axis 0 keepdim",
+               {{{50, 7}, distinct}},
+               [](const V& x) { return max(x[0], 0, true); },
+               exact,
+               exact});
+  c.push_back({Op::logsumexp,
+               "logsumexp [64,1024] axis 1",
+               {{{64, 1024}}},
+               [](const V& x) { return logsumexp(x[0], 1); },
+               reduce,
+               ewise});
+  c.push_back({Op::logsumexp,
+               "logsumexp [50,7] axis 0",
+               {{{50, 7}}},
+               [](const V& x) { return logsumexp(x[0], 0); },
+               reduce,
+               ewise});
+  c.push_back({Op::softmax,
+               "softmax [64,10] axis -1",
+               {{{64, 10}}},
+               [](const V& x) { return softmax(x[0], -1); },
+               reduce,
+               reduce});
+  c.push_back({Op::softmax,
+               "softmax [20,30] axis 0",
+               {{{20, 30}}},
+               [](const V& x) { return softmax(x[0], 0); },
+               reduce,
+               reduce});
+  c.push_back({Op::log_softmax,
+               "log_softmax [64,10] axis -1",
+               {{{64, 10}}},
+               [](const V& x) { return log_softmax(x[0], -1); },
+               reduce,
+               reduce});
+  c.push_back({Op::log_softmax,
+               "log_softmax [4,6,5] axis 1",
+               {{{4, 6, 5}}},
+               [](const V& x) { return log_softmax(x[0], 1); },
+               reduce,
+               reduce});
 
   // ---- losses ----
-  c.push_back({Op::cross_entropy, "cross_entropy [128,10]", {{{128, 10}}},
-               [](const V& x) { return cross_entropy(x[0], labels_on(some_labels(128, 10), x[0].device())); }, reduce,
+  c.push_back({Op::cross_entropy,
+               "cross_entropy [128,10]",
+               {{{128, 10}}},
+               [](const V& x) {
+                 return cross_entropy(x[0], labels_on(some_labels(128, 10), x[0].device()));
+               },
+               reduce,
                reduce});
-  c.push_back({Op::mse, "mse [64,33]", {{{64, 33}}, {{64, 33}}}, [](const V& x) { return mse_loss(x[0], x[1]); },
-               reduce, reduce});
+  c.push_back({Op::mse,
+               "mse [64,33]",
+               {{{64, 33}}, {{64, 33}}},
+               [](const V& x) { return mse_loss(x[0], x[1]); },
+               reduce,
+               reduce});
 
   // ---- images ----
-  c.push_back({Op::conv2d, "conv2d [16,1,28,28] * [32,1,3,3] + b (MNIST block 1)",
+  c.push_back({Op::conv2d,
+               "conv2d [16,1,28,28] * [32,1,3,3] + b (MNIST block 1)",
                {{{16, 1, 28, 28}}, {{32, 1, 3, 3}}, {{32}}},
-               [](const V& x) { return conv2d(x[0], x[1], x[2], 1, 0); }, gemm, gemm});
-  c.push_back({Op::conv2d, "conv2d [8,32,13,13] * [64,32,3,3] + b (MNIST block 2)",
+               [](const V& x) { return conv2d(x[0], x[1], x[2], 1, 0); },
+               gemm,
+               gemm});
+  c.push_back({Op::conv2d,
+               "conv2d [8,32,13,13] * [64,32,3,3] + b (MNIST block 2)",
                {{{8, 32, 13, 13}}, {{64, 32, 3, 3}}, {{64}}},
-               [](const V& x) { return conv2d(x[0], x[1], x[2], 1, 0); }, gemm, gemm});
-  c.push_back({Op::conv2d, "conv2d [4,3,9,9] * [5,3,3,3] stride 2 pad 1, no bias", {{{4, 3, 9, 9}}, {{5, 3, 3, 3}}},
-               [](const V& x) { return conv2d(x[0], x[1], Tensor(), 2, 1); }, gemm, gemm});
-  c.push_back({Op::conv2d, "conv2d float64 [2,2,6,5] * [3,2,2,3] + b stride 1 pad 1",
-               {{{2, 2, 6, 5}, Values::normal, DType::f64}, {{3, 2, 2, 3}, Values::normal, DType::f64},
+               [](const V& x) { return conv2d(x[0], x[1], x[2], 1, 0); },
+               gemm,
+               gemm});
+  c.push_back({Op::conv2d,
+               "conv2d [4,3,9,9] * [5,3,3,3] stride 2 pad 1, no bias",
+               {{{4, 3, 9, 9}}, {{5, 3, 3, 3}}},
+               [](const V& x) { return conv2d(x[0], x[1], Tensor(), 2, 1); },
+               gemm,
+               gemm});
+  c.push_back({Op::conv2d,
+               "conv2d float64 [2,2,6,5] * [3,2,2,3] + b stride 1 pad 1",
+               {{{2, 2, 6, 5}, Values::normal, DType::f64},
+                {{3, 2, 2, 3}, Values::normal, DType::f64},
                 {{3}, Values::normal, DType::f64}},
-               [](const V& x) { return conv2d(x[0], x[1], x[2], 1, 1); }, f64, f64});
-  c.push_back({Op::avg_pool2d, "avg_pool2d [8,32,26,26] k2", {{{8, 32, 26, 26}}},
-               [](const V& x) { return avg_pool2d(x[0], 2); }, ewise, ewise});
-  c.push_back({Op::avg_pool2d, "avg_pool2d [2,3,9,9] k3 s2 p1", {{{2, 3, 9, 9}}},
-               [](const V& x) { return avg_pool2d(x[0], 3, 2, 1); }, ewise, ewise});
-  c.push_back({Op::max_pool2d, "max_pool2d [8,32,26,26] k2", {{{8, 32, 26, 26}, distinct}},
-               [](const V& x) { return max_pool2d(x[0], 2); }, exact, exact});
-  c.push_back({Op::max_pool2d, "max_pool2d [2,3,9,9] k3 s2 p1", {{{2, 3, 9, 9}, distinct}},
-               [](const V& x) { return max_pool2d(x[0], 3, 2, 1); }, exact, exact});
-  c.push_back({Op::batch_norm, "batch_norm train [64,32,13,13] affine", {{{64, 32, 13, 13}}, {{32}}, {{32}}},
-               [](const V& x) { return batch_norm(x[0], x[1], x[2], Tensor(), Tensor(), true); }, bn_fwd, bn_bwd});
-  c.push_back({Op::batch_norm, "batch_norm train [1024,2] no affine (the normalization layer)", {{{1024, 2}}},
-               [](const V& x) { return batch_norm(x[0], Tensor(), Tensor(), Tensor(), Tensor(), true); }, bn_fwd,
+               [](const V& x) { return conv2d(x[0], x[1], x[2], 1, 1); },
+               f64,
+               f64});
+  c.push_back({Op::avg_pool2d,
+               "avg_pool2d [8,32,26,26] k2",
+               {{{8, 32, 26, 26}}},
+               [](const V& x) { return avg_pool2d(x[0], 2); },
+               ewise,
+               ewise});
+  c.push_back({Op::avg_pool2d,
+               "avg_pool2d [2,3,9,9] k3 s2 p1",
+               {{{2, 3, 9, 9}}},
+               [](const V& x) { return avg_pool2d(x[0], 3, 2, 1); },
+               ewise,
+               ewise});
+  c.push_back({Op::max_pool2d,
+               "max_pool2d [8,32,26,26] k2",
+               {{{8, 32, 26, 26}, distinct}},
+               [](const V& x) { return max_pool2d(x[0], 2); },
+               exact,
+               exact});
+  c.push_back({Op::max_pool2d,
+               "max_pool2d [2,3,9,9] k3 s2 p1",
+               {{{2, 3, 9, 9}, distinct}},
+               [](const V& x) { return max_pool2d(x[0], 3, 2, 1); },
+               exact,
+               exact});
+  c.push_back({Op::batch_norm,
+               "batch_norm train [64,32,13,13] affine",
+               {{{64, 32, 13, 13}}, {{32}}, {{32}}},
+               [](const V& x) { return batch_norm(x[0], x[1], x[2], Tensor(), Tensor(), true); },
+               bn_fwd,
                bn_bwd});
-  c.push_back({Op::batch_norm, "batch_norm eval [64,16,5,5] affine", {{{64, 16, 5, 5}}, {{16}}, {{16}}},
+  c.push_back(
+      {Op::batch_norm,
+       "batch_norm train [1024,2] no affine (the normalization layer)",
+       {{{1024, 2}}},
+       [](const V& x) { return batch_norm(x[0], Tensor(), Tensor(), Tensor(), Tensor(), true); },
+       bn_fwd,
+       bn_bwd});
+  c.push_back({Op::batch_norm,
+               "batch_norm eval [64,16,5,5] affine",
+               {{{64, 16, 5, 5}}, {{16}}, {{16}}},
                [](const V& x) {
                  std::vector<float> m(16), v(16);
-                 for (int k = 0; k < 16; ++k) m[static_cast<size_t>(k)] = 0.1f * static_cast<float>(k - 8),
-                                          v[static_cast<size_t>(k)] = 0.5f + 0.1f * static_cast<float>(k);
+                 for (int k = 0; k < 16; ++k)
+                   m[static_cast<size_t>(k)] = 0.1f * static_cast<float>(k - 8),
+                   v[static_cast<size_t>(k)] = 0.5f + 0.1f * static_cast<float>(k);
                  return batch_norm(x[0], x[1], x[2], Tensor::from_vector(m, {16}).to(x[0].device()),
                                    Tensor::from_vector(v, {16}).to(x[0].device()), false);
                },
-               bn_fwd, bn_bwd});
-  c.push_back({Op::batch_norm, "batch_norm float64 train [6,3,4,4] affine",
-               {{{6, 3, 4, 4}, Values::normal, DType::f64}, {{3}, Values::normal, DType::f64},
+               bn_fwd,
+               bn_bwd});
+  c.push_back({Op::batch_norm,
+               "batch_norm float64 train [6,3,4,4] affine",
+               {{{6, 3, 4, 4}, Values::normal, DType::f64},
+                {{3}, Values::normal, DType::f64},
                 {{3}, Values::normal, DType::f64}},
-               [](const V& x) { return batch_norm(x[0], x[1], x[2], Tensor(), Tensor(), true); }, f64, f64});
+               [](const V& x) { return batch_norm(x[0], x[1], x[2], Tensor(), Tensor(), true); },
+               f64,
+               f64});
 
   // ---- shape and layout ----
-  c.push_back({Op::reshape, "reshape [12,35] -> [35,12]", {{{12, 35}}},
-               [](const V& x) { return reshape(x[0], {35, 12}) * 1.0; }, exact, exact});
-  c.push_back({Op::transpose, "transpose [37,45]", {{{37, 45}}}, [](const V& x) { return transpose(x[0]); }, exact,
+  c.push_back({Op::reshape,
+               "reshape [12,35] -> [35,12]",
+               {{{12, 35}}},
+               [](const V& x) {
+                 return reshape(x[0], {35, 12}) * 1.0;
+               },
+               exact,
                exact});
-  c.push_back({Op::transpose, "transpose int32 [70,33]", {{{70, 33}, Values::labels10, DType::i32, false}},
-               [](const V& x) { return cast(transpose(x[0]), DType::f32); }, exact, {}, false});
-  c.push_back({Op::slice, "slice [50,7] rows 10..40", {{{50, 7}}}, [](const V& x) { return slice(x[0], 10, 40) * 1.0; },
-               exact, exact});
-  c.push_back({Op::concat, "concat [20,3] + [30,3] axis 0", {{{20, 3}}, {{30, 3}}},
-               [](const V& x) { return concat({x[0], x[1]}, 0); }, exact, exact});
-  c.push_back({Op::concat, "concat [33,2] + [33,4] axis 1", {{{33, 2}}, {{33, 4}}},
-               [](const V& x) { return concat({x[0], x[1]}, 1); }, exact, exact});
-  c.push_back({Op::concat, "concat [2,1,5,5] + [2,3,5,5] axis 1", {{{2, 1, 5, 5}}, {{2, 3, 5, 5}}},
-               [](const V& x) { return concat({x[0], x[1]}, 1); }, exact, exact});
+  c.push_back({Op::transpose,
+               "transpose [37,45]",
+               {{{37, 45}}},
+               [](const V& x) { return transpose(x[0]); },
+               exact,
+               exact});
+  c.push_back({Op::transpose,
+               "transpose int32 [70,33]",
+               {{{70, 33}, Values::labels10, DType::i32, false}},
+               [](const V& x) { return cast(transpose(x[0]), DType::f32); },
+               exact,
+               {},
+               false});
+  c.push_back({Op::slice,
+               "slice [50,7] rows 10..40",
+               {{{50, 7}}},
+               [](const V& x) { return slice(x[0], 10, 40) * 1.0; },
+               exact,
+               exact});
+  c.push_back({Op::concat,
+               "concat [20,3] + [30,3] axis 0",
+               {{{20, 3}}, {{30, 3}}},
+               [](const V& x) {
+                 return concat({x[0], x[1]}, 0);
+               },
+               exact,
+               exact});
+  c.push_back({Op::concat,
+               "concat [33,2] + [33,4] axis 1",
+               {{{33, 2}}, {{33, 4}}},
+               [](const V& x) {
+                 return concat({x[0], x[1]}, 1);
+               },
+               exact,
+               exact});
+  c.push_back({Op::concat,
+               "concat [2,1,5,5] + [2,3,5,5] axis 1",
+               {{{2, 1, 5, 5}}, {{2, 3, 5, 5}}},
+               [](const V& x) {
+                 return concat({x[0], x[1]}, 1);
+               },
+               exact,
+               exact});
 
   // ---- the pairwise critic (u, v, W2, b2, w3, b3) ----
   auto critic_inputs = [](int64_t Bu, int64_t Bv, int64_t H, DType t = DType::f32) {
@@ -309,14 +558,14 @@ std::vector<ParityCase> all_cases() {
       return pairwise_mlp_infonce(x[0], x[1], x[2] * s, x[3], x[4] * s, x[5], slope, tile);
     };
   };
-  c.push_back({Op::pairwise_mlp, "pairwise_mlp u [37,32] v [45,32] H 32", critic_inputs(37, 45, 32), scores(0.01, 0),
-               critic_fwd, critic_bwd});
-  c.push_back({Op::pairwise_mlp, "pairwise_mlp u [64,70] v [64,70] H 70 tile 5 slope 0.2", critic_inputs(64, 64, 70),
-               scores(0.2, 5), critic_fwd, critic_bwd});
+  c.push_back({Op::pairwise_mlp, "pairwise_mlp u [37,32] v [45,32] H 32", critic_inputs(37, 45, 32),
+               scores(0.01, 0), critic_fwd, critic_bwd});
+  c.push_back({Op::pairwise_mlp, "pairwise_mlp u [64,70] v [64,70] H 70 tile 5 slope 0.2",
+               critic_inputs(64, 64, 70), scores(0.2, 5), critic_fwd, critic_bwd});
   c.push_back({Op::pairwise_mlp, "pairwise_mlp float64 u [9,5] v [11,5] H 5 tile 2",
                critic_inputs(9, 11, 5, DType::f64), scores(0.2, 2), f64, f64});
-  c.push_back({Op::pairwise_mlp_infonce, "pairwise_mlp_infonce B 64 H 32", critic_inputs(64, 64, 32),
-               infonce(0.01, 0), critic_fwd, critic_bwd});
+  c.push_back({Op::pairwise_mlp_infonce, "pairwise_mlp_infonce B 64 H 32",
+               critic_inputs(64, 64, 32), infonce(0.01, 0), critic_fwd, critic_bwd});
   c.push_back({Op::pairwise_mlp_infonce, "pairwise_mlp_infonce B 100 H 70 tile 7 slope 0.2",
                critic_inputs(100, 100, 70), infonce(0.2, 7), critic_fwd, critic_bwd});
   c.push_back({Op::pairwise_mlp_infonce, "pairwise_mlp_infonce B 256 H 256 (the paper's width)",
@@ -326,18 +575,25 @@ std::vector<ParityCase> all_cases() {
 
   // ---- optimizer updates (in place; each case returns the updated state, concatenated) ----
   const Input p_in{{1000}, Values::normal, DType::f32, false};
-  c.push_back({Op::sgd_step, "sgd_step momentum 0.9 nesterov weight decay 0.01, two steps", {p_in, p_in, p_in},
+  c.push_back({Op::sgd_step,
+               "sgd_step momentum 0.9 nesterov weight decay 0.01, two steps",
+               {p_in, p_in, p_in},
                [](const V& x) {
                  Tensor p = x[0].clone(), buf = zeros_like(x[0]);
                  SgdStep s;
-                 s.lr = 0.1, s.momentum = 0.9, s.weight_decay = 0.01, s.nesterov = true, s.first = true;
+                 s.lr = 0.1, s.momentum = 0.9, s.weight_decay = 0.01, s.nesterov = true,
+                 s.first = true;
                  sgd_step(p, x[1], buf, s);
                  s.first = false, s.grad_scale = 0.5;
                  sgd_step(p, x[2], buf, s);
                  return concat({p, buf}, 0);
                },
-               ewise, {}, false});
-  c.push_back({Op::adam_step, "adam_step L2 0.01, then AdamW, steps 1 and 2", {p_in, p_in, p_in},
+               ewise,
+               {},
+               false});
+  c.push_back({Op::adam_step,
+               "adam_step L2 0.01, then AdamW, steps 1 and 2",
+               {p_in, p_in, p_in},
                [](const V& x) {
                  Tensor p = x[0].clone(), m = zeros_like(x[0]), v = zeros_like(x[0]);
                  AdamStep s;
@@ -347,16 +603,19 @@ std::vector<ParityCase> all_cases() {
                  adam_step(p, x[2], m, v, s);
                  return concat({p, m, v}, 0);
                },
-               {1e-5, 1e-6}, {}, false});
+               {1e-5, 1e-6},
+               {},
+               false});
   return c;
 }
 
 // |actual - expected| <= rtol |expected| + atol max|expected|.
-void check_parity(const Tensor& actual, const Tensor& expected, const Tol& tol, const std::string& what) {
+void check_parity(const Tensor& actual, const Tensor& expected, const Tol& tol,
+                  const std::string& what) {
   REQUIRE_MESSAGE(actual.defined(), what << ": undefined");
   REQUIRE_MESSAGE(actual.device().is_cpu(), what << ": compare on the cpu");
-  CHECK_MESSAGE(actual.shape() == expected.shape(), what << ": shape " << actual.shape().str() << " vs "
-                                                         << expected.shape().str());
+  CHECK_MESSAGE(actual.shape() == expected.shape(),
+                what << ": shape " << actual.shape().str() << " vs " << expected.shape().str());
   CHECK_MESSAGE(actual.dtype() == expected.dtype(), what << ": dtype");
   const std::vector<double> a = test::values(cast(actual.detach(), DType::f64));
   const std::vector<double> e = test::values(cast(expected.detach(), DType::f64));
@@ -404,7 +663,8 @@ TEST_CASE("every op gives the CPU's results on CUDA, forward and backward") {
     for (size_t k = 0; k < xc.size(); ++k) {
       if (!xc[k].requires_grad()) continue;
       REQUIRE_MESSAGE(xg[k].grad().defined(), pc.name << ": no CUDA gradient for input " << k);
-      check_parity(xg[k].grad().to(cpu), xc[k].grad(), pc.bwd, pc.name + " gradient of input " + std::to_string(k));
+      check_parity(xg[k].grad().to(cpu), xc[k].grad(), pc.bwd,
+                   pc.name + " gradient of input " + std::to_string(k));
     }
   }
 }
@@ -431,8 +691,8 @@ TEST_CASE("pairwise_mlp_infonce without gradients: fused scores and row log-sum-
     CAPTURE(B);
     const int64_t H = 64;
     const double s = 1.0 / std::sqrt(static_cast<double>(H));
-    Tensor u = randn({B, H}, gen), v = randn({B, H}, gen), W2 = randn({H, H}, gen) * s, b2 = randn({H}, gen),
-           w3 = randn({1, H}, gen) * s, b3 = randn({1}, gen);
+    Tensor u = randn({B, H}, gen), v = randn({B, H}, gen), W2 = randn({H, H}, gen) * s,
+           b2 = randn({H}, gen), w3 = randn({1, H}, gen) * s, b3 = randn({1}, gen);
     auto g = [](const Tensor& t) { return t.to(Device::cuda()); };
     NoGradGuard no_grad;
     const Tensor lc = pairwise_mlp_infonce(u, v, W2, b2, w3, b3);

@@ -38,7 +38,8 @@ TEST_CASE("copies host -> device -> device -> host keep every bit, at every size
   }
   // Many small copies in a row reuse the staging ring; each source buffer dies right after.
   Tensor acc = zeros({256}, DType::f32, Device::cuda());
-  for (int k = 0; k < 50; ++k) acc = acc + Tensor::from_vector(iota(256, static_cast<float>(k)), {256}, Device::cuda());
+  for (int k = 0; k < 50; ++k)
+    acc = acc + Tensor::from_vector(iota(256, static_cast<float>(k)), {256}, Device::cuda());
   const std::vector<float> got = acc.to_vector<float>();
   for (int i = 0; i < 256; ++i) CHECK(got[static_cast<size_t>(i)] == 50.0f * i + 1225.0f);
 }
@@ -91,9 +92,11 @@ TEST_CASE("TF32 is off by default and can be switched") {
   Generator gen(3);
   Tensor a = randn({128, 256}, gen), b = randn({256, 64}, gen);
   const std::vector<float> exact = matmul(a, b).to_vector<float>();
-  const std::vector<float> fp32 = matmul(a.to(Device::cuda()), b.to(Device::cuda())).to_vector<float>();
+  const std::vector<float> fp32 =
+      matmul(a.to(Device::cuda()), b.to(Device::cuda())).to_vector<float>();
   set_tf32_cuda(true);
-  const std::vector<float> tf32 = matmul(a.to(Device::cuda()), b.to(Device::cuda())).to_vector<float>();
+  const std::vector<float> tf32 =
+      matmul(a.to(Device::cuda()), b.to(Device::cuda())).to_vector<float>();
   set_tf32_cuda(false);
   // float32 FMA: ~1e-6 relative to the row scale (|row| ~ 16); TF32 keeps 10 mantissa bits: ~1e-3.
   double err32 = 0, errtf = 0;
@@ -110,5 +113,6 @@ TEST_CASE("tensors and ops name the device in their errors") {
   Tensor a = zeros({2, 3}, DType::f32, Device::cuda()), b = zeros({2, 3});
   test::check_error([&] { add(a, b); }, {"add", "different devices"});
   test::check_error([&] { a.data<float>(); }, {"cuda:0"});
-  test::check_error([&] { Tensor::empty({4}, DType::f32, Device::cuda(cuda_device_count())); }, {"cuda_allocate"});
+  test::check_error([&] { Tensor::empty({4}, DType::f32, Device::cuda(cuda_device_count())); },
+                    {"cuda_allocate"});
 }

@@ -49,7 +49,8 @@ struct Side {
   }
 
   // One step as DimTrainer::step; returns the loss and keeps the gradients (before the update).
-  double step(const DimConfig& c, const Tensor& x, const Tensor& x2, double* mi, NamedTensors* grads) {
+  double step(const DimConfig& c, const Tensor& x, const Tensor& x2, double* mi,
+              NamedTensors* grads) {
     model->train();
     Tensor a = apply_channel(model->embed(x.to(device)), c.channel, noise);
     Tensor b = apply_channel(model->embed(x2.to(device)), c.channel, noise);
@@ -70,7 +71,9 @@ struct Side {
   }
 };
 
-std::vector<double> host_values(const Tensor& t) { return test::values(cast(t.detach().to(Device::cpu()), DType::f64)); }
+std::vector<double> host_values(const Tensor& t) {
+  return test::values(cast(t.detach().to(Device::cpu()), DType::f64));
+}
 
 double max_abs(const std::vector<double>& v) {
   double m = 0;
@@ -116,10 +119,12 @@ void compare_step(DimConfig c, int64_t channels, int64_t size, const std::string
           const bool clear_sign = !g.empty() && std::fabs(g[i]) > 1e-2 * gscale;
           const double tol = clear_sign ? 1e-5 : 2 * c.lr + 1e-5;
           if (!(std::fabs(a[i] - e[i]) <= tol) && bad++ < 3)
-            FAIL_CHECK(label << " parameter " << pc[k].first << "[" << i << "]: cuda " << a[i] << ", cpu " << e[i]
-                             << " (gradient " << (g.empty() ? 0.0 : g[i]) << ")");
+            FAIL_CHECK(label << " parameter " << pc[k].first << "[" << i << "]: cuda " << a[i]
+                             << ", cpu " << e[i] << " (gradient " << (g.empty() ? 0.0 : g[i])
+                             << ")");
         }
-        CHECK_MESSAGE(bad == 0, label << " parameter " << pc[k].first << ": " << bad << " values off");
+        CHECK_MESSAGE(bad == 0,
+                      label << " parameter " << pc[k].first << ": " << bad << " values off");
       }
       const NamedTensors bc = cpu.model->named_buffers(), bg = gpu.model->named_buffers();
       for (size_t k = 0; k < bc.size(); ++k) {
@@ -131,15 +136,18 @@ void compare_step(DimConfig c, int64_t channels, int64_t size, const std::string
     }
   }
   const CudaMemoryStats end = cuda_memory_stats();
-  MESSAGE(label << ": cudaMalloc calls after the first step: " << end.device_mallocs - after_first.device_mallocs
-                << "; peak device memory in use " << end.peak_bytes_in_use / (1 << 20) << " MiB, reserved "
+  MESSAGE(label << ": cudaMalloc calls after the first step: "
+                << end.device_mallocs - after_first.device_mallocs << "; peak device memory in use "
+                << end.peak_bytes_in_use / (1 << 20) << " MiB, reserved "
                 << end.peak_bytes_reserved / (1 << 20) << " MiB");
   CHECK(end.device_mallocs == after_first.device_mallocs);
 }
 
 }  // namespace
 
-TEST_CASE("a DIM step: ConvNet encoder, joint MLP critic, InfoNCE, Gaussian prior (the paper's MNIST setup)") {
+TEST_CASE(
+    "a DIM step: ConvNet encoder, joint MLP critic, InfoNCE, Gaussian prior (the paper's MNIST "
+    "setup)") {
   DimConfig c;
   c.batch = 64;
   compare_step(c, 1, 28, "convnet/mlp/infonce/gaussian");

@@ -79,14 +79,16 @@ TEST_CASE("known values against PyTorch") {
         const std::vector<int64_t> lab = c["labels"].get<std::vector<int64_t>>();
         Tensor labels = Tensor::from_vector(lab, {static_cast<int64_t>(lab.size())});
         Tensor loss = cross_entropy(logits, labels);
-        check_close(nidim::test::values(loss), {c["loss"].get<double>()}, pr.rtol, pr.atol, what + " loss");
+        check_close(nidim::test::values(loss), {c["loss"].get<double>()}, pr.rtol, pr.atol,
+                    what + " loss");
         loss.backward();
         check_close(logits.grad(), c["dlogits"], pr.rtol, pr.atol, what + " dlogits");
       } else {
         Tensor x = leaf(c["x"], pr.dtype);
         const int axis = c["axis"];
-        Tensor y = op == "softmax" ? softmax(x, axis) : op == "log_softmax" ? log_softmax(x, axis)
-                                                                         : logsumexp(x, axis);
+        Tensor y = op == "softmax"       ? softmax(x, axis)
+                   : op == "log_softmax" ? log_softmax(x, axis)
+                                         : logsumexp(x, axis);
         check_close(y, c["y"], pr.rtol, pr.atol, what + " y");
         backward_with(y, c["g"], pr.dtype);
         check_close(x.grad(), c["dx"], pr.rtol, pr.atol, what + " dx");

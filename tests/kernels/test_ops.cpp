@@ -4,9 +4,9 @@
 
 #include <cmath>
 
+#include "core/parallel.h"
 #include "core/philox.h"
 #include "kernels/cpu/blas.h"
-#include "core/parallel.h"
 #include "kernels/ops.h"
 #include "test_util.h"
 
@@ -15,8 +15,12 @@ using nidim::test::check_close;
 using nidim::test::check_error;
 
 namespace {
-Tensor f32(std::vector<float> v, Shape s) { return Tensor::from_vector(v, s); }
-std::vector<double> vals(const Tensor& t) { return nidim::test::values(t); }
+Tensor f32(std::vector<float> v, Shape s) {
+  return Tensor::from_vector(v, s);
+}
+std::vector<double> vals(const Tensor& t) {
+  return nidim::test::values(t);
+}
 }  // namespace
 
 TEST_CASE("element-wise ops give their closed forms") {
@@ -32,7 +36,8 @@ TEST_CASE("element-wise ops give their closed forms") {
   check_close(vals(neg(x)), expect([](double v) { return -v; }), 1e-6, 0, "neg");
   check_close(vals(exp(x)), expect([](double v) { return std::exp(v); }), 1e-6, 0, "exp");
   check_close(vals(tanh(x)), expect([](double v) { return std::tanh(v); }), 1e-6, 1e-7, "tanh");
-  check_close(vals(sigmoid(x)), expect([](double v) { return 1 / (1 + std::exp(-v)); }), 1e-6, 0, "sigmoid");
+  check_close(vals(sigmoid(x)), expect([](double v) { return 1 / (1 + std::exp(-v)); }), 1e-6, 0,
+              "sigmoid");
   check_close(vals(erf(x)), expect([](double v) { return std::erf(v); }), 1e-6, 1e-7, "erf");
   check_close(vals(relu(x)), {0, 0, 0, 0.5, 3}, 0, 0, "relu");
   check_close(vals(leaky_relu(x, 0.1)), {-0.2, -0.05, 0, 0.5, 3}, 1e-6, 0, "leaky_relu");
@@ -80,14 +85,17 @@ TEST_CASE("reductions") {
   check_close(vals(mx), {9, -1}, 0, 0, "max values");
   CHECK(idx.to_vector<int64_t>() == std::vector<int64_t>{1, 0});  // first of equal maxima
   // logsumexp is stable far beyond exp's range: log(e^1000 + e^1000) = 1000 + log 2.
-  check_close(vals(logsumexp(f32({1000, 1000}, {1, 2}), 1)), {1000 + std::log(2.0)}, 1e-7, 0, "stable logsumexp");
-  check_close(vals(logsumexp(f32({-1e30f, -1e30f}, {2}), 0)), {-1e30 + std::log(2.0)}, 1e-6, 0, "very negative logsumexp");
+  check_close(vals(logsumexp(f32({1000, 1000}, {1, 2}), 1)), {1000 + std::log(2.0)}, 1e-7, 0,
+              "stable logsumexp");
+  check_close(vals(logsumexp(f32({-1e30f, -1e30f}, {2}), 0)), {-1e30 + std::log(2.0)}, 1e-6, 0,
+              "very negative logsumexp");
   Tensor sm = softmax(f32({1, 2, 3}, {1, 3}));
   const double z = std::exp(1) + std::exp(2) + std::exp(3);
   check_close(vals(sm), {std::exp(1) / z, std::exp(2) / z, std::exp(3) / z}, 1e-6, 0, "softmax");
   check_close(vals(log_softmax(f32({1, 2, 3}, {1, 3}))),
               {1 - std::log(z), 2 - std::log(z), 3 - std::log(z)}, 1e-6, 0, "log_softmax");
-  check_close(vals(mse_loss(f32({1, 2, 3}, {3}), f32({2, 2, 5}, {3}))), {5.0 / 3.0}, 1e-6, 0, "mse");
+  check_close(vals(mse_loss(f32({1, 2, 3}, {3}), f32({2, 2, 5}, {3}))), {5.0 / 3.0}, 1e-6, 0,
+              "mse");
 }
 
 TEST_CASE("a large sum is accurate and the same for every thread count") {
@@ -110,7 +118,8 @@ TEST_CASE("training-size kernels: same bits for a fixed thread count, close acro
   Tensor x = randn({64, 3, 12, 12}, gen), w = randn({8, 3, 3, 3}, gen), b = randn({8}, gen);
   auto run = [&]() {
     Tensor xx = x.clone().set_requires_grad(true), ww = w.clone().set_requires_grad(true);
-    Tensor y = batch_norm(relu(conv2d(xx, ww, b, 1, 1)), Tensor(), Tensor(), Tensor(), Tensor(), true);
+    Tensor y =
+        batch_norm(relu(conv2d(xx, ww, b, 1, 1)), Tensor(), Tensor(), Tensor(), Tensor(), true);
     Tensor loss = mean(logsumexp(reshape(avg_pool2d(y, 2), {64, -1}), 1));
     loss.backward();
     return std::make_tuple(loss.item(), xx.grad().to_vector<float>(), ww.grad().to_vector<float>());
@@ -128,9 +137,13 @@ TEST_CASE("training-size kernels: same bits for a fixed thread count, close acro
   // Across thread counts BLAS may block its sums differently: float32 rounding only. The
   // weight gradient sums 64*144 products per element, so 1e-4 relative (plus 1e-6 absolute for
   // near-zero entries) bounds the reordering error.
-  auto as_double = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
-  check_close(as_double(std::get<1>(one)), as_double(std::get<1>(a)), 1e-4, 1e-6, "dx, 1 vs 2 threads");
-  check_close(as_double(std::get<2>(one)), as_double(std::get<2>(a)), 1e-4, 1e-6, "dw, 1 vs 2 threads");
+  auto as_double = [](const std::vector<float>& v) {
+    return std::vector<double>(v.begin(), v.end());
+  };
+  check_close(as_double(std::get<1>(one)), as_double(std::get<1>(a)), 1e-4, 1e-6,
+              "dx, 1 vs 2 threads");
+  check_close(as_double(std::get<2>(one)), as_double(std::get<2>(a)), 1e-4, 1e-6,
+              "dw, 1 vs 2 threads");
 }
 
 TEST_CASE("random fills follow the Philox stream and their distributions") {
@@ -164,9 +177,12 @@ TEST_CASE("shape ops") {
   CHECK(flatten(ones({2, 3, 2, 2})).shape() == Shape{2, 12});
   check_close(vals(transpose(x)), {1, 4, 2, 5, 3, 6}, 0, 0, "transpose");
   check_close(vals(slice(x, 1, 2)), {4, 5, 6}, 0, 0, "slice");
-  check_close(vals(concat({x, f32({7, 8, 9}, {1, 3})}, 0)), {1, 2, 3, 4, 5, 6, 7, 8, 9}, 0, 0, "concat 0");
-  check_close(vals(concat({x, f32({7, 8}, {2, 1})}, 1)), {1, 2, 3, 7, 4, 5, 6, 8}, 0, 0, "concat 1");
-  check_close(vals(cast(Tensor::from_vector<uint8_t>({0, 128, 255}, {3}), DType::f32)), {0, 128, 255}, 0, 0, "cast");
+  check_close(vals(concat({x, f32({7, 8, 9}, {1, 3})}, 0)), {1, 2, 3, 4, 5, 6, 7, 8, 9}, 0, 0,
+              "concat 0");
+  check_close(vals(concat({x, f32({7, 8}, {2, 1})}, 1)), {1, 2, 3, 7, 4, 5, 6, 8}, 0, 0,
+              "concat 1");
+  check_close(vals(cast(Tensor::from_vector<uint8_t>({0, 128, 255}, {3}), DType::f32)),
+              {0, 128, 255}, 0, 0, "cast");
 }
 
 TEST_CASE("matmul through BLAS, with its AVX-512 kernel where the CPU has one") {
@@ -174,7 +190,8 @@ TEST_CASE("matmul through BLAS, with its AVX-512 kernel where the CPU has one") 
   Tensor b = f32({1, 0, 0, 1, 1, 1}, {3, 2});
   check_close(vals(matmul(a, b)), {4, 5, 10, 11}, 0, 0, "a @ b");
   check_close(vals(matmul(a, a, false, true)), {14, 32, 32, 77}, 0, 0, "a @ a^T");
-  check_close(vals(matmul(a, a, true, false)), {17, 22, 27, 22, 29, 36, 27, 36, 45}, 0, 0, "a^T @ a");
+  check_close(vals(matmul(a, a, true, false)), {17, 22, 27, 22, 29, 36, 27, 36, 45}, 0, 0,
+              "a^T @ a");
   const std::string info = blas_info();
   MESSAGE("BLAS: " << info);
   __builtin_cpu_init();
@@ -193,17 +210,42 @@ TEST_CASE("bad input gives errors naming the op and the shapes") {
   check_error([&] { add(a, ones({4})); }, {"add", "[2, 3]", "[4]", "broadcast"});
   check_error([&] { add(a, ones({2, 3}, DType::f64)); }, {"add", "float32", "float64"});
   check_error([&] { exp(Tensor::from_vector<int32_t>({1}, {1})); }, {"exp", "int32"});
-  check_error([&] { conv2d(ones({1, 2, 5, 5}), ones({4, 3, 3, 3}), Tensor()); }, {"conv2d", "[1, 2, 5, 5]", "[4, 3, 3, 3]"});
-  check_error([&] { conv2d(ones({1, 3, 2, 2}), ones({4, 3, 3, 3}), Tensor()); }, {"conv2d", "smaller than the kernel"});
-  check_error([&] { conv2d(ones({3, 5, 5}), ones({4, 3, 3, 3}), Tensor()); }, {"conv2d", "4 dimensions", "[3, 5, 5]"});
+  check_error(
+      [&] {
+        conv2d(ones({1, 2, 5, 5}), ones({4, 3, 3, 3}), Tensor());
+      },
+      {"conv2d", "[1, 2, 5, 5]", "[4, 3, 3, 3]"});
+  check_error(
+      [&] {
+        conv2d(ones({1, 3, 2, 2}), ones({4, 3, 3, 3}), Tensor());
+      },
+      {"conv2d", "smaller than the kernel"});
+  check_error(
+      [&] {
+        conv2d(ones({3, 5, 5}), ones({4, 3, 3, 3}), Tensor());
+      },
+      {"conv2d", "4 dimensions", "[3, 5, 5]"});
   check_error([&] { max_pool2d(ones({1, 1, 2, 2}), 3); }, {"max_pool2d", "[1, 1, 2, 2]"});
-  check_error([&] { batch_norm(ones({1, 3}), Tensor(), Tensor(), Tensor(), Tensor(), true); },
-              {"batch_norm", "more than one value per channel", "[1, 3]"});
-  check_error([&] { batch_norm(ones({4, 3}), ones({2}), Tensor(), Tensor(), Tensor(), true); },
-              {"batch_norm", "[2]", "[4, 3]"});
-  check_error([&] { cross_entropy(ones({2, 3}), Tensor::from_vector<int32_t>({0, 3}, {2})); },
-              {"cross_entropy", "label 3", "row 1", "[0, 3)"});
-  check_error([&] { cross_entropy(ones({2, 3}), ones({2})); }, {"cross_entropy", "int32", "float32"});
+  check_error(
+      [&] {
+        batch_norm(ones({1, 3}), Tensor(), Tensor(), Tensor(), Tensor(), true);
+      },
+      {"batch_norm", "more than one value per channel", "[1, 3]"});
+  check_error(
+      [&] {
+        batch_norm(ones({4, 3}), ones({2}), Tensor(), Tensor(), Tensor(), true);
+      },
+      {"batch_norm", "[2]", "[4, 3]"});
+  check_error(
+      [&] {
+        cross_entropy(ones({2, 3}), Tensor::from_vector<int32_t>({0, 3}, {2}));
+      },
+      {"cross_entropy", "label 3", "row 1", "[0, 3)"});
+  check_error(
+      [&] {
+        cross_entropy(ones({2, 3}), ones({2}));
+      },
+      {"cross_entropy", "int32", "float32"});
   check_error([&] { reshape(a, {4, 2}); }, {"reshape", "[2, 3]", "[4, 2]"});
   check_error([&] { slice(a, 1, 3); }, {"slice", "[1, 3)", "[2, 3]"});
   check_error([&] { concat({a, ones({2, 2, 1})}, 0); }, {"concat", "[2, 2, 1]", "[2, 3]"});

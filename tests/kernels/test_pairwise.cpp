@@ -23,16 +23,23 @@ struct Critic {
 };
 
 Critic make_critic(int64_t Bu, int64_t Bv, int64_t H, Generator& gen) {
-  auto leaf = [&](Shape s, double scale) { return (randn(s, gen, 0, scale, DType::f64)).set_requires_grad(true); };
-  return {leaf({Bu, H}, 1.0), leaf({Bv, H}, 1.0), leaf({H, H}, 1.0 / std::sqrt(double(H))), leaf({H}, 0.3),
-          leaf({1, H}, 1.0 / std::sqrt(double(H))), leaf({1}, 0.3)};
+  auto leaf = [&](Shape s, double scale) {
+    return (randn(s, gen, 0, scale, DType::f64)).set_requires_grad(true);
+  };
+  return {leaf({Bu, H}, 1.0),
+          leaf({Bv, H}, 1.0),
+          leaf({H, H}, 1.0 / std::sqrt(double(H))),
+          leaf({H}, 0.3),
+          leaf({1, H}, 1.0 / std::sqrt(double(H))),
+          leaf({1}, 0.3)};
 }
 
 // S with every pair's activations materialized: [Bu, Bv, H] by broadcasting.
 Tensor plain_scores(const Critic& c, double slope) {
   const int64_t Bu = c.u.size(0), Bv = c.v.size(0), H = c.u.size(1);
   Tensor h1 = leaky_relu(reshape(c.u, {Bu, 1, H}) + reshape(c.v, {1, Bv, H}), slope);
-  Tensor h2 = leaky_relu(matmul(reshape(h1, {Bu * Bv, H}), c.W2, false, true) + reshape(c.b2, {1, H}), slope);
+  Tensor h2 = leaky_relu(
+      matmul(reshape(h1, {Bu * Bv, H}), c.W2, false, true) + reshape(c.b2, {1, H}), slope);
   return reshape(matmul(h2, c.w3, false, true) + c.b3, {Bu, Bv});
 }
 
@@ -61,9 +68,14 @@ const char* names[] = {"du", "dv", "dW2", "db2", "dw3", "db3"};
 
 TEST_CASE("tiled pairwise scores equal the materialized ones, values and gradients") {
   Generator gen(21);
-  struct Size { int64_t Bu, Bv, H, tile; double slope; };
-  for (const Size& z : {Size{7, 5, 3, 2, 0.01}, Size{16, 16, 8, 0, 0.2}, Size{33, 20, 12, 5, 0.01}, Size{9, 9, 16, 9, 0.0}}) {
-    const std::string what = fmt::format("Bu {} Bv {} H {} tile {} slope {}", z.Bu, z.Bv, z.H, z.tile, z.slope);
+  struct Size {
+    int64_t Bu, Bv, H, tile;
+    double slope;
+  };
+  for (const Size& z : {Size{7, 5, 3, 2, 0.01}, Size{16, 16, 8, 0, 0.2}, Size{33, 20, 12, 5, 0.01},
+                        Size{9, 9, 16, 9, 0.0}}) {
+    const std::string what =
+        fmt::format("Bu {} Bv {} H {} tile {} slope {}", z.Bu, z.Bv, z.H, z.tile, z.slope);
     CAPTURE(what);
     Critic c = make_critic(z.Bu, z.Bv, z.H, gen);
     const Tensor R = randn({z.Bu, z.Bv}, gen, 0, 1, DType::f64);
@@ -75,13 +87,16 @@ TEST_CASE("tiled pairwise scores equal the materialized ones, values and gradien
     check_close(tiled.to_vector<double>(), plain.to_vector<double>(), 1e-10, 1e-12, what + " S");
     sum(tiled * R).backward();
     const auto got = grads_of(c);
-    for (size_t k = 0; k < got.size(); ++k) check_close(got[k], want[k], 1e-10, 1e-12, what + " " + names[k]);
+    for (size_t k = 0; k < got.size(); ++k)
+      check_close(got[k], want[k], 1e-10, 1e-12, what + " " + names[k]);
   }
 }
 
 TEST_CASE("fused InfoNCE equals the materialized InfoNCE, values and gradients") {
   Generator gen(22);
-  struct Size { int64_t B, H, tile; };
+  struct Size {
+    int64_t B, H, tile;
+  };
   for (const Size& z : {Size{5, 4, 1}, Size{12, 6, 5}, Size{32, 16, 0}, Size{64, 8, 7}}) {
     const std::string what = fmt::format("B {} H {} tile {}", z.B, z.H, z.tile);
     CAPTURE(what);
@@ -94,7 +109,8 @@ TEST_CASE("fused InfoNCE equals the materialized InfoNCE, values and gradients")
     check_close({fused.item()}, {plain.item()}, 1e-12, 1e-12, what + " loss");
     (fused * 3.0).backward();
     const auto got = grads_of(c);
-    for (size_t k = 0; k < got.size(); ++k) check_close(got[k], want[k], 1e-10, 1e-12, what + " " + names[k]);
+    for (size_t k = 0; k < got.size(); ++k)
+      check_close(got[k], want[k], 1e-10, 1e-12, what + " " + names[k]);
   }
 }
 
@@ -117,6 +133,7 @@ TEST_CASE("float32 tiled InfoNCE matches float64 to float32 accuracy") {
   NoGradGuard no_grad;
   const double want = pairwise_mlp_infonce(c.u, c.v, c.W2, c.b2, c.w3, c.b3).item();
   auto f = [](const Tensor& t) { return cast(t.detach(), DType::f32); };
-  const double got = pairwise_mlp_infonce(f(c.u), f(c.v), f(c.W2), f(c.b2), f(c.w3), f(c.b3)).item();
+  const double got =
+      pairwise_mlp_infonce(f(c.u), f(c.v), f(c.W2), f(c.b2), f(c.w3), f(c.b3)).item();
   CHECK(got == doctest::Approx(want).epsilon(1e-4));
 }

@@ -115,8 +115,9 @@ TEST_CASE("weights written by nidim: round trip, and a file for PyTorch to load"
   net->eval();
   Tensor x = randn({2, 1, 8, 8}, gen);
   Tensor y = net->forward(x);
-  nlohmann::json check = {{"input", {{"shape", x.shape().dims()}, {"data", nidim::test::values(x)}}},
-                          {"output", {{"shape", y.shape().dims()}, {"data", nidim::test::values(y)}}}};
+  nlohmann::json check = {
+      {"input", {{"shape", x.shape().dims()}, {"data", nidim::test::values(x)}}},
+      {"output", {{"shape", y.shape().dims()}, {"data", nidim::test::values(y)}}}};
   write_file_atomic("nidim_net.json", check.dump());
 }
 
@@ -129,7 +130,8 @@ TEST_CASE("corrupt safetensors files give errors naming the file") {
   };
   // Truncated inside the data.
   write("bad.safetensors", std::vector<uint8_t>(good.begin(), good.end() - 5));
-  check_error([] { load_safetensors("bad.safetensors"); }, {"bad.safetensors", "outside", "truncated"});
+  check_error([] { load_safetensors("bad.safetensors"); },
+              {"bad.safetensors", "outside", "truncated"});
   // Shorter than the length prefix.
   write("bad.safetensors", {1, 2, 3});
   check_error([] { load_safetensors("bad.safetensors"); }, {"bad.safetensors", "8-byte"});
@@ -157,25 +159,32 @@ TEST_CASE("corrupt safetensors files give errors naming the file") {
   check_error([] { load_safetensors("bad.safetensors"); }, {"bad.safetensors", "'w'", "BF16"});
   handmade(R"({"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}})", 24);
   check_error([] { load_safetensors("bad.safetensors"); }, {"bad.safetensors", "'w'", "[2, 3]"});
-  handmade(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12);
+  handmade(
+      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+      12);
   check_error([] { load_safetensors("bad.safetensors"); }, {"bad.safetensors", "overlap"});
   handmade(R"({"a":{"dtype":"F32","shape":[1,1,1,1,1],"data_offsets":[0,4]}})", 4);
   check_error([] { load_safetensors("bad.safetensors"); }, {"bad.safetensors", "5 dimensions"});
-  check_error([] { load_safetensors("missing.safetensors"); }, {"missing.safetensors", "cannot open"});
+  check_error([] { load_safetensors("missing.safetensors"); },
+              {"missing.safetensors", "cannot open"});
   // A file of another model: the error names the key.
   Generator g2(5);
   Linear lin(3, 2, true, g2);
   save_module("linear.safetensors", lin);
   auto net = make_exchange_net(g2);
-  check_error([&] { load_module("linear.safetensors", *net); }, {"linear.safetensors", "missing key 'conv1.weight'"});
+  check_error([&] { load_module("linear.safetensors", *net); },
+              {"linear.safetensors", "missing key 'conv1.weight'"});
   Linear wrong(4, 2, true, g2);
-  check_error([&] { load_module("linear.safetensors", wrong); }, {"linear.safetensors", "'weight'", "[2, 3]", "[2, 4]"});
-  for (const char* f : {"good.safetensors", "bad.safetensors", "linear.safetensors"}) std::remove(f);
+  check_error([&] { load_module("linear.safetensors", wrong); },
+              {"linear.safetensors", "'weight'", "[2, 3]", "[2, 4]"});
+  for (const char* f : {"good.safetensors", "bad.safetensors", "linear.safetensors"})
+    std::remove(f);
 }
 
 TEST_CASE("optimizers take PyTorch's first steps") {
   const nlohmann::json ref = nidim::test::load_fixture("nn/optim.json");
-  const Tensor x = tensor_from_json(ref["x"], DType::f32), t = tensor_from_json(ref["t"], DType::f32);
+  const Tensor x = tensor_from_json(ref["x"], DType::f32),
+               t = tensor_from_json(ref["t"], DType::f32);
   for (const auto& [name, run] : ref["runs"].items()) {
     CAPTURE(name);
     Tensor w = tensor_from_json(ref["w0"], DType::f32).set_requires_grad(true);
@@ -212,8 +221,10 @@ TEST_CASE("optimizers take PyTorch's first steps") {
       opt->step();
       // float32 with a loss summed in a different order than PyTorch's: parameters agree to a
       // few ulps of their size per step (rtol 1e-5 after three steps, atol 1e-6).
-      check_close(w, run["steps"][step]["w"], 1e-5, 1e-6, name + " w step " + std::to_string(step + 1));
-      check_close(b, run["steps"][step]["b"], 1e-5, 1e-6, name + " b step " + std::to_string(step + 1));
+      check_close(w, run["steps"][step]["w"], 1e-5, 1e-6,
+                  name + " w step " + std::to_string(step + 1));
+      check_close(b, run["steps"][step]["b"], 1e-5, 1e-6,
+                  name + " b step " + std::to_string(step + 1));
     }
   }
 }
@@ -244,7 +255,9 @@ TEST_CASE("optimizer state survives a save and restore") {
 TEST_CASE("an MLP learns XOR") {
   Generator gen(11);
   Sequential mlp;
-  mlp.add(std::make_shared<Linear>(2, 8, true, gen)).add(std::make_shared<Tanh>()).add(std::make_shared<Linear>(8, 2, true, gen));
+  mlp.add(std::make_shared<Linear>(2, 8, true, gen))
+      .add(std::make_shared<Tanh>())
+      .add(std::make_shared<Linear>(8, 2, true, gen));
   Tensor x = Tensor::from_vector<float>({0, 0, 0, 1, 1, 0, 1, 1}, {4, 2});
   Tensor y = Tensor::from_vector<int32_t>({0, 1, 1, 0}, {4});
   Adam opt(mlp.parameters(), AdamOptions{0.05});
@@ -287,7 +300,8 @@ TEST_CASE("a small ConvNet overfits one batch of synthetic images") {
   net.eval();
   const std::vector<int64_t> pred = max_with_index(net(images), 1).second.to_vector<int64_t>();
   int correct = 0;
-  for (int i = 0; i < 32; ++i) correct += pred[static_cast<size_t>(i)] == labels[static_cast<size_t>(i)];
+  for (int i = 0; i < 32; ++i)
+    correct += pred[static_cast<size_t>(i)] == labels[static_cast<size_t>(i)];
   CHECK(correct == 32);
 }
 

@@ -29,7 +29,9 @@ ChannelSpec spec(Prior prior, NoiseForm form, double level) {
   return s;
 }
 
-double phi(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+double phi(double x) {
+  return 0.5 * std::erfc(-x / std::sqrt(2.0));
+}
 
 std::string fresh_dir(const std::string& name) {
   std::filesystem::remove_all(name);
@@ -59,7 +61,8 @@ TEST_CASE("capacities match their closed forms") {
   const ChannelSpec vp = spec(Prior::gaussian, NoiseForm::variance_preserving, p);
   const ChannelSpec add = spec(Prior::gaussian, NoiseForm::additive, sigma);
   CHECK(vp.capacity_per_dim() == doctest::Approx(-std::log(p)).epsilon(1e-14));
-  CHECK(add.capacity_per_dim() == doctest::Approx(0.5 * std::log(1 + 1 / (sigma * sigma))).epsilon(1e-14));
+  CHECK(add.capacity_per_dim() ==
+        doctest::Approx(0.5 * std::log(1 + 1 / (sigma * sigma))).epsilon(1e-14));
   CHECK(add.capacity_per_dim() == doctest::Approx(vp.capacity_per_dim()).epsilon(1e-12));
   CHECK(spec(Prior::gaussian, NoiseForm::additive, 0.1).capacity_per_dim() ==
         doctest::Approx(0.5 * std::log(101.0)).epsilon(1e-14));
@@ -74,7 +77,8 @@ TEST_CASE("capacities match their closed forms") {
   CHECK(ue.uniform_ideal_per_dim() < ue.capacity_per_dim());
   CHECK(vp.reference() == "N(0, I)");
   check_error([] { spec(Prior::gaussian, NoiseForm::rescaled, 0.1); }, {"rescaled", "uniform"});
-  check_error([] { spec(Prior::uniform, NoiseForm::variance_preserving, 0.1); }, {"variance-preserving"});
+  check_error([] { spec(Prior::uniform, NoiseForm::variance_preserving, 0.1); },
+              {"variance-preserving"});
   check_error([] { spec(Prior::gaussian, NoiseForm::variance_preserving, 1.5); }, {"(0, 1)"});
 }
 
@@ -87,7 +91,8 @@ TEST_CASE("channels have the moments of their definitions") {
     return std::pair<double, double>{m, mean((t - m) * (t - m)).item()};
   };
   Tensor y = randn({n, 1}, gen, 0, 1, DType::f64);
-  auto [m1, v1] = moments(apply_channel(y, spec(Prior::gaussian, NoiseForm::variance_preserving, 0.3), gen));
+  auto [m1, v1] =
+      moments(apply_channel(y, spec(Prior::gaussian, NoiseForm::variance_preserving, 0.3), gen));
   CHECK(std::fabs(m1) < 0.01);
   CHECK(v1 == doctest::Approx(1.0).epsilon(0.01));  // sqrt(1 - p^2)^2 + p^2 = 1
   auto [m2, v2] = moments(apply_channel(y, spec(Prior::gaussian, NoiseForm::additive, 0.5), gen));
@@ -143,7 +148,8 @@ TEST_CASE("bounds from scores match their formulas") {
   Fixed critic(leaf);
   const Tensor dummy = zeros({3, 1}, DType::f64);
   MiBound nwj(BoundKind::nwj);
-  CHECK(nwj.compute(critic, dummy, dummy).estimate == doctest::Approx(diag - std::exp(-1.0) * off).epsilon(1e-14));
+  CHECK(nwj.compute(critic, dummy, dummy).estimate ==
+        doctest::Approx(diag - std::exp(-1.0) * off).epsilon(1e-14));
   MiBound dv(BoundKind::dv, 0.5);
   MiBound::Result r = dv.compute(critic, dummy, dummy);
   CHECK(r.estimate == doctest::Approx(diag - std::log(off)).epsilon(1e-14));
@@ -153,12 +159,14 @@ TEST_CASE("bounds from scores match their formulas") {
   const std::vector<double> g = leaf.grad().to_vector<double>();
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 3; ++j) {
-      const double want = i == j ? -1.0 / 3 : std::exp(s[static_cast<size_t>(i * 3 + j)]) / (6 * off);
+      const double want =
+          i == j ? -1.0 / 3 : std::exp(s[static_cast<size_t>(i * 3 + j)]) / (6 * off);
       CHECK(g[static_cast<size_t>(i * 3 + j)] == doctest::Approx(want).epsilon(1e-12));
     }
   // Second step with the same scores and rate 0.5: the average stays mean exp S (the same value
   // averaged with itself), so the estimate is unchanged.
-  CHECK(dv.compute(critic, dummy, dummy).estimate == doctest::Approx(diag - std::log(off)).epsilon(1e-14));
+  CHECK(dv.compute(critic, dummy, dummy).estimate ==
+        doctest::Approx(diag - std::log(off)).epsilon(1e-14));
   CHECK(dv.log_moving_average() == doctest::Approx(std::log(off)).epsilon(1e-14));
 }
 
@@ -168,23 +176,28 @@ TEST_CASE("critics compute their definitions") {
   const std::vector<double> av = a.to_vector<double>(), bv = b.to_vector<double>();
   auto dot = [&](int i, int j) {
     double s = 0;
-    for (int k = 0; k < 3; ++k) s += av[static_cast<size_t>(i * 3 + k)] * bv[static_cast<size_t>(j * 3 + k)];
+    for (int k = 0; k < 3; ++k)
+      s += av[static_cast<size_t>(i * 3 + k)] * bv[static_cast<size_t>(j * 3 + k)];
     return s;
   };
   auto norm2 = [](const std::vector<double>& v, int i) {
     double s = 0;
-    for (int k = 0; k < 3; ++k) s += v[static_cast<size_t>(i * 3 + k)] * v[static_cast<size_t>(i * 3 + k)];
+    for (int k = 0; k < 3; ++k)
+      s += v[static_cast<size_t>(i * 3 + k)] * v[static_cast<size_t>(i * 3 + k)];
     return s;
   };
   SeparableCritic dotc(3, Similarity::dot, 0.5, 0, gen), cosc(3, Similarity::cosine, 0.1, 0, gen);
   GaussianKernelCritic kern(0.7);
-  const std::vector<double> sd = dotc.scores(a, b).to_vector<double>(), sc = cosc.scores(a, b).to_vector<double>(),
+  const std::vector<double> sd = dotc.scores(a, b).to_vector<double>(),
+                            sc = cosc.scores(a, b).to_vector<double>(),
                             sk = kern.scores(a, b).to_vector<double>();
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 4; ++j) {
       const size_t k = static_cast<size_t>(i * 4 + j);
       CHECK(sd[k] == doctest::Approx(dot(i, j) / 0.5).epsilon(1e-12));
-      CHECK(sc[k] == doctest::Approx(dot(i, j) / std::sqrt(norm2(av, i) * norm2(bv, j)) / 0.1).epsilon(1e-9));
+      CHECK(
+          sc[k] ==
+          doctest::Approx(dot(i, j) / std::sqrt(norm2(av, i) * norm2(bv, j)) / 0.1).epsilon(1e-9));
       const double dist2 = norm2(av, i) + norm2(bv, j) - 2 * dot(i, j);
       CHECK(sk[k] == doctest::Approx(-dist2 / (2 * 0.49)).epsilon(1e-10));
     }
@@ -199,8 +212,10 @@ TEST_CASE("critics compute their definitions") {
   const std::vector<double> sj = Sj.to_vector<double>();
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 4; ++j) {
-      Tensor pair = concat({slice(cast(a, DType::f32), i, i + 1), slice(cast(b, DType::f32), j, j + 1)}, 1);
-      Tensor h = leaky_relu(matmul(pair, state[0].second, false, true) + reshape(state[1].second, {1, -1}));
+      Tensor pair =
+          concat({slice(cast(a, DType::f32), i, i + 1), slice(cast(b, DType::f32), j, j + 1)}, 1);
+      Tensor h = leaky_relu(matmul(pair, state[0].second, false, true) +
+                            reshape(state[1].second, {1, -1}));
       h = leaky_relu(matmul(h, state[2].second, false, true) + reshape(state[3].second, {1, -1}));
       const double want = (matmul(h, state[4].second, false, true) + state[5].second).item();
       CHECK(sj[static_cast<size_t>(i * 4 + j)] == doctest::Approx(want).epsilon(1e-5));  // float32
@@ -218,8 +233,9 @@ TEST_CASE("encoders: the paper's ConvNet in both layer orders, and the MLP") {
   CHECK(cifar->forward(randn({2, 3, 32, 32}, gen)).shape() == Shape{2, 16});
   std::vector<std::string> names;
   for (auto& [name, child] : paper->children()) names.push_back(name);
-  CHECK(names == std::vector<std::string>{"conv1", "pool1", "act1", "bn1", "conv2", "pool2", "act2", "bn2", "conv3",
-                                          "pool3", "act3", "bn3", "flat", "fc1", "act4", "fc2"});
+  CHECK(names == std::vector<std::string>{"conv1", "pool1", "act1", "bn1", "conv2", "pool2", "act2",
+                                          "bn2", "conv3", "pool3", "act3", "bn3", "flat", "fc1",
+                                          "act4", "fc2"});
   names.clear();
   for (auto& [name, child] : follow->children()) names.push_back(name);
   CHECK(names[1] == "pool1");
@@ -248,13 +264,15 @@ TEST_CASE("training matches the embedding to the Gaussian prior on the synthetic
       // the KL bound C - I_hat.
       CHECK(l["capacity"].get<double>() == doctest::Approx(2 * -std::log(0.0995)).epsilon(1e-12));
       CHECK(l["kl_bound"].get<double>() ==
-            doctest::Approx(l["capacity"].get<double>() - l["mi_estimate"].get<double>()).epsilon(1e-12));
+            doctest::Approx(l["capacity"].get<double>() - l["mi_estimate"].get<double>())
+                .epsilon(1e-12));
       CHECK(l["mi_estimate"].get<double>() <= std::log(128.0));  // InfoNCE <= log B
     }
   };
   CHECK(t.run(hooks) == RunOutcome::finished);
   REQUIRE(hz.size() == 8);
-  MESSAGE("Henze-Zirkler mean p-value after each epoch: " << fmt::format("{}", fmt::join(hz, ", ")));
+  MESSAGE(
+      "Henze-Zirkler mean p-value after each epoch: " << fmt::format("{}", fmt::join(hz, ", ")));
   CHECK(hz.front() < 0.01);
   CHECK(hz.back() > 0.05);
 }
@@ -303,7 +321,8 @@ TEST_CASE("a run stopped and resumed ends with the same weights, bit for bit") {
   // The log covers each epoch once.
   std::ifstream log("ssl_test_parts/log.jsonl");
   int epoch_lines = 0;
-  for (std::string line; std::getline(log, line);) epoch_lines += nlohmann::json::parse(line)["type"] == "epoch";
+  for (std::string line; std::getline(log, line);)
+    epoch_lines += nlohmann::json::parse(line)["type"] == "epoch";
   CHECK(epoch_lines == 2);
 }
 
@@ -338,7 +357,8 @@ TEST_CASE("configuration: JSON round trip and one-line errors") {
   check_error([&] { DimTrainer t(mnist, fresh_dir("ssl_test_missing")); }, {"no/such/folder"});
   check_error([&] { DimTrainer::resume("no/such/run"); }, {"no/such/run", "config.json"});
   DimTrainer first(synthetic_config("x"), fresh_dir("ssl_test_exists"));
-  check_error([&] { DimTrainer second(synthetic_config("x"), "ssl_test_exists"); }, {"holds a run already"});
+  check_error([&] { DimTrainer second(synthetic_config("x"), "ssl_test_exists"); },
+              {"holds a run already"});
 }
 
 TEST_CASE("a batch too small for the capacity draws a warning") {
@@ -356,6 +376,8 @@ TEST_CASE("a batch too small for the capacity draws a warning") {
   hooks.on_note = [&](const std::string& s) { notes.push_back(s); };
   t.run(hooks);
   bool warned = false;
-  for (const std::string& n : notes) warned = warned || (n.find("warning") != std::string::npos && n.find("log B") != std::string::npos);
+  for (const std::string& n : notes)
+    warned =
+        warned || (n.find("warning") != std::string::npos && n.find("log B") != std::string::npos);
   CHECK(warned);
 }

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <vector>
 
+#include "core/parallel.h"
 #include "core/random.h"
 #include "fixtures.h"
-#include "core/parallel.h"
 #include "stats/clustering.h"
 
 using namespace nidim::stats;

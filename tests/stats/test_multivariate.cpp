@@ -9,9 +9,9 @@
 #include <cmath>
 #include <vector>
 
+#include "core/parallel.h"
 #include "core/random.h"
 #include "fixtures.h"
-#include "core/parallel.h"
 #include "stats/multivariate.h"
 
 using namespace nidim::stats;

@@ -3,7 +3,6 @@
 
 #include "core/parallel.h"
 
-
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -63,8 +62,7 @@ int eval_dm_main(int argc, char** argv) {
   app.add_flag("--no-plots", no_plots, "write no PNG files");
   app.add_flag("--drop-nonfinite", drop,
                "drop rows with NaN or Inf (with their labels) instead of failing");
-  app.add_option("--threads", threads, "threads (default: all cores)")
-      ->check(CLI::Range(1, 4096));
+  app.add_option("--threads", threads, "threads (default: all cores)")->check(CLI::Range(1, 4096));
   app.add_flag("--quiet", quiet, "no progress lines on stderr");
   try {
     app.parse(argc, argv);

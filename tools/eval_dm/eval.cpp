@@ -3,7 +3,6 @@
 
 #include "core/parallel.h"
 
-
 #include <chrono>
 #include <cmath>
 #include <functional>

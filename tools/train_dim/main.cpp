@@ -33,7 +33,9 @@ extern "C" void on_sigint(int) {
     std::signal(SIGINT, SIG_DFL);
     std::raise(SIGINT);
   }
-  const char msg[] = "\ntrain_dim: interrupted: finishing this step and writing a checkpoint (Ctrl-C again aborts)\n";
+  const char msg[] =
+      "\ntrain_dim: interrupted: finishing this step and writing a checkpoint (Ctrl-C again "
+      "aborts)\n";
   (void)!::write(STDERR_FILENO, msg, sizeof(msg) - 1);
 }
 
@@ -57,7 +59,8 @@ std::string default_out() {
 class ProgressLine {
  public:
   explicit ProgressLine(const std::string& mode)
-      : m_tty(mode == "always" || (mode == "auto" && ::isatty(STDERR_FILENO))), m_enabled(mode != "never") {}
+      : m_tty(mode == "always" || (mode == "auto" && ::isatty(STDERR_FILENO))),
+        m_enabled(mode != "never") {}
   void step(const StepInfo& s) {
     if (!m_enabled) return;
     const auto now = std::chrono::steady_clock::now();
@@ -65,9 +68,10 @@ class ProgressLine {
     if (since < (m_tty ? 0.2 : 30.0) && s.step != s.steps_per_epoch) return;
     m_last = now;
     const std::string line = fmt::format(
-        "epoch {}/{}  step {}/{}  loss {:.4f}  MI {:.3f}  C {:.3f}  KL<= {:.3f}  {:.0f} img/s  ETA {}", s.epoch,
-        s.epochs, s.step, s.steps_per_epoch, s.loss, s.mi_estimate, s.capacity, s.kl_bound, s.images_per_second,
-        duration(s.eta_seconds));
+        "epoch {}/{}  step {}/{}  loss {:.4f}  MI {:.3f}  C {:.3f}  KL<= {:.3f}  {:.0f} img/s  ETA "
+        "{}",
+        s.epoch, s.epochs, s.step, s.steps_per_epoch, s.loss, s.mi_estimate, s.capacity, s.kl_bound,
+        s.images_per_second, duration(s.eta_seconds));
     if (m_tty) {
       std::fprintf(stderr, "\r%-118s", line.c_str());
       m_open = true;
@@ -94,49 +98,78 @@ class ProgressLine {
 
 void print_log_line(const nlohmann::json& l) {
   if (l.value("type", "") == "epoch") {
-    std::printf("epoch %lld: loss %.4f  MI %.4f nats  capacity %.4f  KL bound %.4f  %.0f images/s  %.1f s\n",
-                static_cast<long long>(l["epoch"]), l["loss"].get<double>(), l["mi_estimate"].get<double>(),
-                l["capacity"].get<double>(), l["kl_bound"].get<double>(), l["images_per_second"].get<double>(),
-                l["seconds"].get<double>());
+    std::printf(
+        "epoch %lld: loss %.4f  MI %.4f nats  capacity %.4f  KL bound %.4f  %.0f images/s  %.1f "
+        "s\n",
+        static_cast<long long>(l["epoch"]), l["loss"].get<double>(), l["mi_estimate"].get<double>(),
+        l["capacity"].get<double>(), l["kl_bound"].get<double>(),
+        l["images_per_second"].get<double>(), l["seconds"].get<double>());
   } else {
     std::string s = fmt::format("eval after epoch {}:", l["epoch"].get<int64_t>());
-    for (const char* k : {"knn_accuracy", "henze_zirkler_pvalue", "shapiro_pvalue", "dagostino_pvalue"})
+    for (const char* k :
+         {"knn_accuracy", "henze_zirkler_pvalue", "shapiro_pvalue", "dagostino_pvalue"})
       if (l.contains(k)) s += fmt::format("  {} {:.4f}", k, l[k].get<double>());
-    if (l.contains("not_applicable")) s += "  metrics not applicable: " + l["not_applicable"].get<std::string>();
+    if (l.contains("not_applicable"))
+      s += "  metrics not applicable: " + l["not_applicable"].get<std::string>();
     std::printf("%s\n", s.c_str());
   }
   std::fflush(stdout);
 }
 
 int train_dim_main(int argc, char** argv) {
-  CLI::App app{"train_dim: noise-injected Deep InfoMax; embeddings that follow a chosen prior (METHOD.md)"};
+  CLI::App app{
+      "train_dim: noise-injected Deep InfoMax; embeddings that follow a chosen prior (METHOD.md)"};
   DimConfig c;
   std::string resume, out, progress = "auto", device = "cpu", noise_form, mlp_hidden = "256,256",
-                          layer_order = "paper", prior = "gaussian", bound = "infonce", squash = "phi";
+                           layer_order = "paper", prior = "gaussian", bound = "infonce",
+                           squash = "phi";
   double sigma = 0, p = 0, epsilon = 0;
   int64_t epochs_flag = 0;
-  app.add_option("--dataset", c.data.name, "mnist | fashion-mnist | cifar10 | synthetic")->capture_default_str();
-  app.add_option("--data-dir", c.data.dir, "the data set's folder (default: data/mnist, "
+  app.add_option("--dataset", c.data.name, "mnist | fashion-mnist | cifar10 | synthetic")
+      ->capture_default_str();
+  app.add_option("--data-dir", c.data.dir,
+                 "the data set's folder (default: data/mnist, "
                  "/usr/share/datasets/fashion-mnist; required for cifar10)");
-  app.add_option("--limit-train", c.data.limit_train, "use only the first N training samples (0: all)");
+  app.add_option("--limit-train", c.data.limit_train,
+                 "use only the first N training samples (0: all)");
   app.add_option("--limit-test", c.data.limit_test, "use only the first N test samples (0: all)");
-  app.add_option("--prior", prior, "gaussian | uniform | laplace | logistic")->capture_default_str();
-  app.add_option("--noise-form", noise_form, "vp (default, gaussian) | additive | rescaled (default, uniform)");
-  app.add_option("--sigma", sigma, "gaussian additive noise scale sigma (sets --noise-form additive)");
-  app.add_option("--p", p, "variance-preserving / rescaled noise parameter p (default 0.0995, i.e. sigma = 0.1)");
-  app.add_option("--epsilon", epsilon, "uniform additive noise width eps (sets --noise-form additive)");
-  app.add_option("--uniform-squash", squash, "uniform prior's normalization: phi (Phi(BN(h))) | sigmoid")->capture_default_str();
+  app.add_option("--prior", prior, "gaussian | uniform | laplace | logistic")
+      ->capture_default_str();
+  app.add_option("--noise-form", noise_form,
+                 "vp (default, gaussian) | additive | rescaled (default, uniform)");
+  app.add_option("--sigma", sigma,
+                 "gaussian additive noise scale sigma (sets --noise-form additive)");
+  app.add_option(
+      "--p", p,
+      "variance-preserving / rescaled noise parameter p (default 0.0995, i.e. sigma = 0.1)");
+  app.add_option("--epsilon", epsilon,
+                 "uniform additive noise width eps (sets --noise-form additive)");
+  app.add_option("--uniform-squash", squash,
+                 "uniform prior's normalization: phi (Phi(BN(h))) | sigmoid")
+      ->capture_default_str();
   app.add_option("--dim", c.dim, "embedding size d")->capture_default_str();
   app.add_option("--encoder", c.encoder, "convnet | mlp")->capture_default_str();
-  app.add_option("--layer-order", layer_order, "convnet blocks: paper (conv, avgpool, lrelu, bn) | followup "
-                 "(conv, maxpool, bn, lrelu)")->capture_default_str();
-  app.add_option("--mlp-hidden", mlp_hidden, "mlp encoder's hidden widths, comma-separated")->capture_default_str();
-  app.add_option("--augment-sigma", c.augment_sigma, "second view x' = x + N(0, s^2) per pixel (grey images)")->capture_default_str();
-  app.add_option("--critic", c.critic, "mlp (joint, the paper's) | dot | cosine | gaussian (kernel)")->capture_default_str();
-  app.add_option("--critic-hidden", c.critic_hidden, "joint critic's hidden width")->capture_default_str();
-  app.add_option("--temperature", c.temperature, "dot / cosine critic temperature")->capture_default_str();
-  app.add_option("--head-dim", c.head_dim, "dot / cosine critic projection heads' width (0: none)")->capture_default_str();
-  app.add_option("--kernel-bandwidth", c.kernel_bandwidth, "gaussian critic's s (0: sqrt(2) x one view's noise)")->capture_default_str();
+  app.add_option("--layer-order", layer_order,
+                 "convnet blocks: paper (conv, avgpool, lrelu, bn) | followup "
+                 "(conv, maxpool, bn, lrelu)")
+      ->capture_default_str();
+  app.add_option("--mlp-hidden", mlp_hidden, "mlp encoder's hidden widths, comma-separated")
+      ->capture_default_str();
+  app.add_option("--augment-sigma", c.augment_sigma,
+                 "second view x' = x + N(0, s^2) per pixel (grey images)")
+      ->capture_default_str();
+  app.add_option("--critic", c.critic,
+                 "mlp (joint, the paper's) | dot | cosine | gaussian (kernel)")
+      ->capture_default_str();
+  app.add_option("--critic-hidden", c.critic_hidden, "joint critic's hidden width")
+      ->capture_default_str();
+  app.add_option("--temperature", c.temperature, "dot / cosine critic temperature")
+      ->capture_default_str();
+  app.add_option("--head-dim", c.head_dim, "dot / cosine critic projection heads' width (0: none)")
+      ->capture_default_str();
+  app.add_option("--kernel-bandwidth", c.kernel_bandwidth,
+                 "gaussian critic's s (0: sqrt(2) x one view's noise)")
+      ->capture_default_str();
   app.add_option("--bound", bound, "infonce | dv | nwj")->capture_default_str();
   app.add_option("--dv-ema", c.dv_ema, "DV bound's moving-average rate")->capture_default_str();
   app.add_option("--batch", c.batch, "batch size B")->capture_default_str();
@@ -145,22 +178,35 @@ int train_dim_main(int argc, char** argv) {
   app.add_option("--critic-lr", c.critic_lr, "critic learning rate (Adam)")->capture_default_str();
   app.add_option("--seed", c.seed, "seed of every random draw")->capture_default_str();
   app.add_option("--threads", c.threads, "threads (0: all cores)")->capture_default_str();
-  app.add_option("--loader-workers", c.loader_workers, "data loader threads (0: load in the training thread)")->capture_default_str();
+  app.add_option("--loader-workers", c.loader_workers,
+                 "data loader threads (0: load in the training thread)")
+      ->capture_default_str();
   app.add_option("--device", device, "cpu | cuda | cuda:N")->capture_default_str();
   bool tf32 = false;
-  app.add_flag("--tf32", tf32, "CUDA: matrix products on TF32 tensor cores (faster, ~1e-3 relative precision)");
+  app.add_flag("--tf32", tf32,
+               "CUDA: matrix products on TF32 tensor cores (faster, ~1e-3 relative precision)");
   app.add_option("--out", out, "run directory (default runs/train_dim-<date>-<time>)");
-  app.add_option("--eval-every", c.eval_every, "epochs between evaluations (0: only at the end)")->capture_default_str();
-  app.add_option("--checkpoint-every", c.checkpoint_every, "steps between checkpoints inside an epoch (0: epoch ends)")->capture_default_str();
-  app.add_option("--tile-rows", c.tile_rows, "joint critic: rows per tile (0: automatic)")->capture_default_str();
-  app.add_flag("--eval-at-start", c.eval_at_start, "also evaluate the untrained encoder (logged as epoch 0)");
-  app.add_flag("!--no-quick-metrics", c.quick_metrics, "skip kNN accuracy and normality p-values at evaluations");
-  app.add_option("--metric-repetitions", c.metric_repetitions, "bootstrap repetitions of the quick metrics")->capture_default_str();
-  app.add_option("--metric-subsample", c.metric_subsample, "rows per bootstrap repetition")->capture_default_str();
+  app.add_option("--eval-every", c.eval_every, "epochs between evaluations (0: only at the end)")
+      ->capture_default_str();
+  app.add_option("--checkpoint-every", c.checkpoint_every,
+                 "steps between checkpoints inside an epoch (0: epoch ends)")
+      ->capture_default_str();
+  app.add_option("--tile-rows", c.tile_rows, "joint critic: rows per tile (0: automatic)")
+      ->capture_default_str();
+  app.add_flag("--eval-at-start", c.eval_at_start,
+               "also evaluate the untrained encoder (logged as epoch 0)");
+  app.add_flag("!--no-quick-metrics", c.quick_metrics,
+               "skip kNN accuracy and normality p-values at evaluations");
+  app.add_option("--metric-repetitions", c.metric_repetitions,
+                 "bootstrap repetitions of the quick metrics")
+      ->capture_default_str();
+  app.add_option("--metric-subsample", c.metric_subsample, "rows per bootstrap repetition")
+      ->capture_default_str();
   app.add_option("--resume", resume, "continue the run in this directory from its checkpoint");
   app.add_option("--progress", progress, "auto | always | never")->capture_default_str();
   bool keep_denormals = false;
-  app.add_flag("--keep-denormals", keep_denormals, "compute with denormal floats (default: flush them to zero, "
+  app.add_flag("--keep-denormals", keep_denormals,
+               "compute with denormal floats (default: flush them to zero, "
                "which is much faster where they occur)");
   try {
     app.parse(argc, argv);
@@ -172,34 +218,48 @@ int train_dim_main(int argc, char** argv) {
 
   std::unique_ptr<DimTrainer> trainer;
   if (!resume.empty()) {
-    for (const char* flag : {"--dataset", "--prior", "--dim", "--batch", "--seed", "--critic", "--bound", "--p",
-                             "--sigma", "--epsilon", "--encoder", "--lr", "--critic-lr", "--out", "--threads",
-                             "--keep-denormals", "--device", "--tf32"})
-      NIDIM_CHECK(app.count(flag) == 0, "--resume takes the run's settings from {}/config.json; {} cannot be "
-                  "given with it (only --epochs, --progress)", resume, flag);
+    for (const char* flag :
+         {"--dataset", "--prior", "--dim", "--batch", "--seed", "--critic", "--bound", "--p",
+          "--sigma", "--epsilon", "--encoder", "--lr", "--critic-lr", "--out", "--threads",
+          "--keep-denormals", "--device", "--tf32"})
+      NIDIM_CHECK(app.count(flag) == 0,
+                  "--resume takes the run's settings from {}/config.json; {} cannot be "
+                  "given with it (only --epochs, --progress)",
+                  resume, flag);
     trainer = DimTrainer::resume(resume, epochs_flag);
     std::printf("train_dim: resuming %s at epoch %lld, batch %lld\n", resume.c_str(),
-                static_cast<long long>(trainer->epoch() + 1), static_cast<long long>(trainer->next_batch()));
+                static_cast<long long>(trainer->epoch() + 1),
+                static_cast<long long>(trainer->next_batch()));
   } else {
     c.epochs = epochs_flag > 0 ? epochs_flag : 10;
     c.layer_order = parse_layer_order(layer_order);
     c.bound = parse_bound(bound);
     c.channel.prior = parse_prior_name(prior);
-    NIDIM_CHECK(squash == "phi" || squash == "sigmoid", "--uniform-squash '{}': expected phi or sigmoid", squash);
+    NIDIM_CHECK(squash == "phi" || squash == "sigmoid",
+                "--uniform-squash '{}': expected phi or sigmoid", squash);
     c.channel.squash = squash == "phi" ? UniformSquash::phi : UniformSquash::sigmoid;
     const bool uni = uniform_base(c.channel.prior);
-    const int given = (app.count("--sigma") > 0) + (app.count("--p") > 0) + (app.count("--epsilon") > 0);
+    const int given =
+        (app.count("--sigma") > 0) + (app.count("--p") > 0) + (app.count("--epsilon") > 0);
     NIDIM_CHECK(given <= 1, "give the noise level once: --sigma, --p or --epsilon");
-    NIDIM_CHECK(app.count("--sigma") == 0 || !uni, "--sigma is the gaussian noise scale; the uniform prior takes "
+    NIDIM_CHECK(app.count("--sigma") == 0 || !uni,
+                "--sigma is the gaussian noise scale; the uniform prior takes "
                 "--epsilon (additive) or --p (rescaled)");
-    NIDIM_CHECK(app.count("--epsilon") == 0 || uni, "--epsilon is the uniform noise width; {} takes --sigma or --p",
-                prior);
-    if (!noise_form.empty()) c.channel.form = parse_noise_form(noise_form);
-    else if (app.count("--sigma") || app.count("--epsilon")) c.channel.form = NoiseForm::additive;
-    else c.channel.form = uni ? NoiseForm::rescaled : NoiseForm::variance_preserving;
-    c.channel.level = app.count("--sigma") ? sigma : app.count("--epsilon") ? epsilon : app.count("--p") ? p : 0.0995;
+    NIDIM_CHECK(app.count("--epsilon") == 0 || uni,
+                "--epsilon is the uniform noise width; {} takes --sigma or --p", prior);
+    if (!noise_form.empty())
+      c.channel.form = parse_noise_form(noise_form);
+    else if (app.count("--sigma") || app.count("--epsilon"))
+      c.channel.form = NoiseForm::additive;
+    else
+      c.channel.form = uni ? NoiseForm::rescaled : NoiseForm::variance_preserving;
+    c.channel.level = app.count("--sigma")     ? sigma
+                      : app.count("--epsilon") ? epsilon
+                      : app.count("--p")       ? p
+                                               : 0.0995;
     NIDIM_CHECK(!(c.channel.form == NoiseForm::additive && app.count("--p")),
-                "--p is the variance-preserving/rescaled parameter; with --noise-form additive give --sigma or --epsilon");
+                "--p is the variance-preserving/rescaled parameter; with --noise-form additive "
+                "give --sigma or --epsilon");
     c.mlp_hidden.clear();
     std::stringstream widths(mlp_hidden);
     for (std::string w; std::getline(widths, w, ',');) {
@@ -214,10 +274,12 @@ int train_dim_main(int argc, char** argv) {
     trainer = std::make_unique<DimTrainer>(c, out.empty() ? default_out() : out);
   }
   const DimConfig& cfg = trainer->config();
-  std::printf("train_dim: %s; data %s; encoder %s, critic %s, bound %s, batch %lld, %lld epochs, %d threads\n",
-              cfg.channel.describe().c_str(), cfg.data.name.c_str(),
-              cfg.encoder.c_str(), cfg.critic.c_str(), bound_label(cfg.bound), static_cast<long long>(cfg.batch),
-              static_cast<long long>(cfg.epochs), num_threads());
+  std::printf(
+      "train_dim: %s; data %s; encoder %s, critic %s, bound %s, batch %lld, %lld epochs, %d "
+      "threads\n",
+      cfg.channel.describe().c_str(), cfg.data.name.c_str(), cfg.encoder.c_str(),
+      cfg.critic.c_str(), bound_label(cfg.bound), static_cast<long long>(cfg.batch),
+      static_cast<long long>(cfg.epochs), num_threads());
   std::printf("train_dim: BLAS %s\n", blas_info().c_str());
   std::printf("train_dim: run directory %s\n", trainer->run_dir().c_str());
   std::fflush(stdout);
@@ -226,7 +288,9 @@ int train_dim_main(int argc, char** argv) {
   TrainHooks hooks;
   hooks.stop = &g_stop;
   hooks.on_step = [&](const StepInfo& s) { line.step(s); };
-  hooks.on_progress = [&](const std::string& phase, int64_t done, int64_t total) { line.progress(phase, done, total); };
+  hooks.on_progress = [&](const std::string& phase, int64_t done, int64_t total) {
+    line.progress(phase, done, total);
+  };
   hooks.on_log = [&](const nlohmann::json& l) {
     line.clear();
     print_log_line(l);
@@ -240,15 +304,18 @@ int train_dim_main(int argc, char** argv) {
   std::signal(SIGINT, SIG_DFL);
   line.clear();
   if (outcome == RunOutcome::interrupted) {
-    std::printf("train_dim: stopped at epoch %lld, batch %lld; checkpoint in %s/checkpoint. Resume with:\n"
-                "  train_dim --resume %s\n",
-                static_cast<long long>(trainer->epoch() + 1), static_cast<long long>(trainer->next_batch()),
-                trainer->run_dir().c_str(), trainer->run_dir().c_str());
+    std::printf(
+        "train_dim: stopped at epoch %lld, batch %lld; checkpoint in %s/checkpoint. Resume with:\n"
+        "  train_dim --resume %s\n",
+        static_cast<long long>(trainer->epoch() + 1), static_cast<long long>(trainer->next_batch()),
+        trainer->run_dir().c_str(), trainer->run_dir().c_str());
     return 130;
   }
-  std::printf("train_dim: done. %s/: model.safetensors, embeddings_{train,test}.npy, labels_{train,test}.npy, "
-              "log.jsonl, checkpoint/\n  evaluate with: eval_dm %s\n",
-              trainer->run_dir().c_str(), trainer->run_dir().c_str());
+  std::printf(
+      "train_dim: done. %s/: model.safetensors, embeddings_{train,test}.npy, "
+      "labels_{train,test}.npy, "
+      "log.jsonl, checkpoint/\n  evaluate with: eval_dm %s\n",
+      trainer->run_dir().c_str(), trainer->run_dir().c_str());
   return 0;
 }
 
