@@ -84,6 +84,7 @@ int main(int argc, char** argv) try {
   std::vector<double> ms;
   double last_mi = 0;
   long faults_before = 0;
+  int64_t mallocs_before = 0;  // cudaMalloc calls before the timed steps
   for (int64_t s = 0; s < warmup + steps; ++s) {
     // x in [0, 1) and x' = x + N(0, 0.2^2), as the MNIST views.
     Tensor x = rand({c.batch, 1, 28, 28}, data);
@@ -92,7 +93,11 @@ int main(int argc, char** argv) try {
       struct rusage r0;
       getrusage(RUSAGE_SELF, &r0);
       faults_before = r0.ru_minflt;
-      if (dev.is_cuda()) reset_cuda_peak_memory();
+      if (dev.is_cuda()) {
+        reset_cuda_peak_memory();
+        mallocs_before = cuda_memory_stats().device_mallocs;
+        cuda_profiler(true);  // ncu --profile-from-start off records the timed steps only
+      }
     }
     const auto t0 = std::chrono::steady_clock::now();
     NIDIM_NVTX_RANGE("step");
@@ -111,6 +116,7 @@ int main(int argc, char** argv) try {
     last_mi = r.estimate;
     if (s >= warmup) ms.push_back(t);
   }
+  if (dev.is_cuda()) cuda_profiler(false);
   double mean = 0;
   for (double t : ms) mean += t;
   mean /= static_cast<double>(ms.size());
@@ -126,6 +132,8 @@ int main(int argc, char** argv) try {
                         {"device", dev.str()},
                         {"tf32", tf32},
                         {"peak_device_mib", peak_device_mib},
+                        {"cuda_mallocs_in_timed_steps",
+                         dev.is_cuda() ? cuda_memory_stats().device_mallocs - mallocs_before : 0},
                         {"batch", c.batch},
                         {"critic", c.critic},
                         {"prior", prior_label(c.channel.prior)},

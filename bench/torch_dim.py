@@ -237,6 +237,10 @@ def run_step(args):
     cuda = device.type == "cuda"
     if cuda and not torch.cuda.is_available():
         sys.exit("torch_dim.py: --device cuda, but torch.cuda.is_available() is False")
+    # float32 throughout unless --tf32 (nidim's default and its --tf32). PyTorch's own default
+    # differs: TF32 off for matmul, on for cuDNN convolutions.
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    torch.backends.cudnn.allow_tf32 = args.tf32
     model = DimModel(args.dim, args.prior, args.critic).to(device)
     opts = make_optimizers(model)
     step_ms = []
@@ -257,7 +261,7 @@ def run_step(args):
     mean = sum(step_ms) / len(step_ms)
     peak_device = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else 0.0
     out = {"impl": "pytorch", "device": str(device), "peak_device_mib": peak_device,
-           "batch": args.batch, "critic": args.critic, "prior": args.prior,
+           "batch": args.batch, "critic": args.critic, "prior": args.prior, "tf32": args.tf32,
            "threads": torch.get_num_threads(), "ms_per_step": mean, "step_ms": step_ms,
            "images_per_second": 1000.0 * args.batch / mean, "peak_rss_mib": peak_rss_mib(),
            "mi_estimate_last": mi, "blas": blas_info(), "torch": torch.__version__}
@@ -423,6 +427,8 @@ def main():
     st.add_argument("--warmup", type=int, default=1)
     st.add_argument("--json", action="store_true", help="one JSON line (dim_step --json's keys)")
     st.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (scripts/gpu_check)")
+    st.add_argument("--tf32", action="store_true",
+                    help="TF32 tensor cores for matmul and cuDNN (default: float32 for both)")
 
     tr = sub.add_parser("train", help="train on MNIST and export embeddings")
     common(tr)

@@ -30,6 +30,9 @@ struct CudaMemoryStats {
 
 CudaMemoryStats cuda_memory_stats();
 void reset_cuda_peak_memory();
+// Marks where a profiler started with "profile from start off" (ncu --profile-from-start off,
+// nsys --capture-range=cudaProfilerApi) records: cudaProfilerStart/Stop. No effect otherwise.
+void cuda_profiler(bool on);
 // Waits for all queued work on `device`'s compute stream; rethrows an asynchronous error naming
 // `what`.
 void cuda_synchronize(int device = 0, const char* what = "cuda_synchronize");

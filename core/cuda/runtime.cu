@@ -27,6 +27,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include <cuda_profiler_api.h>
+
 #include "core/cuda/check.h"
 #include "core/cuda/memory.h"
 #include "core/cuda/stream.h"
@@ -314,6 +316,13 @@ void reset_cuda_peak_memory() {
   CudaMemoryStats& s = pool().stats;
   s.peak_bytes_in_use = s.bytes_in_use;
   s.peak_bytes_reserved = s.bytes_reserved;
+}
+
+void cuda_profiler(bool on) {
+  if (on)
+    NIDIM_CUDA_CHECK(cudaProfilerStart(), "cudaProfilerStart");
+  else
+    NIDIM_CUDA_CHECK(cudaProfilerStop(), "cudaProfilerStop");
 }
 
 void cuda_synchronize(int device, const char* what) {

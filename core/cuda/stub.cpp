@@ -19,6 +19,7 @@ CudaMemoryStats cuda_memory_stats() {
   return {};
 }
 void reset_cuda_peak_memory() {}
+void cuda_profiler(bool) {}
 void cuda_synchronize(int, const char*) {
   no_cuda("cuda_synchronize");
 }

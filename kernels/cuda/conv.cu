@@ -10,9 +10,15 @@
 // cuDNN's heuristics choose instead (no timing runs: quicker first step). Workspaces come from
 // the caching allocator. Math: CUDNN_FMA_MATH for float32 unless TF32 is on (then
 // CUDNN_TENSOR_OP_MATH): cuDNN would otherwise use TF32 tensor cores by default on Hopper.
-// Bias: cudnnAddTensor forward, cudnnConvolutionBackwardBias backward.
+// Bias: cudnnAddTensor forward; backward, db[o] = sum over n and the pixels of dy[n, o], by our
+// own two kernels (conv_bias_grad_*: cudnnConvolutionBackwardBias took 4 ms of a 27 ms MNIST step
+// at batch 1024 on an H200, ncu): grid (P, O), block (p, o) adds the pixels of images
+// [p N / P, (p + 1) N / P) of channel o in double (rows of OH*OW contiguous values, read
+// coalesced), then one thread per channel adds its P partial sums in order. No atomics: the sum
+// depends only on the shape.
 // The kernels are cuDNN's (Nsight names them after cuDNN's implementations); the NVTX range
 // "conv2d" (dispatch_cuda) marks them.
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <map>
@@ -115,6 +121,45 @@ Choice pick(const Perf* results, int count, size_t cap, const char* what) {
     }
   NIDIM_FAIL("{}: cuDNN found no algorithm within the workspace cap of {} bytes ({} candidates)",
              what, cap, count);
+}
+
+constexpr int bias_threads = 256;
+
+template <class T>
+__global__ void __launch_bounds__(bias_threads)
+    conv_bias_grad_partial_kernel(double* part, const T* dy, int64_t N, int64_t O, int64_t S) {
+  const int64_t P = gridDim.x, p = blockIdx.x, o = blockIdx.y;
+  double acc = 0;
+  for (int64_t n = p * N / P; n < (p + 1) * N / P; ++n) {
+    const T* row = dy + (n * O + o) * S;
+    for (int64_t r = threadIdx.x; r < S; r += bias_threads) acc += static_cast<double>(row[r]);
+  }
+  acc = block_sum(acc);
+  if (threadIdx.x == 0) part[o * P + p] = acc;
+}
+
+template <class T>
+__global__ void conv_bias_grad_finalize_kernel(T* db, const double* part, int64_t O, int64_t P) {
+  NIDIM_GRID_LOOP(o, O) {
+    double acc = 0;
+    for (int64_t p = 0; p < P; ++p) acc += part[o * P + p];
+    db[o] = static_cast<T>(acc);
+  }
+}
+
+// db = sum of dy [N, O, S] over N and S.
+template <class T>
+void conv_bias_grad(T* db, const T* dy, int64_t N, int64_t O, int64_t S) {
+  NIDIM_CHECK(O <= 65535, "conv2d backward (bias): {} output channels is beyond the grid", O);
+  // About 1024 blocks in all, at least one image each.
+  const int64_t P = std::clamp<int64_t>((1024 + O - 1) / O, 1, std::max<int64_t>(N, 1));
+  CudaBuffer part = scratch(sizeof(double) * static_cast<size_t>(P * O));
+  cudaStream_t stream = current_stream();
+  conv_bias_grad_partial_kernel<T>
+      <<<dim3(static_cast<unsigned>(P), static_cast<unsigned>(O)), bias_threads, 0, stream>>>(
+          part.as<double>(), dy, N, O, S);
+  conv_bias_grad_finalize_kernel<T>
+      <<<grid_for(O), block_threads, 0, stream>>>(db, part.as<double>(), O, P);
 }
 
 // Chooses (once per key) the algorithm of `pass` for this shape; the buffers are the call's own
@@ -234,10 +279,7 @@ void conv2d_backward_cuda(T* dx, T* dw, T* dbias, const T* dy, const T* x, const
   ConvDescriptors<T> d(s);
   cudnnHandle_t h = cudnn_handle();
   const T one = 1, zero = 0;
-  if (dbias)
-    NIDIM_CUDNN_CHECK(
-        cudnnConvolutionBackwardBias(h, &one, d.y.get(), dy, &zero, d.bias.get(), dbias),
-        "conv2d backward (bias)");
+  if (dbias) conv_bias_grad(dbias, dy, s.N, s.O, s.OH * s.OW);
   if (dw) {
     const Choice c = choose<T>(ConvPass::backward_filter, s, d, x, nullptr, dy, dw);
     NIDIM_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), c.math),

@@ -185,13 +185,21 @@ __global__ void pairwise_total_kernel(T* out, const X* x, int64_t n, double scal
 
 // ---- 2. tiles of whole rows --------------------------------------------------------------------------
 
-// h1 [P, H], pair p = (i0 + p / Bv, p % Bv).
+// h1 [P, H], pair p = (i0 + p / Bv, p % Bv). One warp per pair, lanes over k: the pair's
+// indices are computed once per warp, not per element (a 64-bit division per element made this
+// kernel several times slower; ncu on an H200).
 template <class T>
-__global__ void pairwise_h1_kernel(T* h1, const T* u, const T* v, int64_t i0, int64_t Bv, int64_t H,
-                                   int64_t n, T slope) {
-  NIDIM_GRID_LOOP(e, n) {
-    const int64_t p = e / H, k = e % H;
-    h1[e] = lrelu(u[(i0 + p / Bv) * H + k] + v[(p % Bv) * H + k], slope);
+__global__ void pairwise_h1_kernel(T* __restrict__ h1, const T* __restrict__ u,
+                                   const T* __restrict__ v, int64_t i0, int64_t Bv, int64_t H,
+                                   int64_t P, T slope) {
+  const int lane = threadIdx.x % 32;
+  const int64_t warps = static_cast<int64_t>(gridDim.x) * (blockDim.x / 32);
+  for (int64_t p = static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32; p < P;
+       p += warps) {
+    const T* ui = u + (i0 + p / Bv) * H;
+    const T* vj = v + (p % Bv) * H;
+    T* out = h1 + p * H;
+    for (int64_t k = lane; k < H; k += 32) out[k] = lrelu(ui[k] + vj[k], slope);
   }
 }
 
@@ -215,31 +223,65 @@ __global__ void pairwise_epilogue_kernel(T* h2, T* s, const T* b2, const T* w3, 
   }
 }
 
+// dz = ds * w3 * lrelu'(h2), one warp per pair (as pairwise_h1_kernel).
 template <class T>
-__global__ void pairwise_dz_kernel(T* dz, const T* ds, const T* h2, const T* w3, int64_t H,
-                                   int64_t n, T slope) {
-  NIDIM_GRID_LOOP(e, n) {
-    const int64_t p = e / H, k = e % H;
-    dz[e] = ds[p] * w3[k] * lrelu_grad_from_output(h2[e], slope);
+__global__ void pairwise_dz_kernel(T* __restrict__ dz, const T* __restrict__ ds,
+                                   const T* __restrict__ h2, const T* __restrict__ w3, int64_t H,
+                                   int64_t P, T slope) {
+  const int lane = threadIdx.x % 32;
+  const int64_t warps = static_cast<int64_t>(gridDim.x) * (blockDim.x / 32);
+  for (int64_t p = static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32; p < P;
+       p += warps) {
+    const T d = ds[p];
+    const T* in = h2 + p * H;
+    T* out = dz + p * H;
+    for (int64_t k = lane; k < H; k += 32)
+      out[k] = d * w3[k] * lrelu_grad_from_output(in[k], slope);
   }
 }
 
 // Lanes (t, k) of dh1 viewed as [rows, Bv, H]: dh1 *= lrelu'(h1) in place, du[i0 + t, k] = sum_j.
+// Block (du_lx, du_ly): x over k, y over j; grid rows x ceil(H / du_lx). Each thread reads
+// du_batch j's before it writes any (loads in flight), adds them in increasing j, and the du_ly
+// partial sums are added in order of y: the sum depends only on the shape.
+constexpr int du_lx = 32, du_ly = 16, du_batch = 4;
+
 template <class T>
-__global__ void pairwise_du_kernel(T* du, T* dh1, const T* h1, int64_t i0, Lanes l, T slope) {
-  __shared__ T sh[block_threads];
-  int64_t t, k;
-  const bool valid = lane_of(l, t, k);
+__global__ void __launch_bounds__(du_lx* du_ly)
+    pairwise_du_kernel(T* __restrict__ du, T* __restrict__ dh1, const T* __restrict__ h1,
+                       int64_t i0, int64_t Bv, int64_t H, int64_t kgroups, T slope) {
+  __shared__ T sh[du_ly][du_lx + 1];
+  const int64_t t = blockIdx.x / kgroups;
+  const int64_t k = (blockIdx.x % kgroups) * du_lx + threadIdx.x;
   T acc = 0;
-  if (valid)
-    for (int64_t j = threadIdx.y; j < l.A; j += blockDim.y) {
-      const int64_t e = (t * l.A + j) * l.I + k;
-      const T g = dh1[e] * lrelu_grad_from_output(h1[e], slope);
-      dh1[e] = g;
-      acc += g;
+  if (k < H) {
+    T* g = dh1 + t * Bv * H + k;
+    const T* h = h1 + t * Bv * H + k;
+    for (int64_t j0 = threadIdx.y; j0 < Bv; j0 += du_batch * du_ly) {
+      T gv[du_batch], hv[du_batch];
+#pragma unroll
+      for (int q = 0; q < du_batch; ++q) {
+        const int64_t j = j0 + q * du_ly;
+        if (j < Bv) gv[q] = g[j * H], hv[q] = h[j * H];
+      }
+#pragma unroll
+      for (int q = 0; q < du_batch; ++q) {
+        const int64_t j = j0 + q * du_ly;
+        if (j < Bv) {
+          const T m = gv[q] * lrelu_grad_from_output(hv[q], slope);
+          g[j * H] = m;
+          acc += m;
+        }
+      }
     }
-  acc = reduce_y(acc, sh, Plus{});
-  if (valid && threadIdx.y == 0 && du) du[(i0 + t) * l.I + k] = acc;
+  }
+  sh[threadIdx.y][threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.y == 0 && k < H && du) {
+    T sum = 0;
+    for (int y = 0; y < du_ly; ++y) sum += sh[y][threadIdx.x];
+    du[(i0 + t) * H + k] = sum;
+  }
 }
 
 // dv[j, k] (+)= sum over the tile's rows t of dh1[t, j, k] (already masked).
@@ -298,8 +340,8 @@ void run_tiles(T* loss, const Grads<T>& g, const T* dS_given, const T* u, const 
     const int64_t t = std::min(rows, s.Bu - i0), P = t * Bv;
     const T beta = i0 == 0 ? T(0) : T(1);
     // forward of the tile
-    pairwise_h1_kernel<<<grid_for(P * H), block_threads, 0, stream>>>(h1, u, v, i0, Bv, H, P * H,
-                                                                      slope);
+    pairwise_h1_kernel<<<grid_for(P * 32), block_threads, 0, stream>>>(h1, u, v, i0, Bv, H, P,
+                                                                       slope);
     gemm_cuda(false, true, P, H, H, T(1), h1, H, W2, H, T(0), h2, H, op);  // h2 = h1 W2^T
     pairwise_epilogue_kernel<<<grid_for(P * 32), block_threads, 0, stream>>>(
         h2, infonce ? scores : nullptr, b2, w3, b3, P, H, slope);
@@ -314,16 +356,16 @@ void run_tiles(T* loss, const Grads<T>& g, const T* dS_given, const T* u, const 
     if (g.dw3)
       gemm_cuda(true, false, H, 1, P, T(1), h2, H, ds, 1, beta, g.dw3, 1, op);  // dw3 += h2^T ds
     if (!(g.db2 || g.dW2 || g.du || g.dv)) continue;
-    pairwise_dz_kernel<<<grid_for(P * H), block_threads, 0, stream>>>(dz, ds, h2, w3, H, P * H,
-                                                                      slope);
+    pairwise_dz_kernel<<<grid_for(P * 32), block_threads, 0, stream>>>(dz, ds, h2, w3, H, P, slope);
     if (g.db2)
       gemm_cuda(true, false, H, 1, P, T(1), dz, H, ones, 1, beta, g.db2, 1, op);  // db2 += dz^T 1
     if (g.dW2)
       gemm_cuda(true, false, H, H, P, T(1), dz, H, h1, H, beta, g.dW2, H, op);  // dW2 += dz^T h1
     if (!(g.du || g.dv)) continue;
     gemm_cuda(false, false, P, H, H, T(1), dz, H, W2, H, T(0), dh1, H, op);  // dh1 = dz W2
-    const Lanes l = make_lanes(t, Bv, H);
-    pairwise_du_kernel<<<l.blocks(), l.block(), 0, stream>>>(g.du, dh1, h1, i0, l, slope);
+    const int64_t kgroups = (H + du_lx - 1) / du_lx;
+    pairwise_du_kernel<<<static_cast<unsigned>(t * kgroups), dim3(du_lx, du_ly), 0, stream>>>(
+        g.du, dh1, h1, i0, Bv, H, kgroups, slope);
     if (g.dv)
       pairwise_dv_kernel<<<grid_for(Bv * H), block_threads, 0, stream>>>(g.dv, dh1, t, Bv, H,
                                                                          i0 != 0);

@@ -2,18 +2,30 @@
 // bound, backward, Adam for encoder and critic) on the CPU and on CUDA, from the same initial
 // weights (one Generator seed), the same batch and the same Philox noise stream, then compared:
 // loss and MI estimate, every parameter's gradient, the parameters after the Adam step, and the
-// batch-norm running statistics. Three more steps compare the losses, and the caching allocator
-// must not call cudaMalloc after the first step.
+// batch-norm running statistics. Seven more steps compare the losses and count the caching
+// allocator's cudaMalloc calls (Memory, below).
 //
 // Tolerances (float32): a step chains ~30 ops; each contributes relative errors of a few eps
 // (1e-7..1e-6, tests/cuda/test_parity.cpp), and the batch-norm backward and the InfoNCE gradient
 // both subtract nearly equal sums, which can lift them to ~1e-4 of a tensor's scale. Hence
-// gradients: |cuda - cpu| <= 2e-3 |cpu| + 2e-3 max|cpu|; loss 1e-4 relative.
+// gradients: |cuda - cpu| <= 2e-3 |cpu| + 2e-3 max|cpu| + 1e-5 G, where G is the largest gradient
+// of the whole model. The last term is for gradients that are zero analytically: a bias followed
+// by a batch-norm, and the critic's output bias under InfoNCE and DV (a constant added to every
+// score cancels). What each device computes there is the rounding residue of a sum of B terms of
+// the size of the incoming gradients, about B eps ~ 1e-5 of G, and differs between the devices.
 // Parameters after one Adam step: the first step moves each weight by lr * g / (|g| + eps), about
 // lr * sign(g). Where |g| is well above the rounding noise the two devices agree to ~1e-6; where
-// g is itself at the noise level (e.g. b3, whose InfoNCE gradient is analytically zero) its sign
-// may differ, and the weights by up to 2 lr. So: 1e-5 where |g_cpu| > 1e-2 max|g_cpu|, 2 lr + 1e-5
-// elsewhere. Later steps' losses drift apart slowly: 1e-3 relative after three steps.
+// g is itself at the noise level (the analytically zero gradients above) its sign may differ, and
+// the weights by up to 2 lr. So: 1e-5 where |g_cpu| > 1e-3 G, 2 lr + 1e-5 elsewhere. Later steps'
+// losses drift apart, as two trajectories that differ by rounding do (on an H200, for the ConvNet
+// with InfoNCE, whose loss is near 0: 2e-3 by the fifth step, 7e-3 by the eighth):
+// |cuda - cpu| <= 2e-2 (1 + |cpu|) after the first step. The first step's tight checks above are
+// the precise ones.
+// Memory: Adam allocates its moments during the first update, from blocks the first step's
+// activations left in the cache, so the next steps may still call cudaMalloc while the cache
+// settles (best fit can hand a request a block up to a quarter larger, which a later request of
+// that size then misses; seen on an H200: 48 calls in the second step, 1 in the four after). After four steps a step must be
+// served from the cache alone: steps 5 to 8 call cudaMalloc zero times.
 #include <doctest/doctest.h>
 
 #include <memory>
@@ -86,9 +98,11 @@ void compare_step(DimConfig c, int64_t channels, int64_t size, const std::string
   c.validate();
   Side cpu(c, Device::cpu(), channels, size), gpu(c, Device::cuda(0), channels, size);
   Generator data(c.seed, 2);
-  CudaMemoryStats after_first;
   double mi_c = 0, mi_g = 0;
-  for (int s = 0; s < 4; ++s) {
+  std::vector<int64_t> mallocs;  // cudaMalloc calls per step
+  int64_t before = cuda_memory_stats().device_mallocs;
+  CudaMemoryStats after_warmup;
+  for (int s = 0; s < 8; ++s) {
     CAPTURE(s);
     Tensor x = rand({c.batch, channels, size, size}, data);
     Tensor x2 = x + randn(x.shape(), data, 0, c.augment_sigma);
@@ -96,27 +110,32 @@ void compare_step(DimConfig c, int64_t channels, int64_t size, const std::string
     const double lc = cpu.step(c, x, x2, &mi_c, s == 0 ? &gc : nullptr);
     const double lg = gpu.step(c, x, x2, &mi_g, s == 0 ? &gg : nullptr);
     MESSAGE(label << " step " << s << ": loss cpu " << lc << ", cuda " << lg);
-    const double rel = s == 0 ? 1e-4 : 1e-3;
+    const double rel = s == 0 ? 1e-4 : 2e-2;
     CHECK(lg == doctest::Approx(lc).epsilon(rel).scale(1.0));
     CHECK(mi_g == doctest::Approx(mi_c).epsilon(rel).scale(1.0));
     if (s == 0) {
       // Gradients, then the parameters they moved.
       REQUIRE(gc.size() == gg.size());
       std::map<std::string, std::vector<double>> gcpu;
+      double G = 0;  // the model's largest gradient
+      for (size_t k = 0; k < gc.size(); ++k) {
+        gcpu[gc[k].first] = host_values(gc[k].second);
+        G = std::max(G, max_abs(gcpu[gc[k].first]));
+      }
       for (size_t k = 0; k < gc.size(); ++k) {
         REQUIRE(gc[k].first == gg[k].first);
-        const std::vector<double> e = host_values(gc[k].second), a = host_values(gg[k].second);
-        test::check_close(a, e, 2e-3, 2e-3 * max_abs(e), label + " gradient of " + gc[k].first);
-        gcpu[gc[k].first] = e;
+        const std::vector<double>& e = gcpu[gc[k].first];
+        const std::vector<double> a = host_values(gg[k].second);
+        test::check_close(a, e, 2e-3, 2e-3 * max_abs(e) + 1e-5 * G,
+                          label + " gradient of " + gc[k].first);
       }
       const NamedTensors pc = cpu.model->named_parameters(), pg = gpu.model->named_parameters();
       for (size_t k = 0; k < pc.size(); ++k) {
         const std::vector<double> e = host_values(pc[k].second), a = host_values(pg[k].second);
         const std::vector<double>& g = gcpu[pc[k].first];
-        const double gscale = max_abs(g);
         int bad = 0;
         for (size_t i = 0; i < e.size(); ++i) {
-          const bool clear_sign = !g.empty() && std::fabs(g[i]) > 1e-2 * gscale;
+          const bool clear_sign = !g.empty() && std::fabs(g[i]) > 1e-3 * G;
           const double tol = clear_sign ? 1e-5 : 2 * c.lr + 1e-5;
           if (!(std::fabs(a[i] - e[i]) <= tol) && bad++ < 3)
             FAIL_CHECK(label << " parameter " << pc[k].first << "[" << i << "]: cuda " << a[i]
@@ -132,15 +151,19 @@ void compare_step(DimConfig c, int64_t channels, int64_t size, const std::string
         const std::vector<double> e = host_values(bc[k].second), a = host_values(bg[k].second);
         test::check_close(a, e, 1e-4, 1e-5 * max_abs(e), label + " buffer " + bc[k].first);
       }
-      after_first = cuda_memory_stats();
     }
+    const int64_t now = cuda_memory_stats().device_mallocs;
+    mallocs.push_back(now - before);
+    before = now;
+    if (s == 3) after_warmup = cuda_memory_stats();
   }
   const CudaMemoryStats end = cuda_memory_stats();
-  MESSAGE(label << ": cudaMalloc calls after the first step: "
-                << end.device_mallocs - after_first.device_mallocs << "; peak device memory in use "
+  std::string per_step;
+  for (int64_t m : mallocs) per_step += (per_step.empty() ? "" : " ") + std::to_string(m);
+  MESSAGE(label << ": cudaMalloc calls per step: " << per_step << "; peak device memory in use "
                 << end.peak_bytes_in_use / (1 << 20) << " MiB, reserved "
                 << end.peak_bytes_reserved / (1 << 20) << " MiB");
-  CHECK(end.device_mallocs == after_first.device_mallocs);
+  CHECK(end.device_mallocs == after_warmup.device_mallocs);
 }
 
 }  // namespace
