@@ -1,12 +1,20 @@
 // nidim/core/parallel.cpp: the thread pool behind parallel_for (see parallel.h).
 //
-// One job at a time: the caller publishes (f, n, parts), bumps a generation counter and runs
-// range 0 itself; worker w runs range w + 1 if it exists. Workers wait for a new generation by
-// spinning a little, then on a condition variable; the caller waits for the remaining count to
-// reach zero the same way. A mutex held for the whole job keeps a second submitting thread out:
-// it runs its loop serially instead (try_lock).
+// One job at a time: the caller writes (f, n), then publishes the job word (generation << 16 |
+// parts) with one atomic store and runs part 0 itself; worker w runs part w if w < parts. Workers
+// wait for a new word by spinning a little, then on a condition variable; the caller waits for the
+// remaining count (parts - 1) to reach zero the same way. A mutex held for the whole job keeps a
+// second submitting thread out: it runs its loop serially instead (try_lock).
+// The generation and the part count travel in one word because a worker that sat out one job can
+// wake late, when the caller is already writing the next: reading the count separately, it could
+// take the next job's count with the old generation, run its part, then see the new generation
+// and run it again, and the extra decrement left the next count below zero: the caller waited
+// forever (found on a 16-core machine; tests/core reproduces it with 8 threads on 2 cores).
+// With the word, a worker's generation and count always belong to the same job, and only the
+// job's participants read f and n, which stay put until they have all finished.
 #include "core/parallel.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <exception>
@@ -39,9 +47,9 @@ class Pool {
   void resize(int threads) {
     std::lock_guard<std::mutex> job(m_job_mutex);
     stop_workers();
-    m_threads = std::max(threads, 1);
+    m_threads = std::clamp(threads, 1, static_cast<int>(parts_mask));
     m_stop = false;
-    const uint64_t start = m_generation.load(std::memory_order_acquire);
+    const uint64_t start = m_job.load(std::memory_order_acquire);
     for (int w = 1; w < m_threads; ++w)
       m_workers.emplace_back([this, w, start] { worker(w, start); });
   }
@@ -56,15 +64,14 @@ class Pool {
     }
     m_fn = &f;
     m_n = n;
-    m_parts = parts;
     m_error = nullptr;
     m_remaining.store(parts - 1, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(m_mutex);
-      m_generation.fetch_add(1, std::memory_order_release);
+      m_job.store(next_word(parts), std::memory_order_release);
     }
     m_wake.notify_all();
-    run_part(0);
+    run_part(0, parts);
     for (int i = 0; i < spin_iterations && m_remaining.load(std::memory_order_acquire) != 0; ++i)
       NIDIM_PAUSE();
     if (m_remaining.load(std::memory_order_acquire) != 0) {
@@ -75,8 +82,16 @@ class Pool {
   }
 
  private:
-  void run_part(int part) {
-    const int64_t begin = m_n * part / m_parts, end = m_n * (part + 1) / m_parts;
+  static constexpr uint64_t parts_mask = 0xffff;  // m_threads <= 65535 (resize)
+
+  // The next job's word: the generation after the current one, with `parts`.
+  uint64_t next_word(int parts) const {
+    const uint64_t generation = (m_job.load(std::memory_order_relaxed) >> 16) + 1;
+    return (generation << 16) | static_cast<uint64_t>(parts);
+  }
+
+  void run_part(int part, int parts) {
+    const int64_t begin = m_n * part / parts, end = m_n * (part + 1) / parts;
     if (begin >= end) return;
     t_in_task = true;
     try {
@@ -90,18 +105,17 @@ class Pool {
 
   void worker(int w, uint64_t seen) {
     for (;;) {
-      for (int i = 0; i < spin_iterations && m_generation.load(std::memory_order_acquire) == seen;
-           ++i)
+      for (int i = 0; i < spin_iterations && m_job.load(std::memory_order_acquire) == seen; ++i)
         NIDIM_PAUSE();
-      if (m_generation.load(std::memory_order_acquire) == seen) {
+      if (m_job.load(std::memory_order_acquire) == seen) {
         std::unique_lock<std::mutex> lock(m_mutex);
-        m_wake.wait(lock,
-                    [&] { return m_stop || m_generation.load(std::memory_order_acquire) != seen; });
+        m_wake.wait(lock, [&] { return m_stop || m_job.load(std::memory_order_acquire) != seen; });
       }
       if (m_stop) return;
-      seen = m_generation.load(std::memory_order_acquire);
-      if (w < m_parts) {
-        run_part(w);
+      seen = m_job.load(std::memory_order_acquire);  // this job's generation and parts, together
+      const int parts = static_cast<int>(seen & parts_mask);
+      if (w < parts) {
+        run_part(w, parts);
         if (m_remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
           std::lock_guard<std::mutex> lock(m_mutex);
           m_done.notify_one();
@@ -114,7 +128,7 @@ class Pool {
     {
       std::lock_guard<std::mutex> lock(m_mutex);
       m_stop = true;
-      m_generation.fetch_add(1, std::memory_order_release);
+      m_job.store(next_word(0), std::memory_order_release);
     }
     m_wake.notify_all();
     for (std::thread& t : m_workers) t.join();
@@ -126,11 +140,10 @@ class Pool {
   std::mutex m_job_mutex;  // one job at a time
   std::mutex m_mutex;      // guards sleeping and m_error
   std::condition_variable m_wake, m_done;
-  std::atomic<uint64_t> m_generation{0};
+  std::atomic<uint64_t> m_job{0};  // generation << 16 | parts of the current job
   std::atomic<int> m_remaining{0};
   const std::function<void(int64_t, int64_t)>* m_fn = nullptr;
   int64_t m_n = 0;
-  int m_parts = 1;
   std::exception_ptr m_error;
   std::atomic<bool> m_stop{false};
 };

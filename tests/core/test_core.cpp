@@ -1,13 +1,20 @@
 // core: Philox known answers, the generator's bookkeeping, tensors, shapes, files, devices.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "core/cuda_runtime.h"
 #include "core/fpenv.h"
 #include "core/io.h"
+#include "core/parallel.h"
 #include "core/philox.h"
 #include "core/random.h"
 #include "core/storage.h"
@@ -151,4 +158,42 @@ TEST_CASE("flushing denormals to zero, and threads inheriting it") {
   volatile float half2 = tiny * 0.5f;
   CHECK(half2 > 0.0f);
   set_flush_denormals(before);
+}
+
+TEST_CASE("the thread pool runs every part of every job exactly once when job sizes alternate") {
+  // Regression: jobs of 2 parts and of 8 parts, alternating, on 8 threads. A worker that sat out
+  // a job used to read the next job's part count with the old generation and run its part twice;
+  // the count of parts left then never reached zero and the caller waited forever (core/parallel.cpp).
+  // It hung within 10000 jobs on 2 cores; a watchdog turns a hang into a failure.
+  const int saved = num_threads();
+  set_num_threads(8);
+  std::mutex m;
+  std::condition_variable cv;
+  bool finished = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(m);
+    if (!cv.wait_for(lock, std::chrono::seconds(120), [&] { return finished; })) {
+      std::fprintf(stderr, "thread pool test: no progress in 120 s (a job never finished)\n");
+      std::fflush(stderr);
+      std::abort();
+    }
+  });
+  std::vector<std::atomic<int>> hits(8);
+  int64_t wrong = 0;
+  for (int j = 0; j < 30000; ++j) {
+    const int64_t n = j % 3 == 0 ? 8 : 2;
+    for (int64_t i = 0; i < n; ++i) hits[i].store(0);
+    parallel_for(n, 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) hits[i].fetch_add(1);
+    });
+    for (int64_t i = 0; i < n; ++i) wrong += hits[i].load() != 1;
+  }
+  {
+    std::lock_guard<std::mutex> lock(m);
+    finished = true;
+  }
+  cv.notify_one();
+  watchdog.join();
+  set_num_threads(saved);
+  CHECK(wrong == 0);
 }

@@ -578,6 +578,12 @@ std::vector<ParityCase> all_cases() {
                critic_inputs(64, 64, 70), scores(0.2, 5), critic_fwd, critic_bwd});
   c.push_back({Op::pairwise_mlp, "pairwise_mlp float64 u [9,5] v [11,5] H 5 tile 2",
                critic_inputs(9, 11, 5, DType::f64), scores(0.2, 2), f64, f64});
+  // H 800: past the dz kernel's shared accumulators (kernels/cuda/pairwise.cu), so dw3 and db2
+  // go through cuBLAS instead.
+  c.push_back({Op::pairwise_mlp, "pairwise_mlp u [20,800] v [24,800] H 800 (unfused dw3, db2)",
+               critic_inputs(20, 24, 800), scores(0.01, 0), critic_fwd, critic_bwd});
+  c.push_back({Op::pairwise_mlp_infonce, "pairwise_mlp_infonce B 24 H 800 (unfused dw3, db2)",
+               critic_inputs(24, 24, 800), infonce(0.2, 0), critic_fwd, critic_bwd, true, 5});
   c.push_back({Op::pairwise_mlp_infonce, "pairwise_mlp_infonce B 64 H 32",
                critic_inputs(64, 64, 32), infonce(0.01, 0), critic_fwd, critic_bwd, true, 5});
   c.push_back({Op::pairwise_mlp_infonce, "pairwise_mlp_infonce B 100 H 70 tile 7 slope 0.2",
