@@ -1,13 +1,11 @@
 // nidim/ssl/dim.cpp: see dim.h.
 #include "ssl/dim.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "core/autograd.h"
@@ -31,9 +29,11 @@ namespace {
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+// Creates dir and any missing parents (mkdir -p): --out runs/x works on a fresh clone.
 void make_dir(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
-    NIDIM_FAIL("{}: cannot create the directory: {}", dir, std::strerror(errno));
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) NIDIM_FAIL("{}: cannot create the directory: {}", dir, ec.message());
 }
 
 json read_json(const std::string& path) {

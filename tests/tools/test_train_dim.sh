@@ -35,6 +35,13 @@ expect_error "device 'gpu'" --dataset synthetic --device gpu
 if ! nvidia-smi > /dev/null 2>&1; then expect_error "--device cuda" --dataset synthetic --device cuda; fi
 expect_error "config.json" --resume "$work/none"
 
+# 2b. --out may name a directory whose parents do not exist yet (as runs/ in a fresh clone).
+"$bin" --dataset synthetic --encoder mlp --mlp-hidden 16 --critic-hidden 16 --batch 64 --epochs 1 \
+  --eval-every 0 --no-quick-metrics --progress never --loader-workers 0 --out "$work/new/nested/run" \
+  > "$work/nested.log" 2>&1 && [[ -f "$work/new/nested/run/config.json" ]] \
+  && pass "--out with missing parent directories" \
+  || fail "--out with missing parent directories: $(tail -1 "$work/nested.log")"
+
 # 3. SIGINT mid-run, then --resume: the same weights as a run that was never interrupted.
 args=(--dataset synthetic --encoder mlp --mlp-hidden 64,64 --critic-hidden 64 --batch 128 --epochs 6
       --eval-every 0 --no-quick-metrics --progress never --loader-workers 0 --seed 3)
