@@ -15,12 +15,13 @@ using namespace gpu;
 
 namespace {
 
-// Output rows (or columns) whose window contains input row ih: [lo, hi].
-__device__ inline void covering(int64_t ih, int64_t kernel, int64_t stride, int64_t padding,
-                                int64_t OH, int64_t& lo, int64_t& hi) {
-  const int64_t first = ih + padding - kernel + 1;  // oh * stride >= first
+// Output rows (or columns) whose window contains input row ih: [lo, hi]. I: the index type.
+template <class I>
+__device__ inline void covering(I ih, I kernel, I stride, I padding, I OH, I& lo, I& hi) {
+  const I first = ih + padding - kernel + 1;  // oh * stride >= first
   lo = first <= 0 ? 0 : (first + stride - 1) / stride;
-  hi = imin((ih + padding) / stride, OH - 1);
+  hi = (ih + padding) / stride;
+  if (hi > OH - 1) hi = OH - 1;
 }
 
 template <class T>
@@ -50,32 +51,14 @@ __global__ void pool_avg_backward_kernel(T* dx, const T* dy, Pool2dShape s) {
        e < n; e += static_cast<I>(gridDim.x) * static_cast<I>(blockDim.x)) {
     const I iw = e % W, ih = (e / W) % H, plane = e / (W * H);
     const T* src = dy + static_cast<int64_t>(plane) * OH * OW;
-    // Output rows (columns) whose window contains ih (iw), as covering() above.
-    const I fh = ih + padding - kernel + 1, fw = iw + padding - kernel + 1;
-    const I oh0 = fh <= 0 ? 0 : (fh + stride - 1) / stride,
-            oh1 = min((ih + padding) / stride, OH - 1);
-    const I ow0 = fw <= 0 ? 0 : (fw + stride - 1) / stride,
-            ow1 = min((iw + padding) / stride, OW - 1);
+    I oh0, oh1, ow0, ow1;
+    covering(ih, kernel, stride, padding, OH, oh0, oh1);
+    covering(iw, kernel, stride, padding, OW, ow0, ow1);
     T acc = 0;
     for (I oh = oh0; oh <= oh1; ++oh)
       for (I ow = ow0; ow <= ow1; ++ow) acc += src[oh * OW + ow] * inv;
     dx[e] = acc;
   }
-}
-
-// Windows that tile the input (kernel == stride, no padding): input (ih, iw) lies in exactly one
-// window, (ih / k, iw / k), or in none past the last full window. Block (32, 8): x over iw, y over
-// input rows (plane, ih); no per-element division by the plane size.
-template <class T>
-__global__ void pool_avg_backward_tiled_kernel(T* dx, const T* dy, Pool2dShape s, int64_t rows) {
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * blockDim.y + threadIdx.y;
-  const int iw = static_cast<int>(blockIdx.y) * blockDim.x + threadIdx.x;
-  if (row >= rows || iw >= s.W) return;
-  const int64_t plane = row / s.H;
-  const int ih = static_cast<int>(row - plane * s.H), k = static_cast<int>(s.kernel);
-  const int oh = ih / k, ow = iw / k;
-  const T inv = T(1) / static_cast<T>(k * k);
-  dx[row * s.W + iw] = (oh < s.OH && ow < s.OW) ? dy[(plane * s.OH + oh) * s.OW + ow] * inv : T(0);
 }
 
 template <class T>
@@ -127,12 +110,7 @@ void avg_pool2d_forward_cuda(T* y, const T* x, const Pool2dShape& s) {
 template <class T>
 void avg_pool2d_backward_cuda(T* dx, const T* dy, const Pool2dShape& s) {
   const int64_t n = s.N * s.C * s.H * s.W;
-  if (s.kernel == s.stride && s.padding == 0 && s.W <= 65535 * 32) {
-    const int64_t rows = s.N * s.C * s.H;
-    const dim3 block(32, 8),
-        grid(static_cast<unsigned>((rows + 7) / 8), static_cast<unsigned>((s.W + 31) / 32));
-    pool_avg_backward_tiled_kernel<T><<<grid, block, 0, current_stream()>>>(dx, dy, s, rows);
-  } else if (n < (int64_t(1) << 30))  // e + the grid stride (at most 2^28) stays below 2^31
+  if (n < (int64_t(1) << 30))  // e + the grid stride (at most 2^28) stays below 2^31
     pool_avg_backward_kernel<T, int32_t>
         <<<grid_for(n), block_threads, 0, current_stream()>>>(dx, dy, s);
   else
