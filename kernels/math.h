@@ -177,4 +177,13 @@ NIDIM_HD inline T binary_backward_b(T dc, T a, T b) {
     static_assert(OP == Op::add, "not a binary element-wise op");
 }
 
+// The element-wise ops of core/op.h that have a pair of templates above, for the backends'
+// switches from a runtime Op to these templates (one switch per call, not per element).
+#define NIDIM_UNARY_CASES(MACRO)                                                                 \
+  MACRO(neg)                                                                                     \
+  MACRO(exp)                                                                                     \
+  MACRO(log) MACRO(sqrt) MACRO(pow) MACRO(abs) MACRO(tanh) MACRO(sigmoid) MACRO(erf) MACRO(relu) \
+      MACRO(leaky_relu)
+#define NIDIM_BINARY_CASES(MACRO) MACRO(add) MACRO(sub) MACRO(mul) MACRO(div)
+
 }  // namespace nidim

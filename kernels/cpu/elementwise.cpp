@@ -85,12 +85,8 @@ void unary_backward_loop(T* dx, const T* dy, const T* x, const T* y, int64_t n, 
 
 }  // namespace
 
-// The switch turns the runtime op into a compile-time one, once per call (not per element).
-#define NIDIM_UNARY_CASES(MACRO)                                                                \
-  MACRO(neg)                                                                                    \
-  MACRO(exp) MACRO(log) MACRO(sqrt) MACRO(pow) MACRO(abs) MACRO(tanh) MACRO(sigmoid) MACRO(erf) \
-      MACRO(relu) MACRO(leaky_relu)
-
+// The switches below turn the runtime op into a compile-time one, once per call (the op lists:
+// kernels/math.h).
 template <class T>
 void unary_forward_cpu(Op op, T* y, const T* x, int64_t n, T a) {
   switch (op) {
@@ -248,8 +244,6 @@ void binary_backward_loop(T* da, T* db, const T* dc, const T* a, const T* b, con
 }
 
 }  // namespace
-
-#define NIDIM_BINARY_CASES(MACRO) MACRO(add) MACRO(sub) MACRO(mul) MACRO(div)
 
 template <class T>
 void binary_forward_cpu(Op op, T* c, const T* a, const T* b, const Broadcast4& s) {

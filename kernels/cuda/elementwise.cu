@@ -307,13 +307,8 @@ void cast_cuda(TO* y, const TI* x, int64_t n) {
   elementwise_cast_kernel<<<grid_for(n), block_threads, 0, current_stream()>>>(y, x, n);
 }
 
-// The switch turns the runtime op into a compile-time one, once per launch.
-#define NIDIM_UNARY_CASES(MACRO)                                                                 \
-  MACRO(neg)                                                                                     \
-  MACRO(exp)                                                                                     \
-  MACRO(log) MACRO(sqrt) MACRO(pow) MACRO(abs) MACRO(tanh) MACRO(sigmoid) MACRO(erf) MACRO(relu) \
-      MACRO(leaky_relu)
-
+// The switches below turn the runtime op into a compile-time one, once per call (the op lists:
+// kernels/math.h).
 template <class T>
 void unary_forward_cuda(Op op, T* y, const T* x, int64_t n, T a) {
   cudaStream_t stream = current_stream();
@@ -345,8 +340,6 @@ void unary_backward_cuda(Op op, T* dx, const T* dy, const T* x, const T* y, int6
       NIDIM_FAIL("unary_backward_cuda: {} is not a unary op", op_name(op));
   }
 }
-
-#define NIDIM_BINARY_CASES(MACRO) MACRO(add) MACRO(sub) MACRO(mul) MACRO(div)
 
 template <class T>
 void binary_forward_cuda(Op op, T* c, const T* a, const T* b, const Broadcast4& s) {
