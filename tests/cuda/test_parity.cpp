@@ -38,13 +38,14 @@
 #include "core/random.h"
 #include "kernels/ops.h"
 #include "kernels/pairwise.h"
+#include "test_inputs.h"
 #include "test_util.h"
 
 using namespace nidim;
 
 namespace {
 
-enum class Values { normal, positive, away_from_zero, distinct, labels10 };
+using test::Values;
 
 struct Input {
   Shape shape;
@@ -74,32 +75,7 @@ struct ParityCase {
 
 // Host values of a case input (dtype as asked), seeded by `gen`.
 Tensor make_input(const Input& in, Generator& gen) {
-  Tensor x = randn(in.shape, gen, 0, 1, DType::f64);
-  double* v = x.data<double>();
-  const int64_t n = x.numel();
-  switch (in.values) {
-    case Values::normal:
-      break;
-    case Values::positive:
-      for (int64_t i = 0; i < n; ++i) v[i] = 0.5 + std::fabs(v[i]);
-      break;
-    case Values::away_from_zero:
-      for (int64_t i = 0; i < n; ++i) v[i] = v[i] >= 0 ? v[i] + 0.1 : v[i] - 0.1;
-      break;
-    case Values::distinct: {
-      std::vector<int64_t> order(static_cast<size_t>(n));
-      for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
-      for (int64_t i = n - 1; i > 0; --i)
-        std::swap(order[static_cast<size_t>(i)],
-                  order[gen.uniform_int(static_cast<uint64_t>(i + 1))]);
-      for (int64_t i = 0; i < n; ++i)
-        v[i] = 0.01 * static_cast<double>(order[static_cast<size_t>(i)] - n / 2);
-      break;
-    }
-    case Values::labels10:
-      for (int64_t i = 0; i < n; ++i) v[i] = static_cast<double>(gen.uniform_int(10));
-      break;
-  }
+  const Tensor x = test::make_values(in.shape, in.values, gen);
   return in.dtype == DType::f64 ? x : cast(x, in.dtype);
 }
 
