@@ -492,19 +492,13 @@ Evaluation evaluate(const EmbeddingSet* train, const EmbeddingSet* test, const R
   std::vector<std::string> names;
   for (const SetData& s : sets) names.push_back(s.set->name);
   r += "\n";
-  if (opt.exact) {
-    r += row("Normality, exact (all rows)", names);
-    const std::vector<std::pair<std::string, std::string>> keys = {
-        {"D'Agostino-Pearson per column, Fisher p", "dagostino_fisher"},
-        {"Shapiro-Wilk per column, Fisher p", "shapiro_fisher"},
-        {"KS vs U[0,1] per column, Fisher p", "ks_fisher"},
-        {"Henze-Zirkler p", "henze_zirkler"},
-        {"Mardia skewness p", "mardia_skewness"},
-        {"Mardia kurtosis p", "mardia_kurtosis"}};
+  // One row per test (the p-value `field` of each set), then each test's own "not applicable"
+  // reasons and notes.
+  auto normality_rows = [&](const std::vector<std::pair<std::string, std::string>>& keys,
+                            const char* field) {
     for (const auto& [label, key] : keys) {
       std::vector<std::string> cells;
-      for (const auto& nm : names)
-        cells.push_back(fmt_p(normality[nm].value(key, json()), "pvalue"));
+      for (const auto& nm : names) cells.push_back(fmt_p(normality[nm].value(key, json()), field));
       r += row(label, cells);
     }
     for (const auto& nm : names)
@@ -515,6 +509,17 @@ Evaluation evaluate(const EmbeddingSet* train, const EmbeddingSet* test, const R
         if (v.is_object() && v.contains("note"))
           r += fmt::format("    {} {}: {}\n", nm, key, v["note"].get<std::string>());
       }
+  };
+  if (opt.exact) {
+    r += row("Normality, exact (all rows)", names);
+    const std::vector<std::pair<std::string, std::string>> keys = {
+        {"D'Agostino-Pearson per column, Fisher p", "dagostino_fisher"},
+        {"Shapiro-Wilk per column, Fisher p", "shapiro_fisher"},
+        {"KS vs U[0,1] per column, Fisher p", "ks_fisher"},
+        {"Henze-Zirkler p", "henze_zirkler"},
+        {"Mardia skewness p", "mardia_skewness"},
+        {"Mardia kurtosis p", "mardia_kurtosis"}};
+    normality_rows(keys, "pvalue");
     if (d <= 16) {
       r += "  per column (D'Agostino p / Shapiro p / KS p):\n";
       for (const auto& nm : names) {
@@ -535,18 +540,7 @@ Evaluation evaluate(const EmbeddingSet* train, const EmbeddingSet* test, const R
         {"Mardia skewness", "mardia_skewness"},
         {"Mardia kurtosis", "mardia_kurtosis"},
         {"KS vs U[0,1] per coordinate, Fisher", "ks_fisher"}};
-    for (const auto& [label, key] : keys) {
-      std::vector<std::string> cells;
-      for (const auto& nm : names)
-        cells.push_back(fmt_p(normality[nm].value(key, json()), "mean_pvalue"));
-      r += row(label, cells);
-    }
-    for (const auto& nm : names)
-      for (const auto& [label, key] : keys) {
-        const json v = normality[nm].value(key, json());
-        if (!reason(v).empty() && reason(v) != reason(normality[nm]))
-          r += fmt::format("    {} {}: n/a ({})\n", nm, key, reason(v));
-      }
+    normality_rows(keys, "mean_pvalue");
   }
   for (const auto& nm : names) {
     if (!reason(normality[nm]).empty())
