@@ -119,6 +119,39 @@ double median_heuristic(const double* x, int64_t n, const double* y, int64_t m, 
   return med;
 }
 
+namespace {
+
+// Sums of f(|a - b|^2) over the pairs i < j of x, the pairs of y and all pairs (x_i, y_j), for
+// MMD and the energy distance. The three sums share one progress scale: n^2/2 + m^2/2 + n m pair
+// units.
+struct PairSums {
+  double xx, yy, xy;
+};
+
+template <class F>
+PairSums pair_sums(const double* x, int64_t n, const double* y, int64_t m, int64_t d, F f,
+                   const ProgressFn& progress) {
+  const std::vector<double> xc = to_columns(x, n, d), yc = to_columns(y, m, d);
+  const double total = 0.5 * n * n + 0.5 * m * m + static_cast<double>(n) * m;
+  auto part = [&](double before, double size) -> ProgressFn {
+    if (!progress) return {};
+    return [=](int64_t done, int64_t all) {
+      progress(
+          static_cast<int64_t>(1000 * (before + size * done / std::max<int64_t>(all, 1)) / total),
+          1000);
+    };
+  };
+  PairSums s;
+  s.xx = triangle_sum(xc.data(), n, d, PairQuantity::kSquaredDistance, f, part(0, 0.5 * n * n));
+  s.yy = triangle_sum(yc.data(), m, d, PairQuantity::kSquaredDistance, f,
+                      part(0.5 * n * n, 0.5 * m * m));
+  s.xy = rect_sum(xc.data(), n, yc.data(), m, d, PairQuantity::kSquaredDistance, f,
+                  part(0.5 * n * n + 0.5 * m * m, static_cast<double>(n) * m));
+  return s;
+}
+
+}  // namespace
+
 MmdResult mmd_gaussian(const double* x, int64_t n, const double* y, int64_t m, int64_t d,
                        double bandwidth, ProgressFn progress) {
   check_inputs("mmd_gaussian", x, n, y, m, d, 2);
@@ -126,51 +159,20 @@ MmdResult mmd_gaussian(const double* x, int64_t n, const double* y, int64_t m, i
   r.bandwidth = bandwidth > 0 ? bandwidth : median_heuristic(x, n, y, m, d);
   NIDIM_CHECK(r.bandwidth > 0, "mmd_gaussian: bandwidth is 0 (all points coincide)");
   const double g = 1 / (2 * r.bandwidth * r.bandwidth);
-  const std::vector<double> xc = to_columns(x, n, d), yc = to_columns(y, m, d);
-  auto k = [g](double q) { return std::exp(-g * q); };
-  // Three sums share one progress scale: n^2/2 + m^2/2 + n m pair units.
-  const double total = 0.5 * n * n + 0.5 * m * m + static_cast<double>(n) * m;
-  auto part = [&](double before, double size) -> ProgressFn {
-    if (!progress) return {};
-    return [=](int64_t done, int64_t all) {
-      progress(
-          static_cast<int64_t>(1000 * (before + size * done / std::max<int64_t>(all, 1)) / total),
-          1000);
-    };
-  };
-  const double kxx =
-      triangle_sum(xc.data(), n, d, PairQuantity::kSquaredDistance, k, part(0, 0.5 * n * n));
-  const double kyy = triangle_sum(yc.data(), m, d, PairQuantity::kSquaredDistance, k,
-                                  part(0.5 * n * n, 0.5 * m * m));
-  const double kxy = rect_sum(xc.data(), n, yc.data(), m, d, PairQuantity::kSquaredDistance, k,
-                              part(0.5 * n * n + 0.5 * m * m, static_cast<double>(n) * m));
+  const PairSums k = pair_sums(
+      x, n, y, m, d, [g](double q) { return std::exp(-g * q); }, progress);
   const double nn = static_cast<double>(n), mm = static_cast<double>(m);
-  r.mmd2 = 2 * kxx / (nn * (nn - 1)) + 2 * kyy / (mm * (mm - 1)) - 2 * kxy / (nn * mm);
+  r.mmd2 = 2 * k.xx / (nn * (nn - 1)) + 2 * k.yy / (mm * (mm - 1)) - 2 * k.xy / (nn * mm);
   return r;
 }
 
 double energy_distance(const double* x, int64_t n, const double* y, int64_t m, int64_t d,
                        ProgressFn progress) {
   check_inputs("energy_distance", x, n, y, m, d, 2);
-  const std::vector<double> xc = to_columns(x, n, d), yc = to_columns(y, m, d);
-  auto dist = [](double q) { return std::sqrt(q); };
-  const double total = 0.5 * n * n + 0.5 * m * m + static_cast<double>(n) * m;
-  auto part = [&](double before, double size) -> ProgressFn {
-    if (!progress) return {};
-    return [=](int64_t done, int64_t all) {
-      progress(
-          static_cast<int64_t>(1000 * (before + size * done / std::max<int64_t>(all, 1)) / total),
-          1000);
-    };
-  };
-  const double sxx =
-      triangle_sum(xc.data(), n, d, PairQuantity::kSquaredDistance, dist, part(0, 0.5 * n * n));
-  const double syy = triangle_sum(yc.data(), m, d, PairQuantity::kSquaredDistance, dist,
-                                  part(0.5 * n * n, 0.5 * m * m));
-  const double sxy = rect_sum(xc.data(), n, yc.data(), m, d, PairQuantity::kSquaredDistance, dist,
-                              part(0.5 * n * n + 0.5 * m * m, static_cast<double>(n) * m));
+  const PairSums s = pair_sums(
+      x, n, y, m, d, [](double q) { return std::sqrt(q); }, progress);
   const double nn = static_cast<double>(n), mm = static_cast<double>(m);
-  return 2 * sxy / (nn * mm) - 2 * sxx / (nn * (nn - 1)) - 2 * syy / (mm * (mm - 1));
+  return 2 * s.xy / (nn * mm) - 2 * s.xx / (nn * (nn - 1)) - 2 * s.yy / (mm * (mm - 1));
 }
 
 }  // namespace nidim::stats
