@@ -11,6 +11,7 @@
 // Dispatch (kernels/cpu/dispatch_cpu.cpp) unpacks tensors into these calls.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "core/op.h"
@@ -160,8 +161,16 @@ void split_part_cpu(T* dx, const T* dy, int64_t R, int64_t A_total, int64_t A_k,
 struct PairwiseShape {
   int64_t Bu, Bv, H;  // rows of u and v, hidden width
   double slope;       // leaky ReLU's negative slope
-  int64_t tile_rows;  // rows of u per tile; 0 chooses ~2 MiB work matrices
+  int64_t tile_rows;  // rows of u per tile; 0: pairwise_tile_rows chooses
 };
+// Rows of u per tile: s.tile_rows if given, else as many whole rows as keep a [pairs, H] work
+// matrix near `values` values (the CPU uses 2^19, 2 MiB of float: cache-sized; CUDA 2^23, 32 MiB:
+// large GEMMs), at least 1 and at most Bu.
+inline int64_t pairwise_tile_rows(const PairwiseShape& s, int64_t values) {
+  if (s.tile_rows > 0) return std::min(s.tile_rows, s.Bu);
+  const int64_t pairs = std::max<int64_t>(1, values / std::max<int64_t>(s.H, 1));
+  return std::clamp<int64_t>(pairs / std::max<int64_t>(s.Bv, 1), 1, s.Bu);
+}
 // S [Bu, Bv]: S[i, j] = w3 . lrelu(W2 lrelu(u_i + v_j) + b2) + b3, with u [Bu, H], v [Bv, H],
 // W2 [H, H] (PyTorch's Linear weight: out x in), b2 [H], w3 [H].
 template <class T>

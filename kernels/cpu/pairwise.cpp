@@ -48,11 +48,9 @@ inline T lrelu_grad_from_output(T y, T slope) {
   return y > T(0) ? T(1) : slope;
 }
 
+// About 2^19 values (2 MiB of float) per work matrix.
 int64_t tile_rows(const PairwiseShape& s) {
-  if (s.tile_rows > 0) return std::min(s.tile_rows, s.Bu);
-  // About 2^19 values (2 MiB of float) per work matrix.
-  const int64_t pairs = std::max<int64_t>(1, (int64_t(1) << 19) / std::max<int64_t>(s.H, 1));
-  return std::clamp<int64_t>(pairs / std::max<int64_t>(s.Bv, 1), 1, s.Bu);
+  return pairwise_tile_rows(s, int64_t(1) << 19);
 }
 
 template <class T>

@@ -363,11 +363,9 @@ __global__ void pairwise_fill_kernel(T* x, int64_t n, T value) {
   NIDIM_GRID_LOOP(e, n) x[e] = value;
 }
 
+// About 2^23 values (32 MiB of float) per work matrix: large GEMMs, bounded memory.
 int64_t rows_per_tile(const PairwiseShape& s) {
-  if (s.tile_rows > 0) return std::min(s.tile_rows, s.Bu);
-  // About 2^23 values (32 MiB of float) per work matrix: large GEMMs, bounded memory.
-  const int64_t pairs = std::max<int64_t>(1, (int64_t(1) << 23) / std::max<int64_t>(s.H, 1));
-  return std::clamp<int64_t>(pairs / std::max<int64_t>(s.Bv, 1), 1, s.Bu);
+  return pairwise_tile_rows(s, int64_t(1) << 23);
 }
 
 template <class T>
