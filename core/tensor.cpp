@@ -2,6 +2,7 @@
 #include "core/tensor.h"
 
 #include "core/autograd.h"
+#include "core/cuda/memory.h"
 
 namespace nidim {
 
@@ -64,22 +65,64 @@ void Tensor::check_access(DType want) const {
               dtype_name(want), device().str());
 }
 
+namespace {
+template <class T>
+double read_as_double(const void* bytes) {
+  T v;
+  std::memcpy(&v, bytes, sizeof v);
+  return static_cast<double>(v);
+}
+
+double scalar_as_double(const void* bytes, DType dtype) {
+  switch (dtype) {
+    case DType::f32:
+      return read_as_double<float>(bytes);
+    case DType::f64:
+      return read_as_double<double>(bytes);
+    case DType::i32:
+      return read_as_double<int32_t>(bytes);
+    case DType::i64:
+      return read_as_double<int64_t>(bytes);
+    case DType::u8:
+      return read_as_double<uint8_t>(bytes);
+  }
+  return 0;
+}
+}  // namespace
+
 double Tensor::item() const {
   NIDIM_CHECK(defined(), "item() of an undefined tensor");
   NIDIM_CHECK(numel() == 1, "item() needs one element, tensor has shape {}", shape());
-  switch (dtype()) {
-    case DType::f32:
-      return to_vector<float>()[0];
-    case DType::f64:
-      return to_vector<double>()[0];
-    case DType::i32:
-      return to_vector<int32_t>()[0];
-    case DType::i64:
-      return static_cast<double>(to_vector<int64_t>()[0]);
-    case DType::u8:
-      return to_vector<uint8_t>()[0];
+  unsigned char bytes[8];
+  copy_bytes(bytes, Device::cpu(), raw(), device(), dtype_size(dtype()));
+  return scalar_as_double(bytes, dtype());
+}
+
+PendingItem Tensor::item_async() const {
+  NIDIM_CHECK(defined(), "item_async() of an undefined tensor");
+  NIDIM_CHECK(numel() == 1, "item_async() needs one element, tensor has shape {}", shape());
+  PendingItem p;
+  p.m_dtype_known = true;
+  p.m_dtype = dtype();
+  if (device().is_cpu()) {
+    p.m_value = scalar_as_double(raw(), dtype());
+    p.m_ready = true;
+  } else {
+    p.m_copy = std::make_shared<PinnedReadback>(raw(), dtype_size(dtype()), device().index);
   }
-  return 0;
+  return p;
+}
+
+double PendingItem::get() const {
+  NIDIM_CHECK(m_dtype_known, "PendingItem::get(): no value (default-constructed)");
+  if (!m_ready) {
+    unsigned char bytes[8];
+    m_copy->wait_into(bytes);
+    m_value = scalar_as_double(bytes, m_dtype);
+    m_ready = true;
+    m_copy.reset();  // the slot goes back to the pool
+  }
+  return m_value;
 }
 
 Tensor Tensor::to(Device target) const {

@@ -24,7 +24,25 @@
 namespace nidim {
 
 class Node;
+class PinnedReadback;
 struct TensorImpl;
+
+// A one-element tensor's value on its way to the host (Tensor::item_async). get() returns it as
+// double, waiting for the copy the first time if it has not landed yet.
+class PendingItem {
+ public:
+  PendingItem() = default;
+  double get() const;
+  bool valid() const { return m_dtype_known; }
+
+ private:
+  friend class Tensor;
+  bool m_dtype_known = false;
+  DType m_dtype = DType::f32;
+  mutable bool m_ready = false;
+  mutable double m_value = 0;
+  mutable std::shared_ptr<PinnedReadback> m_copy;  // CUDA tensors, until get() has read it
+};
 
 class Tensor {
  public:
@@ -79,8 +97,11 @@ class Tensor {
     copy_bytes(out.data(), Device::cpu(), raw(), device(), nbytes());
     return out;
   }
-  // The value of a one-element floating tensor, as double.
+  // The value of a one-element floating tensor, as double. On CUDA it waits for the queued work.
   double item() const;
+  // The same value, without waiting: the copy is queued after the work so far and
+  // PendingItem::get() waits for it alone (a CPU tensor's value is read at once).
+  PendingItem item_async() const;
 
   // A copy on `device` (a new storage even when the device is the same).
   Tensor to(Device device) const;
@@ -109,7 +130,10 @@ class Tensor {
   // Same data, cut from the graph.
   Tensor detach() const;
   // Gradients of this scalar with respect to every leaf that requires them (kernels/autograd.cpp).
-  void backward() const;
+  // First it reads the loss and refuses a non-finite one, which on CUDA waits for the forward
+  // pass; a training loop that checks its losses itself, later (item_async), passes false so the
+  // backward pass is queued behind the forward without a wait.
+  void backward(bool check_finite = true) const;
 
   TensorImpl* impl() const { return m_impl.get(); }
 

@@ -29,15 +29,17 @@ void accumulate_leaf(const Tensor& leaf, const Tensor& g) {
 
 }  // namespace
 
-void Tensor::backward() const {
+void Tensor::backward(bool check_finite) const {
   NIDIM_CHECK(defined(), "backward: undefined tensor");
   NIDIM_CHECK(numel() == 1, "backward: needs a scalar (one element), got shape {}", shape());
   NIDIM_CHECK(requires_grad(),
               "backward: the tensor does not require a gradient (no input "
               "requires one, or it was computed under NoGradGuard)");
-  const double value = item();
-  NIDIM_CHECK(std::isfinite(value), "backward: the loss is not finite ({}); no gradient computed",
-              value);
+  if (check_finite) {
+    const double value = item();
+    NIDIM_CHECK(std::isfinite(value), "backward: the loss is not finite ({}); no gradient computed",
+                value);
+  }
   NoGradGuard no_grad;
   const Tensor seed = ones_like(*this);
   if (is_leaf()) {

@@ -181,14 +181,14 @@ const char* bound_label(BoundKind b) {
 MiBound::Result MiBound::compute(Critic& critic, const Tensor& a, const Tensor& b) {
   if (m_kind == BoundKind::infonce) {
     Tensor loss = critic.infonce_loss(a, b);
-    return {loss, -loss.item()};
+    return {loss, -loss.detach()};
   }
   Tensor S = critic.scores(a, b);
   Tensor diag = mean_diagonal(S);
   Tensor lme = log_mean_exp_off_diagonal(S);  // log mean_{i != j} exp S
   if (m_kind == BoundKind::nwj) {
     Tensor estimate = diag - exp(lme - 1.0);
-    return {-estimate, estimate.item()};
+    return {-estimate, estimate.detach()};
   }
   // DV. The surrogate exp(lme - log_ma) has gradient (mean exp S / ma) grad lme =
   // grad(mean exp S) / ma: MINE's bias-corrected gradient, with ma a moving average.
@@ -200,7 +200,7 @@ MiBound::Result MiBound::compute(Critic& critic, const Tensor& a, const Tensor& 
                std::log((1 - m_ema) * std::exp(m_log_ma - std::max(m_log_ma, lme_now)) +
                         m_ema * std::exp(lme_now - std::max(m_log_ma, lme_now)));
   Tensor surrogate = exp(lme - m_log_ma);
-  return {surrogate - diag, diag.item() - lme_now};
+  return {surrogate - diag, diag.detach() - lme_now};
 }
 
 }  // namespace nidim

@@ -84,13 +84,16 @@ const char* bound_label(BoundKind b);
 Tensor infonce_from_scores(const Tensor& S);
 
 // One bound with its state (DV's moving average). compute() returns the loss to minimize (its
-// gradient is the bound's, corrected for DV) and the bound's value, in nats.
+// gradient is the bound's, corrected for DV) and the bound's value, in nats, as a one-element
+// tensor outside the graph: reading it is the caller's choice (item, or item_async so that a GPU
+// step is queued whole without waiting). InfoNCE and NWJ read nothing; DV reads its
+// log-mean-exp, which its moving average needs on the host.
 class MiBound {
  public:
   explicit MiBound(BoundKind kind, double dv_ema = 0.01) : m_kind(kind), m_ema(dv_ema) {}
   struct Result {
     Tensor loss;
-    double estimate = 0;
+    Tensor estimate;
   };
   Result compute(Critic& critic, const Tensor& a, const Tensor& b);
   BoundKind kind() const { return m_kind; }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "core/autograd.h"
 #include "core/cuda_runtime.h"
@@ -311,7 +312,7 @@ void DimTrainer::append_log(const json& line, const TrainHooks& hooks) {
   if (hooks.on_log) hooks.on_log(line);
 }
 
-double DimTrainer::step(const Batch& batch, double* mi_estimate) {
+DimTrainer::PendingStep DimTrainer::step(const Batch& batch) {
   NIDIM_NVTX_RANGE("step");
   m_model->train();
   Tensor a, b;
@@ -325,25 +326,59 @@ double DimTrainer::step(const Batch& batch, double* mi_estimate) {
     NIDIM_NVTX_RANGE("bound");
     r = m_bound.compute(m_model->critic(), a, b);
   }
-  const double loss = r.loss.item();
-  NIDIM_CHECK(std::isfinite(loss) && std::isfinite(r.estimate),
-              "non-finite loss ({}) at epoch {}, step {} (global step {}); stopped without saving, "
-              "the last good "
-              "checkpoint in {}/checkpoint is kept",
-              loss, m_epoch + 1, batch.index + 1, m_global_step + 1, m_dir);
+  PendingStep p;
+  p.loss = r.loss.item_async();
+  p.estimate = r.estimate.item_async();
+  p.batch = batch.index;
+  p.images = batch.size();
   m_encoder_opt->zero_grad();
   if (m_critic_opt) m_critic_opt->zero_grad();
   {
     NIDIM_NVTX_RANGE("backward");
-    r.loss.backward();
+    r.loss.backward(/*check_finite=*/false);  // finish_step checks the loss without a wait here
   }
   {
     NIDIM_NVTX_RANGE("optimizer");
     m_encoder_opt->step();
     if (m_critic_opt) m_critic_opt->step();
   }
-  *mi_estimate = r.estimate;
-  return loss;
+  return p;
+}
+
+void DimTrainer::finish_step(const PendingStep& p, const TrainHooks& hooks,
+                             Clock::time_point& last) {
+  const double loss = p.loss.get(), mi = p.estimate.get();
+  // The parameters may already hold the next step's update, made from this loss: nothing is saved
+  // from here on, and the checkpoint on disk predates both.
+  NIDIM_CHECK(std::isfinite(loss) && std::isfinite(mi),
+              "non-finite loss ({}) at epoch {}, step {} (global step {}); stopped without saving, "
+              "the last good checkpoint in {}/checkpoint is kept",
+              loss, m_epoch + 1, p.batch + 1, p.global_step, m_dir);
+  const auto now = Clock::now();
+  m_epoch_seconds += std::chrono::duration<double>(now - last).count();
+  last = now;
+  m_epoch_loss += loss;
+  m_epoch_mi += mi;
+  m_epoch_steps += 1;
+  m_epoch_images += p.images;
+  if (!hooks.on_step) return;
+  const double capacity = m_config.channel.capacity_per_dim() * static_cast<double>(m_config.dim);
+  const int64_t steps_per_epoch = m_loader->batches_per_epoch();
+  StepInfo s;
+  s.epoch = m_epoch + 1;
+  s.epochs = m_config.epochs;
+  s.step = p.batch + 1;
+  s.steps_per_epoch = steps_per_epoch;
+  s.global_step = p.global_step;
+  s.loss = loss;
+  s.mi_estimate = mi;
+  s.capacity = capacity;
+  s.kl_bound = capacity - mi;
+  s.images_per_second = m_epoch_images / std::max(m_epoch_seconds, 1e-9);
+  const double per_step = m_epoch_seconds / static_cast<double>(m_epoch_steps);
+  s.eta_seconds =
+      per_step * static_cast<double>((m_config.epochs - m_epoch) * steps_per_epoch - s.step);
+  hooks.on_step(s);
 }
 
 RunOutcome DimTrainer::run(const TrainHooks& hooks) {
@@ -373,48 +408,29 @@ RunOutcome DimTrainer::run(const TrainHooks& hooks) {
   if (m_epoch > 0 && m_last_eval_epoch < m_epoch && m_config.eval_every > 0 &&
       m_epoch % m_config.eval_every == 0)
     evaluate(hooks);
-  const int64_t steps_per_epoch = m_loader->batches_per_epoch();
   for (; m_epoch < m_config.epochs; ++m_epoch) {
     m_loader->start_epoch(m_epoch, m_next_batch);
     Batch batch;
     auto last = Clock::now();
+    std::optional<PendingStep> queued;  // the step before, not read yet
     while (m_loader->next(batch)) {
-      double mi = 0;
-      const double loss = step(batch, &mi);
-      const auto now = Clock::now();
-      m_epoch_seconds += std::chrono::duration<double>(now - last).count();
-      last = now;
-      m_epoch_loss += loss;
-      m_epoch_mi += mi;
-      m_epoch_steps += 1;
-      m_epoch_images += batch.size();
+      PendingStep p = step(batch);
       m_next_batch = batch.index + 1;
       m_global_step += 1;
-      if (hooks.on_step) {
-        StepInfo s;
-        s.epoch = m_epoch + 1;
-        s.epochs = m_config.epochs;
-        s.step = m_next_batch;
-        s.steps_per_epoch = steps_per_epoch;
-        s.global_step = m_global_step;
-        s.loss = loss;
-        s.mi_estimate = mi;
-        s.capacity = capacity;
-        s.kl_bound = capacity - mi;
-        s.images_per_second = m_epoch_images / std::max(m_epoch_seconds, 1e-9);
-        const double per_step = m_epoch_seconds / static_cast<double>(m_epoch_steps);
-        s.eta_seconds =
-            per_step *
-            static_cast<double>((m_config.epochs - m_epoch) * steps_per_epoch - m_next_batch);
-        hooks.on_step(s);
-      }
-      if (hooks.stop && hooks.stop->load()) {
+      p.global_step = m_global_step;
+      if (queued) finish_step(*queued, hooks, last);
+      queued = std::move(p);
+      const bool stopping = hooks.stop && hooks.stop->load();
+      const bool checkpoint_due =
+          m_config.checkpoint_every > 0 && m_global_step % m_config.checkpoint_every == 0;
+      if (stopping || checkpoint_due) {  // the checkpoint includes the step just queued
+        finish_step(*queued, hooks, last);
+        queued.reset();
         save_checkpoint();
-        return RunOutcome::interrupted;
+        if (stopping) return RunOutcome::interrupted;
       }
-      if (m_config.checkpoint_every > 0 && m_global_step % m_config.checkpoint_every == 0)
-        save_checkpoint();
     }
+    if (queued) finish_step(*queued, hooks, last);
     const double mean_mi = m_epoch_mi / std::max<int64_t>(m_epoch_steps, 1);
     append_log({{"type", "epoch"},
                 {"epoch", m_epoch + 1},

@@ -21,6 +21,8 @@
 // (same thread count) continues with the same bits as if it had not stopped.
 #pragma once
 
+#include <chrono>
+
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -100,12 +102,15 @@ struct StepInfo {
 };
 
 struct TrainHooks {
-  std::function<void(const StepInfo&)> on_step;       // after every step
+  std::function<void(const StepInfo&)> on_step;       // after every step (one step late: see stop)
   std::function<void(const nlohmann::json&)> on_log;  // every line written to log.jsonl
   std::function<void(const std::string&)> on_note;    // warnings and notices, one line each
   std::function<void(const std::string& phase, int64_t done, int64_t total)>
-      on_progress;                          // evaluation
-  const std::atomic<bool>* stop = nullptr;  // checked after each step: checkpoint and return
+      on_progress;  // evaluation
+  // Checked after each step is queued: the run finishes that step, checkpoints and returns. Steps
+  // are reported one late (on_step for step k comes after step k+1 is queued), so a stop set in
+  // on_step ends the run one step after the reported one.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 enum class RunOutcome { finished, interrupted };
@@ -128,7 +133,17 @@ class DimTrainer {
 
  private:
   DimTrainer(const DimConfig& config, const std::string& run_dir, bool resuming);
-  double step(const Batch& batch, double* mi_estimate);
+  // A queued step whose loss and estimate are read later: the run loop reads step k's after it
+  // has queued step k+1, so on a GPU the host never waits between steps.
+  struct PendingStep {
+    PendingItem loss, estimate;
+    int64_t batch = 0, global_step = 0, images = 0;  // the batch's index, the global step it is
+  };
+  PendingStep step(const Batch& batch);
+  // Reads a queued step's values, refuses non-finite ones, adds them to the epoch's sums and
+  // reports the step; `last` is when the previous step was finished.
+  void finish_step(const PendingStep& p, const TrainHooks& hooks,
+                   std::chrono::steady_clock::time_point& last);
   void evaluate(const TrainHooks& hooks);
   Tensor embed_all(const ImageDataset& data, const std::string& phase, const TrainHooks& hooks);
   void save_checkpoint();

@@ -89,4 +89,32 @@ class PinnedBuffer {
 // cuda_synchronize(device) (or a later device-to-host copy) has returned.
 void cuda_copy_pinned_to_device_async(void* dst, const void* pinned_src, size_t bytes, int device);
 
+// A device-to-host copy of a few bytes (a loss, a count) that does not wait: the constructor
+// queues the copy on `device`'s compute stream, after the work queued so far, into a small pinned
+// slot and records an event; wait_into() waits for that event only and copies the bytes out. A
+// training loop reads step k's loss this way after it has queued step k+1, so the GPU never idles
+// while the host waits. Slots (pinned memory and an event each) are pooled and reused; at most
+// `readback_max_bytes` per copy.
+constexpr size_t readback_max_bytes = 16;
+class PinnedReadback {
+ public:
+  PinnedReadback() = default;
+  PinnedReadback(const void* device_src, size_t bytes, int device);
+  ~PinnedReadback();
+  PinnedReadback(PinnedReadback&& other) noexcept;
+  PinnedReadback& operator=(PinnedReadback&& other) noexcept;
+  PinnedReadback(const PinnedReadback&) = delete;
+  PinnedReadback& operator=(const PinnedReadback&) = delete;
+
+  // Waits for the copy (rethrowing an asynchronous error of the work before it) and copies the
+  // bytes to `dst`.
+  void wait_into(void* dst) const;
+  size_t bytes() const { return m_bytes; }
+
+ private:
+  void release();
+  int m_slot = -1;
+  size_t m_bytes = 0;
+};
+
 }  // namespace nidim

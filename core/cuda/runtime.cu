@@ -16,7 +16,8 @@
 // 16 MiB; larger copies go in chunks): the host copies into a free slot and queues the DMA on the
 // compute stream, then returns; a slot is reused once the event recorded after its last DMA has
 // completed. So Tensor::to(cuda) never waits for the GPU to finish the step in flight.
-// Device-to-host copies wait for the stream (the caller reads the data next). Device-to-device
+// Device-to-host copies wait for the stream (the caller reads the data next), except
+// PinnedReadback's: a few bytes into a pooled pinned slot, with an event to wait for later. Device-to-device
 // copies are queued.
 //
 // Streams, the pool and the staging ring are never destroyed: blocks may be freed during static
@@ -26,6 +27,7 @@
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include <cuda_profiler_api.h>
 
@@ -171,6 +173,25 @@ void copy_host_to_device(void* dst, const void* src, size_t bytes) {
     NIDIM_CUDA_CHECK(cudaEventRecord(slot.done, stream), "cuda_copy (staging event)");
     done += chunk;
   }
+}
+
+// ---- pinned readback slots (PinnedReadback) ----------------------------------------------------
+
+struct ReadbackSlot {
+  void* host = nullptr;        // readback_max_bytes of pinned memory
+  cudaEvent_t done = nullptr;  // recorded after the slot's last copy
+  int device = -1;             // the device `done` belongs to
+};
+
+struct Readbacks {
+  std::mutex mutex;
+  std::vector<ReadbackSlot> slots;
+  std::vector<int> free;  // indices of slots no PinnedReadback holds
+};
+
+Readbacks& readbacks() {
+  static Readbacks* r = new Readbacks();
+  return *r;
 }
 
 }  // namespace
@@ -405,6 +426,81 @@ void cuda_copy_pinned_to_device_async(void* dst, const void* pinned_src, size_t 
   NIDIM_CUDA_CHECK(
       cudaMemcpyAsync(dst, pinned_src, bytes, cudaMemcpyHostToDevice, compute_stream(device)),
       "cuda_copy_pinned_to_device_async");
+}
+
+PinnedReadback::PinnedReadback(const void* device_src, size_t bytes, int device) : m_bytes(bytes) {
+  NIDIM_CHECK(bytes > 0 && bytes <= readback_max_bytes,
+              "PinnedReadback: {} bytes, expected 1 to {}", bytes, readback_max_bytes);
+  DeviceGuard guard(device);
+  Readbacks& r = readbacks();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  if (r.free.empty()) {
+    ReadbackSlot slot;
+    NIDIM_CUDA_CHECK(cudaHostAlloc(&slot.host, readback_max_bytes, cudaHostAllocDefault),
+                     "PinnedReadback (pinned slot)");
+    count_pinned(static_cast<int64_t>(readback_max_bytes));
+    r.slots.push_back(slot);
+    r.free.push_back(static_cast<int>(r.slots.size()) - 1);
+  }
+  m_slot = r.free.back();
+  r.free.pop_back();
+  ReadbackSlot& slot = r.slots[static_cast<size_t>(m_slot)];
+  if (slot.device != device) {
+    // A copy of another device's stream may still be writing the slot: wait for it.
+    if (slot.done) {
+      NIDIM_CUDA_CHECK(cudaEventSynchronize(slot.done), "PinnedReadback (slot reuse)");
+      NIDIM_CUDA_CHECK_LOG(cudaEventDestroy(slot.done), "PinnedReadback (event)");
+    }
+    NIDIM_CUDA_CHECK(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming),
+                     "PinnedReadback (event)");
+    slot.device = device;
+  }
+  // On the same stream as every earlier copy into this slot, so those land first.
+  cudaStream_t stream = compute_stream(device);
+  NIDIM_CUDA_CHECK(cudaMemcpyAsync(slot.host, device_src, bytes, cudaMemcpyDeviceToHost, stream),
+                   "PinnedReadback (device to host)");
+  NIDIM_CUDA_CHECK(cudaEventRecord(slot.done, stream), "PinnedReadback (event)");
+}
+
+PinnedReadback::~PinnedReadback() {
+  release();
+}
+
+void PinnedReadback::release() {
+  if (m_slot < 0) return;
+  Readbacks& r = readbacks();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  r.free.push_back(m_slot);
+  m_slot = -1;
+  m_bytes = 0;
+}
+
+PinnedReadback::PinnedReadback(PinnedReadback&& o) noexcept : m_slot(o.m_slot), m_bytes(o.m_bytes) {
+  o.m_slot = -1;
+  o.m_bytes = 0;
+}
+
+PinnedReadback& PinnedReadback::operator=(PinnedReadback&& o) noexcept {
+  if (this != &o) {
+    release();
+    m_slot = o.m_slot;
+    m_bytes = o.m_bytes;
+    o.m_slot = -1;
+    o.m_bytes = 0;
+  }
+  return *this;
+}
+
+void PinnedReadback::wait_into(void* dst) const {
+  NIDIM_CHECK(m_slot >= 0, "PinnedReadback::wait_into: nothing was copied");
+  ReadbackSlot slot;
+  {
+    std::lock_guard<std::mutex> lock(readbacks().mutex);
+    slot = readbacks().slots[static_cast<size_t>(m_slot)];  // the vector may grow meanwhile
+  }
+  NIDIM_CUDA_CHECK(cudaEventSynchronize(slot.done),
+                   "PinnedReadback (device to host; an earlier kernel may have failed)");
+  std::memcpy(dst, slot.host, m_bytes);
 }
 
 }  // namespace nidim

@@ -49,4 +49,17 @@ void cuda_copy_pinned_to_device_async(void*, const void*, size_t, int) {
   no_cuda("cuda_copy_pinned_to_device_async");
 }
 
+PinnedReadback::PinnedReadback(const void*, size_t, int) {
+  no_cuda("PinnedReadback");
+}
+PinnedReadback::~PinnedReadback() = default;
+void PinnedReadback::release() {}
+PinnedReadback::PinnedReadback(PinnedReadback&&) noexcept {}
+PinnedReadback& PinnedReadback::operator=(PinnedReadback&&) noexcept {
+  return *this;
+}
+void PinnedReadback::wait_into(void*) const {
+  no_cuda("PinnedReadback::wait_into");
+}
+
 }  // namespace nidim

@@ -104,6 +104,32 @@ TEST_CASE("tensors: construction, views, copies") {
   check_error([&] { Tensor().item(); }, {"undefined"});
 }
 
+TEST_CASE("item and item_async read one element of every dtype") {
+  CHECK(Tensor::from_vector<float>({-1.5f}, Shape()).item() == -1.5);
+  CHECK(Tensor::from_vector<double>({0.1}, {1}).item() == 0.1);
+  CHECK(Tensor::from_vector<int32_t>({-7}, {1, 1}).item() == -7);
+  CHECK(Tensor::from_vector<int64_t>({int64_t(1) << 40}, Shape()).item() == 1099511627776.0);
+  CHECK(Tensor::from_vector<uint8_t>({200}, Shape()).item() == 200);
+  const PendingItem a = Tensor::from_vector<float>({2.25f}, Shape()).item_async();
+  const PendingItem b = Tensor::from_vector<int64_t>({-3}, {1}).item_async();
+  CHECK(a.valid());
+  CHECK(a.get() == 2.25);
+  CHECK(b.get() == -3);
+  // A CPU tensor's value is read when asked for, not when get() is called.
+  Tensor t = Tensor::from_vector<double>({4}, Shape());
+  const PendingItem c = t.item_async();
+  t.data<double>()[0] = 5;
+  CHECK(c.get() == 4);
+  PendingItem none;
+  CHECK_FALSE(none.valid());
+  check_error([&] { none.get(); }, {"no value"});
+  check_error(
+      [&] {
+        Tensor::from_vector<float>({1, 2}, {2}).item_async();
+      },
+      {"one element", "[2]"});
+}
+
 TEST_CASE("memory statistics count bytes in use and the peak") {
   const MemoryStats before = memory_stats(DeviceType::cpu);
   {

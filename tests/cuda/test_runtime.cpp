@@ -86,6 +86,36 @@ TEST_CASE("pinned buffers, asynchronous copies and scratch buffers") {
   CHECK(other.bytes() == 12345);
 }
 
+TEST_CASE("item_async reads a value in stream order, without waiting, through pooled slots") {
+  // A reduction queued on the device, its result read back asynchronously: the copy follows the
+  // reduction, so the value is the finished sum (checked against the host's).
+  const size_t n = size_t(1) << 22;
+  std::vector<float> host(n);
+  for (size_t i = 0; i < n; ++i) host[i] = static_cast<float>(i % 97) * 0.5f;
+  const double want = std::accumulate(host.begin(), host.end(), 0.0);
+  Tensor x = Tensor::from_vector(host, {static_cast<int64_t>(n)}, Device::cuda());
+  const PendingItem total = sum(x).item_async();
+  // Work queued after the copy does not change what it read: overwrite a scalar after reading it.
+  Tensor s = Tensor::from_vector<float>({3}, Shape(), Device::cuda());
+  const PendingItem before = s.item_async();
+  const float seven = 7;
+  cuda_copy(s.raw(), &seven, sizeof seven, CopyKind::host_to_device);
+  CHECK(before.get() == 3);
+  CHECK(s.item() == 7);
+  CHECK(total.get() == doctest::Approx(want).epsilon(1e-6));
+  // Many in flight at once (each holds a slot until read), then every slot reused.
+  int64_t pinned_after_first = 0;
+  for (int round = 0; round < 2; ++round) {
+    std::vector<PendingItem> pending;
+    for (int i = 0; i < 100; ++i)
+      pending.push_back(
+          Tensor::from_vector<double>({i + 0.5 + round}, Shape(), Device::cuda()).item_async());
+    for (int i = 0; i < 100; ++i) CHECK(pending[static_cast<size_t>(i)].get() == i + 0.5 + round);
+    if (round == 0) pinned_after_first = cuda_memory_stats().pinned_bytes;
+    if (round == 1) CHECK(cuda_memory_stats().pinned_bytes == pinned_after_first);  // no new slot
+  }
+}
+
 TEST_CASE("TF32 is off by default and can be switched") {
   const char* env = std::getenv("NIDIM_TF32");
   if (!(env && env[0] == '1')) CHECK_FALSE(tf32_cuda());

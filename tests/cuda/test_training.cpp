@@ -78,7 +78,7 @@ struct Side {
     }
     enc->step();
     if (crit) crit->step();
-    *mi = r.estimate;
+    *mi = r.estimate.item();
     return loss;
   }
 };
