@@ -102,7 +102,7 @@ TEST_CASE("item_async reads a value in stream order, without waiting, through po
   cuda_copy(s.raw(), &seven, sizeof seven, CopyKind::host_to_device);
   CHECK(before.get() == 3);
   CHECK(s.item() == 7);
-  CHECK(total.get() == doctest::Approx(want).epsilon(1e-6));
+  CHECK(total.get() == doctest::Approx(want).epsilon(1e-5));  // float sums of 4M terms
   // Many in flight at once (each holds a slot until read), then every slot reused.
   int64_t pinned_after_first = 0;
   for (int round = 0; round < 2; ++round) {
