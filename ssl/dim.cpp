@@ -408,6 +408,7 @@ RunOutcome DimTrainer::run(const TrainHooks& hooks) {
   if (m_epoch > 0 && m_last_eval_epoch < m_epoch && m_config.eval_every > 0 &&
       m_epoch % m_config.eval_every == 0)
     evaluate(hooks);
+  m_epoch_mark = Clock::now();
   for (; m_epoch < m_config.epochs; ++m_epoch) {
     m_loader->start_epoch(m_epoch, m_next_batch);
     Batch batch;
@@ -432,20 +433,23 @@ RunOutcome DimTrainer::run(const TrainHooks& hooks) {
     }
     if (queued) finish_step(*queued, hooks, last);
     const double mean_mi = m_epoch_mi / std::max<int64_t>(m_epoch_steps, 1);
-    append_log({{"type", "epoch"},
-                {"epoch", m_epoch + 1},
-                {"steps", m_epoch_steps},
-                {"global_step", m_global_step},
-                {"loss", m_epoch_loss / std::max<int64_t>(m_epoch_steps, 1)},
-                {"mi_estimate", mean_mi},
-                {"capacity", capacity},
-                {"capacity_per_dim", m_config.channel.capacity_per_dim()},
-                {"kl_bound", capacity - mean_mi},
-                {"log_batch", log_b},
-                {"bound", bound_label(m_config.bound)},
-                {"seconds", m_epoch_seconds},
-                {"images_per_second", m_epoch_images / std::max(m_epoch_seconds, 1e-9)}},
-               hooks);
+    append_log(
+        {{"type", "epoch"},
+         {"epoch", m_epoch + 1},
+         {"steps", m_epoch_steps},
+         {"global_step", m_global_step},
+         {"loss", m_epoch_loss / std::max<int64_t>(m_epoch_steps, 1)},
+         {"mi_estimate", mean_mi},
+         {"capacity", capacity},
+         {"capacity_per_dim", m_config.channel.capacity_per_dim()},
+         {"kl_bound", capacity - mean_mi},
+         {"log_batch", log_b},
+         {"bound", bound_label(m_config.bound)},
+         {"seconds", m_epoch_seconds},
+         {"wall_seconds", std::chrono::duration<double>(Clock::now() - m_epoch_mark).count()},
+         {"images_per_second", m_epoch_images / std::max(m_epoch_seconds, 1e-9)}},
+        hooks);
+    m_epoch_mark = Clock::now();
     m_next_batch = 0;
     m_epoch_loss = m_epoch_mi = m_epoch_seconds = 0;
     m_epoch_steps = m_epoch_images = 0;

@@ -163,6 +163,9 @@ class DimTrainer {
   std::vector<nlohmann::json> m_log;
   std::string m_resume_note;
   int64_t m_epoch = 0, m_next_batch = 0, m_global_step = 0, m_last_eval_epoch = 0;
+  // When this process last wrote an epoch line (or started running): an epoch line's
+  // wall_seconds is the time since, so it counts the previous epoch's checkpoint and evaluation.
+  std::chrono::steady_clock::time_point m_epoch_mark;
   // Sums over the current epoch's steps so far (kept in checkpoints).
   double m_epoch_loss = 0, m_epoch_mi = 0, m_epoch_seconds = 0;
   int64_t m_epoch_steps = 0, m_epoch_images = 0;

@@ -4,6 +4,7 @@
 // resume, and the stop on a non-finite loss.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -255,10 +256,16 @@ TEST_CASE("training matches the embedding to the Gaussian prior on the synthetic
   c.epochs = 8;
   c.eval_every = 1;
   DimTrainer t(c, fresh_dir("ssl_test_dm"));
-  std::vector<double> hz;
+  std::vector<double> hz, eval_seconds;
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point epoch_logged;
   TrainHooks hooks;
   hooks.on_log = [&](const nlohmann::json& l) {
-    if (l["type"] == "eval") hz.push_back(l.at("henze_zirkler_pvalue").get<double>());
+    if (l["type"] == "eval") {
+      hz.push_back(l.at("henze_zirkler_pvalue").get<double>());
+      // From the epoch line before (then the checkpoint and this evaluation) to this line.
+      eval_seconds.push_back(std::chrono::duration<double>(Clock::now() - epoch_logged).count());
+    }
     if (l["type"] == "epoch") {
       // The certificate's pieces: C = d * (-log p) for the variance-preserving channel, and
       // the KL bound C - I_hat.
@@ -267,6 +274,12 @@ TEST_CASE("training matches the embedding to the Gaussian prior on the synthetic
             doctest::Approx(l["capacity"].get<double>() - l["mi_estimate"].get<double>())
                 .epsilon(1e-12));
       CHECK(l["mi_estimate"].get<double>() <= std::log(128.0));  // InfoNCE <= log B
+      // wall_seconds spans the steps, and from the second epoch on the evaluation before them.
+      const double steps = l["seconds"].get<double>(), wall = l["wall_seconds"].get<double>();
+      CHECK(wall >= steps);
+      // (eval_seconds starts a few microseconds before the trainer's mark: hence the 1 ms.)
+      if (l["epoch"].get<int>() > 1) CHECK(wall - steps >= eval_seconds.back() - 1e-3);
+      epoch_logged = Clock::now();
     }
   };
   CHECK(t.run(hooks) == RunOutcome::finished);
