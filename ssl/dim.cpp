@@ -391,7 +391,7 @@ RunOutcome DimTrainer::run(const TrainHooks& hooks) {
       "channel: {}; capacity {:.4f} nats ({:.4f} per dimension); certificate reference {}",
       m_config.channel.describe(), capacity, m_config.channel.capacity_per_dim(),
       m_config.channel.reference()));
-  if (!m_resume_note.empty()) note(m_resume_note);
+  for (const std::string& n : m_resume_notes) note(n);
   if (m_config.bound == BoundKind::infonce && log_b <= capacity)
     note(
         fmt::format("warning: InfoNCE cannot exceed log B = {:.3f} nats, which is not above the "
@@ -582,6 +582,11 @@ void DimTrainer::save_checkpoint() {
   save_safetensors(path("checkpoint/checkpoint.safetensors"), tensors,
                    {{"nidim_state", state.dump()}});
   write_file_atomic(path("checkpoint/state.json"), state.dump(2) + "\n");
+  // The convolution algorithms cuDNN's timing chose: a resumed run adopts them (load_checkpoint)
+  // and rounds as this one did.
+  if (m_device.is_cuda())
+    write_file_atomic(path("checkpoint/cudnn_algorithms.txt"),
+                      conv_algorithms_cuda(m_device.index));
 }
 
 void DimTrainer::load_checkpoint() {
@@ -617,10 +622,22 @@ void DimTrainer::load_checkpoint() {
     NIDIM_FAIL("{}: {}", file, e.what());
   }
   if (state.value("threads", 0) != num_threads())
-    m_resume_note = fmt::format(
+    m_resume_notes.push_back(fmt::format(
         "note: the checkpoint was written with {} threads, this run has {}: it continues "
         "correctly but not bit for bit",
-        state.value("threads", 0), num_threads());
+        state.value("threads", 0), num_threads()));
+  const std::string algorithms = path("checkpoint/cudnn_algorithms.txt");
+  if (m_device.is_cuda() && file_exists(algorithms)) {
+    const std::vector<uint8_t> bytes = read_file(algorithms);
+    std::string why;
+    if (set_conv_algorithms_cuda(std::string(bytes.begin(), bytes.end()), m_device.index, &why) ==
+            0 &&
+        !why.empty())
+      m_resume_notes.push_back(fmt::format(
+          "note: {}: not used ({}): cuDNN may choose other convolution algorithms, and the run "
+          "continues correctly but not bit for bit",
+          algorithms, why));
+  }
   // The log so far, without lines the checkpoint does not cover (written after it by a run that
   // then stopped): they will be written again.
   m_log.clear();

@@ -161,7 +161,7 @@ class DimTrainer {
   Generator m_noise;
   MiBound m_bound;
   std::vector<nlohmann::json> m_log;
-  std::string m_resume_note;
+  std::vector<std::string> m_resume_notes;  // said once the run starts
   int64_t m_epoch = 0, m_next_batch = 0, m_global_step = 0, m_last_eval_epoch = 0;
   // When this process last wrote an epoch line (or started running): an epoch line's
   // wall_seconds is the time since, so it counts the previous epoch's checkpoint and evaluation.

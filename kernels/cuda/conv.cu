@@ -7,7 +7,9 @@
 // cudnnFind*AlgorithmEx times the candidates on the call's own buffers with a workspace of at
 // most conv_workspace_limit_cuda() bytes (256 MiB by default), and the fastest deterministic one
 // that fits is kept (the fastest of any kind when none is deterministic); with NIDIM_CUDNN_FIND=0
-// cuDNN's heuristics choose instead (no timing runs: quicker first step). Workspaces come from
+// cuDNN's heuristics choose instead (no timing runs: quicker first step). The timing can choose
+// differently in another process, with other rounding: conv_algorithms_cuda() writes the choices
+// out and set_conv_algorithms_cuda() adopts them (train_dim's checkpoints). Workspaces come from
 // the caching allocator. Math: CUDNN_FMA_MATH for float32 unless TF32 is on (then
 // CUDNN_TENSOR_OP_MATH): cuDNN would otherwise use TF32 tensor cores by default on Hopper.
 // Bias: cudnnAddTensor forward; backward, db[o] = sum over n and the pixels of dy[n, o], by our
@@ -23,8 +25,10 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <tuple>
 
+#include "core/cuda_runtime.h"
 #include "core/error.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/kernels_cuda.h"
@@ -241,7 +245,66 @@ Choice choose(ConvPass pass, const Conv2dShape& s, ConvDescriptors<T>& d, const 
   return c;
 }
 
+// The header line of conv_algorithms_cuda(): format, cuDNN's version, the device's name.
+std::string algorithms_header(int device) {
+  return fmt::format("nidim cudnn algorithms 1, cudnn {}, device {}", cudnnGetVersion(),
+                     cuda_device_name(device));
+}
+
 }  // namespace
+
+std::string conv_algorithms_cuda(int device) {
+  std::string text = algorithms_header(device) + "\n";
+  AlgoCache& cache = algo_cache();
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  for (const auto& [k, c] : cache.choices) {
+    if (std::get<0>(k) != device) continue;
+    // pass, dtype bytes, N C H W O KH KW, stride, padding, TF32 -> algorithm, workspace, math
+    text += fmt::format("{} {} {} {} {} {} {} {} {} {} {} {} {} {} {}\n", std::get<1>(k),
+                        std::get<2>(k), std::get<3>(k), std::get<4>(k), std::get<5>(k),
+                        std::get<6>(k), std::get<7>(k), std::get<8>(k), std::get<9>(k),
+                        std::get<10>(k), std::get<11>(k), std::get<12>(k) ? 1 : 0, c.algo,
+                        c.workspace, static_cast<int>(c.math));
+  }
+  return text;
+}
+
+int64_t set_conv_algorithms_cuda(const std::string& text, int device, std::string* why) {
+  std::istringstream in(text);
+  std::string header;
+  std::getline(in, header);
+  if (header != algorithms_header(device)) {
+    if (why)
+      *why = fmt::format("written for '{}', this is '{}'", header, algorithms_header(device));
+    return 0;
+  }
+  std::map<ConvKey, Choice> read;
+  int line_number = 1;
+  for (std::string line; std::getline(in, line);) {
+    ++line_number;
+    if (line.empty()) continue;
+    std::istringstream f(line);
+    int pass = 0, bytes = 0, tf32 = 0, math = 0;
+    int64_t n[9];
+    Choice c;
+    f >> pass >> bytes;
+    for (int64_t& v : n) f >> v;
+    f >> tf32 >> c.algo >> c.workspace >> math;
+    std::string rest;
+    if (!f || (f >> rest) || pass < 0 || pass > 2) {
+      if (why) *why = fmt::format("line {} is not a choice: '{}'", line_number, line);
+      return 0;
+    }
+    c.math = static_cast<cudnnMathType_t>(math);
+    read[ConvKey{device, pass, bytes, n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8],
+                 tf32 != 0}] = c;
+  }
+  AlgoCache& cache = algo_cache();
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  for (const auto& [k, c] : read) cache.choices[k] = c;
+  if (why) why->clear();
+  return static_cast<int64_t>(read.size());
+}
 
 template <class T>
 void conv2d_forward_cuda(T* y, const T* x, const T* w, const T* bias, const Conv2dShape& s) {

@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "core/op.h"
 #include "kernels/cpu/kernels_cpu.h"  // Broadcast4, Conv2dShape, Pool2dShape, PairwiseShape
@@ -33,6 +34,15 @@ bool tf32_cuda();
 // environment NIDIM_CUDNN_WORKSPACE_MIB).
 void set_conv_workspace_limit_cuda(size_t bytes);
 size_t conv_workspace_limit_cuda();
+// The convolution algorithms chosen so far on CUDA device `device` (conv.cu), as text: a header
+// line naming cuDNN's version and the device, then one line per choice. cuDNN's search times the
+// candidates, so two processes may choose differently and round differently; train_dim keeps this
+// text in its checkpoint, a resumed run adopts it to continue with the same bits, and
+// --cudnn-algorithms FILE gives it to a new run. Empty without CUDA.
+std::string conv_algorithms_cuda(int device);
+// Adopts choices written by conv_algorithms_cuda() for `device` when the header matches this
+// process's cuDNN version and that device; returns how many, or 0 with the reason in *why.
+int64_t set_conv_algorithms_cuda(const std::string& text, int device, std::string* why);
 
 // ---- creation and conversion (elementwise.cu) ----------------------------------------------------
 template <class T>

@@ -25,5 +25,12 @@ void set_conv_workspace_limit_cuda(size_t bytes) {
 size_t conv_workspace_limit_cuda() {
   return workspace_limit.load();
 }
+std::string conv_algorithms_cuda(int) {
+  return {};
+}
+int64_t set_conv_algorithms_cuda(const std::string&, int, std::string* why) {
+  if (why) *why = "nidim was built without CUDA";
+  return 0;
+}
 
 }  // namespace nidim

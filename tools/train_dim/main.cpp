@@ -17,8 +17,10 @@
 #include <CLI/CLI.hpp>
 
 #include "core/fpenv.h"
+#include "core/io.h"
 #include "core/parallel.h"
 #include "kernels/cpu/blas.h"
+#include "kernels/cuda/kernels_cuda.h"
 #include "ssl/dim.h"
 #include "tools/common/main.h"
 
@@ -186,6 +188,10 @@ int train_dim_main(int argc, char** argv) {
   bool tf32 = false;
   app.add_flag("--tf32", tf32,
                "CUDA: matrix products on TF32 tensor cores (faster, ~1e-3 relative precision)");
+  std::string cudnn_algorithms;
+  app.add_option("--cudnn-algorithms", cudnn_algorithms,
+                 "CUDA: adopt the convolution algorithms of an earlier run "
+                 "(RUN/checkpoint/cudnn_algorithms.txt), to repeat it bit for bit");
   app.add_option("--out", out, "run directory (default runs/train_dim-<date>-<time>)");
   app.add_option("--eval-every", c.eval_every, "epochs between evaluations (0: only at the end)")
       ->capture_default_str();
@@ -222,7 +228,7 @@ int train_dim_main(int argc, char** argv) {
     for (const char* flag :
          {"--dataset", "--prior", "--dim", "--batch", "--seed", "--critic", "--bound", "--p",
           "--sigma", "--epsilon", "--encoder", "--lr", "--critic-lr", "--out", "--threads",
-          "--keep-denormals", "--device", "--tf32"})
+          "--keep-denormals", "--device", "--tf32", "--cudnn-algorithms"})
       NIDIM_CHECK(app.count(flag) == 0,
                   "--resume takes the run's settings from {}/config.json; {} cannot be "
                   "given with it (only --epochs, --progress)",
@@ -276,6 +282,18 @@ int train_dim_main(int argc, char** argv) {
     // batches do not depend on the number of loader threads.
     if (app.count("--loader-workers") == 0 && device.rfind("cuda", 0) == 0) c.loader_workers = 4;
     c.validate();
+    if (!cudnn_algorithms.empty()) {
+      const Device dev = parse_device(c.device);
+      NIDIM_CHECK(dev.is_cuda(), "--cudnn-algorithms {}: only with --device cuda",
+                  cudnn_algorithms);
+      const std::vector<uint8_t> bytes = read_file(cudnn_algorithms);
+      std::string why;
+      const int64_t n =
+          set_conv_algorithms_cuda(std::string(bytes.begin(), bytes.end()), dev.index, &why);
+      NIDIM_CHECK(n > 0 || why.empty(), "--cudnn-algorithms {}: {}", cudnn_algorithms, why);
+      std::printf("train_dim: %lld convolution algorithms from %s\n", static_cast<long long>(n),
+                  cudnn_algorithms.c_str());
+    }
     trainer = std::make_unique<DimTrainer>(c, out.empty() ? default_out() : out);
   }
   const DimConfig& cfg = trainer->config();
