@@ -191,16 +191,29 @@ MiBound::Result MiBound::compute(Critic& critic, const Tensor& a, const Tensor& 
     return {-estimate, estimate.detach()};
   }
   // DV. The surrogate exp(lme - log_ma) has gradient (mean exp S / ma) grad lme =
-  // grad(mean exp S) / ma: MINE's bias-corrected gradient, with ma a moving average.
-  const double lme_now = lme.item();
-  if (std::isnan(m_log_ma))
-    m_log_ma = lme_now;
+  // grad(mean exp S) / ma: MINE's bias-corrected gradient, with ma a moving average. The average
+  // stays on the scores' device, in their dtype, so nothing is read back mid-step.
+  const Tensor now = lme.detach();
+  if (!m_log_ma.defined() && !std::isnan(m_log_ma_restored))
+    m_log_ma = full_like(now, m_log_ma_restored);
+  if (!m_log_ma.defined())
+    m_log_ma = now;
   else  // log((1 - a) ma + a x), computed in log space
-    m_log_ma = std::max(m_log_ma, lme_now) +
-               std::log((1 - m_ema) * std::exp(m_log_ma - std::max(m_log_ma, lme_now)) +
-                        m_ema * std::exp(lme_now - std::max(m_log_ma, lme_now)));
+    m_log_ma = logsumexp(
+        concat({reshape(m_log_ma + std::log(1 - m_ema), {1}), reshape(now + std::log(m_ema), {1})},
+               0),
+        0);
   Tensor surrogate = exp(lme - m_log_ma);
-  return {surrogate - diag, diag.detach() - lme_now};
+  return {surrogate - diag, diag.detach() - now};
+}
+
+double MiBound::log_moving_average() const {
+  return m_log_ma.defined() ? m_log_ma.item() : m_log_ma_restored;
+}
+
+void MiBound::set_log_moving_average(double v) {
+  m_log_ma = Tensor();  // made on the scores' device at the next step
+  m_log_ma_restored = v;
 }
 
 }  // namespace nidim

@@ -86,8 +86,7 @@ Tensor infonce_from_scores(const Tensor& S);
 // One bound with its state (DV's moving average). compute() returns the loss to minimize (its
 // gradient is the bound's, corrected for DV) and the bound's value, in nats, as a one-element
 // tensor outside the graph: reading it is the caller's choice (item, or item_async so that a GPU
-// step is queued whole without waiting). InfoNCE and NWJ read nothing; DV reads its
-// log-mean-exp, which its moving average needs on the host.
+// step is queued whole without waiting). No bound reads anything back itself.
 class MiBound {
  public:
   explicit MiBound(BoundKind kind, double dv_ema = 0.01) : m_kind(kind), m_ema(dv_ema) {}
@@ -97,14 +96,16 @@ class MiBound {
   };
   Result compute(Critic& critic, const Tensor& a, const Tensor& b);
   BoundKind kind() const { return m_kind; }
-  // DV's moving average of mean exp S, in log space (NaN before the first step).
-  double log_moving_average() const { return m_log_ma; }
-  void set_log_moving_average(double v) { m_log_ma = v; }
+  // DV's moving average of mean exp S, in log space (NaN before the first step). Reading it waits
+  // for the device (checkpoints only).
+  double log_moving_average() const;
+  void set_log_moving_average(double v);
 
  private:
   BoundKind m_kind;
   double m_ema;
-  double m_log_ma = std::numeric_limits<double>::quiet_NaN();
+  Tensor m_log_ma;  // one element on the scores' device, outside the graph; undefined at first
+  double m_log_ma_restored = std::numeric_limits<double>::quiet_NaN();  // from a checkpoint
 };
 
 }  // namespace nidim

@@ -290,55 +290,62 @@ TEST_CASE("training matches the embedding to the Gaussian prior on the synthetic
   CHECK(hz.back() > 0.05);
 }
 
+// With InfoNCE, and with DV, whose moving average lives on the device and goes into the checkpoint.
 TEST_CASE("a run stopped and resumed ends with the same weights, bit for bit") {
-  DimConfig c = synthetic_config("resume");
-  c.epochs = 2;
-  c.eval_every = 0;
-  c.quick_metrics = false;
-  {
-    DimTrainer whole(c, fresh_dir("ssl_test_whole"));
-    CHECK(whole.run({}) == RunOutcome::finished);
+  for (BoundKind bound : {BoundKind::infonce, BoundKind::dv}) {
+    CAPTURE(bound_label(bound));
+    const std::string whole_dir = std::string("ssl_test_whole_") + bound_label(bound);
+    const std::string parts_dir = std::string("ssl_test_parts_") + bound_label(bound);
+    DimConfig c = synthetic_config("resume");
+    c.bound = bound;
+    c.epochs = 2;
+    c.eval_every = 0;
+    c.quick_metrics = false;
+    {
+      DimTrainer whole(c, fresh_dir(whole_dir));
+      CHECK(whole.run({}) == RunOutcome::finished);
+    }
+    {
+      // Stop after 9 steps of the first epoch (a Ctrl-C), then resume twice more: once stopping
+      // again in the second epoch, once to the end.
+      std::atomic<bool> stop{false};
+      TrainHooks hooks;
+      int steps = 0;
+      hooks.stop = &stop;
+      hooks.on_step = [&](const StepInfo&) { stop = ++steps == 9; };
+      DimTrainer part(c, fresh_dir(parts_dir));
+      CHECK(part.run(hooks) == RunOutcome::interrupted);
+      CHECK(part.epoch() == 0);
+      // Step k is reported once step k+1 is queued (DimTrainer::run reads losses one step late), so
+      // the stop set while reporting step 9 takes effect after step 10, which is saved too.
+      CHECK(part.next_batch() == 10);
+    }
+    {
+      std::atomic<bool> stop{false};
+      TrainHooks hooks;
+      hooks.stop = &stop;
+      hooks.on_step = [&](const StepInfo& s) { stop = s.epoch == 2 && s.step == 5; };
+      auto again = DimTrainer::resume(parts_dir);
+      CHECK(again->run(hooks) == RunOutcome::interrupted);
+    }
+    auto last = DimTrainer::resume(parts_dir);
+    CHECK(last->run({}) == RunOutcome::finished);
+    const NamedTensors a = load_safetensors(whole_dir + "/model.safetensors");
+    const NamedTensors b = load_safetensors(parts_dir + "/model.safetensors");
+    REQUIRE(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      CAPTURE(a[i].first);
+      CHECK(a[i].first == b[i].first);
+      REQUIRE(a[i].second.nbytes() == b[i].second.nbytes());
+      CHECK(std::memcmp(a[i].second.raw(), b[i].second.raw(), a[i].second.nbytes()) == 0);
+    }
+    // The log covers each epoch once.
+    std::ifstream log(parts_dir + "/log.jsonl");
+    int epoch_lines = 0;
+    for (std::string line; std::getline(log, line);)
+      epoch_lines += nlohmann::json::parse(line)["type"] == "epoch";
+    CHECK(epoch_lines == 2);
   }
-  {
-    // Stop after 9 steps of the first epoch (a Ctrl-C), then resume twice more: once stopping
-    // again in the second epoch, once to the end.
-    std::atomic<bool> stop{false};
-    TrainHooks hooks;
-    int steps = 0;
-    hooks.stop = &stop;
-    hooks.on_step = [&](const StepInfo&) { stop = ++steps == 9; };
-    DimTrainer part(c, fresh_dir("ssl_test_parts"));
-    CHECK(part.run(hooks) == RunOutcome::interrupted);
-    CHECK(part.epoch() == 0);
-    // Step k is reported once step k+1 is queued (DimTrainer::run reads losses one step late), so
-    // the stop set while reporting step 9 takes effect after step 10, which is saved too.
-    CHECK(part.next_batch() == 10);
-  }
-  {
-    std::atomic<bool> stop{false};
-    TrainHooks hooks;
-    hooks.stop = &stop;
-    hooks.on_step = [&](const StepInfo& s) { stop = s.epoch == 2 && s.step == 5; };
-    auto again = DimTrainer::resume("ssl_test_parts");
-    CHECK(again->run(hooks) == RunOutcome::interrupted);
-  }
-  auto last = DimTrainer::resume("ssl_test_parts");
-  CHECK(last->run({}) == RunOutcome::finished);
-  const NamedTensors a = load_safetensors("ssl_test_whole/model.safetensors");
-  const NamedTensors b = load_safetensors("ssl_test_parts/model.safetensors");
-  REQUIRE(a.size() == b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    CAPTURE(a[i].first);
-    CHECK(a[i].first == b[i].first);
-    REQUIRE(a[i].second.nbytes() == b[i].second.nbytes());
-    CHECK(std::memcmp(a[i].second.raw(), b[i].second.raw(), a[i].second.nbytes()) == 0);
-  }
-  // The log covers each epoch once.
-  std::ifstream log("ssl_test_parts/log.jsonl");
-  int epoch_lines = 0;
-  for (std::string line; std::getline(log, line);)
-    epoch_lines += nlohmann::json::parse(line)["type"] == "epoch";
-  CHECK(epoch_lines == 2);
 }
 
 TEST_CASE("a non-finite loss stops the run, names the step and keeps the last good checkpoint") {
