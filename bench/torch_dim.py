@@ -235,6 +235,28 @@ def peak_rss_mib():
 # ---------------------------------------------------------------------------------------------
 # step mode
 
+def run_back_to_back(model, opts, args, device):
+    """ms per step of args.steps steps queued back to back on a CUDA device."""
+    batches = []
+    for _ in range(args.steps):
+        x = torch.rand(args.batch, 1, 28, 28)
+        batches.append((x, x + AUGMENT_SIGMA * torch.randn_like(x)))
+    t0 = time.perf_counter()
+    previous = None
+    for x, x2 in batches:
+        loss = queue_step(model, opts, x.to(device), x2.to(device), args.prior, args.p)
+        host = loss.detach().to("cpu", non_blocking=True)
+        done = torch.cuda.Event()
+        done.record()
+        if previous is not None:
+            previous[1].synchronize()
+            float(previous[0])
+        previous = (host, done)
+    torch.cuda.synchronize(device)
+    float(previous[0])
+    return (time.perf_counter() - t0) * 1000.0 / args.steps
+
+
 def run_step(args):
     setup_runtime(args.threads, args.flush_denormal)
     torch.manual_seed(args.seed)
@@ -265,30 +287,11 @@ def run_step(args):
             step_ms.append(t)
     mean = sum(step_ms) / len(step_ms)
     peak_device = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else 0.0
-    # The same number of steps back to back, as dim_step's ms_per_step_pipelined: each step's loss
-    # is copied to pinned memory without blocking and read after the next step is queued, and the
-    # device is waited for once, at the end.
-    batches = []
-    for _ in range(args.steps):
-        x = torch.rand(args.batch, 1, 28, 28)
-        batches.append((x, x + AUGMENT_SIGMA * torch.randn_like(x)))
-    t0 = time.perf_counter()
-    previous = None
-    for x, x2 in batches:
-        loss = queue_step(model, opts, x.to(device), x2.to(device), args.prior, args.p)
-        host = loss.detach().to("cpu", non_blocking=cuda)
-        done = torch.cuda.Event() if cuda else None
-        if done is not None:
-            done.record()
-        if previous is not None:
-            if previous[1] is not None:
-                previous[1].synchronize()
-            mi = -float(previous[0])
-        previous = (host, done)
-    if cuda:
-        torch.cuda.synchronize(device)
-    mi = -float(previous[0])
-    pipelined = (time.perf_counter() - t0) * 1000.0 / args.steps
+    # On a GPU, the same number of steps back to back, as dim_step's ms_per_step_pipelined: each
+    # step's loss is copied to pinned memory without blocking and read after the next step is
+    # queued, and the device is waited for once, at the end. On the CPU, the step time itself.
+    pipelined = mean if not cuda else run_back_to_back(model, opts, args, device)
+
     out = {"impl": "pytorch", "device": str(device), "peak_device_mib": peak_device,
            "batch": args.batch, "critic": args.critic, "prior": args.prior, "tf32": args.tf32,
            "threads": torch.get_num_threads(), "ms_per_step": mean, "step_ms": step_ms,
