@@ -8,7 +8,9 @@
 #pragma once
 
 #include <cmath>
+#include <type_traits>
 
+#include "core/error.h"
 #include "core/hostdevice.h"
 #include "core/op.h"
 
@@ -177,13 +179,42 @@ NIDIM_HD inline T binary_backward_b(T dc, T a, T b) {
     static_assert(OP == Op::add, "not a binary element-wise op");
 }
 
-// The element-wise ops of core/op.h that have a pair of templates above, for the backends'
-// switches from a runtime Op to these templates (one switch per call, not per element).
-#define NIDIM_UNARY_CASES(MACRO)                                                                 \
-  MACRO(neg)                                                                                     \
-  MACRO(exp)                                                                                     \
-  MACRO(log) MACRO(sqrt) MACRO(pow) MACRO(abs) MACRO(tanh) MACRO(sigmoid) MACRO(erf) MACRO(relu) \
+// The element-wise ops of core/op.h that have a pair of templates above.
+#define NIDIM_UNARY_CASES(MACRO)                                                      \
+  MACRO(neg)                                                                          \
+  MACRO(exp)                                                                          \
+  MACRO(log)                                                                          \
+  MACRO(sqrt) MACRO(pow) MACRO(abs) MACRO(tanh) MACRO(sigmoid) MACRO(erf) MACRO(relu) \
       MACRO(leaky_relu)
 #define NIDIM_BINARY_CASES(MACRO) MACRO(add) MACRO(sub) MACRO(mul) MACRO(div)
+
+// The one switch from a runtime Op to the compile-time one that the element loops and kernels are
+// templates over: f(std::integral_constant<Op, op>{}), once per call, not per element. `who`
+// names the caller in the error for an op outside the list.
+template <class F>
+void with_unary_op(Op op, const char* who, F&& f) {
+  switch (op) {
+#define NIDIM_CASE(name) \
+  case Op::name:         \
+    return f(std::integral_constant<Op, Op::name>{});
+    NIDIM_UNARY_CASES(NIDIM_CASE)
+#undef NIDIM_CASE
+    default:
+      NIDIM_FAIL("{}: {} is not a unary op", who, op_name(op));
+  }
+}
+
+template <class F>
+void with_binary_op(Op op, const char* who, F&& f) {
+  switch (op) {
+#define NIDIM_CASE(name) \
+  case Op::name:         \
+    return f(std::integral_constant<Op, Op::name>{});
+    NIDIM_BINARY_CASES(NIDIM_CASE)
+#undef NIDIM_CASE
+    default:
+      NIDIM_FAIL("{}: {} is not a binary op", who, op_name(op));
+  }
+}
 
 }  // namespace nidim

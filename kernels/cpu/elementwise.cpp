@@ -85,32 +85,16 @@ void unary_backward_loop(T* dx, const T* dy, const T* x, const T* y, int64_t n, 
 
 }  // namespace
 
-// The switches below turn the runtime op into a compile-time one, once per call (the op lists:
-// kernels/math.h).
 template <class T>
 void unary_forward_cpu(Op op, T* y, const T* x, int64_t n, T a) {
-  switch (op) {
-#define NIDIM_CASE(name) \
-  case Op::name:         \
-    return unary_forward_loop<Op::name>(y, x, n, a);
-    NIDIM_UNARY_CASES(NIDIM_CASE)
-#undef NIDIM_CASE
-    default:
-      NIDIM_FAIL("unary_forward_cpu: {} is not a unary op", op_name(op));
-  }
+  with_unary_op(op, "unary_forward_cpu",
+                [&](auto o) { unary_forward_loop<decltype(o)::value>(y, x, n, a); });
 }
 
 template <class T>
 void unary_backward_cpu(Op op, T* dx, const T* dy, const T* x, const T* y, int64_t n, T a) {
-  switch (op) {
-#define NIDIM_CASE(name) \
-  case Op::name:         \
-    return unary_backward_loop<Op::name>(dx, dy, x, y, n, a);
-    NIDIM_UNARY_CASES(NIDIM_CASE)
-#undef NIDIM_CASE
-    default:
-      NIDIM_FAIL("unary_backward_cpu: {} is not a unary op", op_name(op));
-  }
+  with_unary_op(op, "unary_backward_cpu",
+                [&](auto o) { unary_backward_loop<decltype(o)::value>(dx, dy, x, y, n, a); });
 }
 
 // ---- binary with broadcasting --------------------------------------------------------------------
@@ -247,29 +231,15 @@ void binary_backward_loop(T* da, T* db, const T* dc, const T* a, const T* b, con
 
 template <class T>
 void binary_forward_cpu(Op op, T* c, const T* a, const T* b, const Broadcast4& s) {
-  switch (op) {
-#define NIDIM_CASE(name) \
-  case Op::name:         \
-    return binary_forward_loop<Op::name>(c, a, b, s);
-    NIDIM_BINARY_CASES(NIDIM_CASE)
-#undef NIDIM_CASE
-    default:
-      NIDIM_FAIL("binary_forward_cpu: {} is not a binary op", op_name(op));
-  }
+  with_binary_op(op, "binary_forward_cpu",
+                 [&](auto o) { binary_forward_loop<decltype(o)::value>(c, a, b, s); });
 }
 
 template <class T>
 void binary_backward_cpu(Op op, T* da, T* db, const T* dc, const T* a, const T* b,
                          const Broadcast4& s) {
-  switch (op) {
-#define NIDIM_CASE(name) \
-  case Op::name:         \
-    return binary_backward_loop<Op::name>(da, db, dc, a, b, s);
-    NIDIM_BINARY_CASES(NIDIM_CASE)
-#undef NIDIM_CASE
-    default:
-      NIDIM_FAIL("binary_backward_cpu: {} is not a binary op", op_name(op));
-  }
+  with_binary_op(op, "binary_backward_cpu",
+                 [&](auto o) { binary_backward_loop<decltype(o)::value>(da, db, dc, a, b, s); });
 }
 
 #define NIDIM_INSTANTIATE(T)                                                             \

@@ -307,65 +307,36 @@ void cast_cuda(TO* y, const TI* x, int64_t n) {
   elementwise_cast_kernel<<<grid_for(n), block_threads, 0, current_stream()>>>(y, x, n);
 }
 
-// The switches below turn the runtime op into a compile-time one, once per call (the op lists:
-// kernels/math.h).
+// with_unary_op / with_binary_op (kernels/math.h) turn the runtime op into a compile-time one.
 template <class T>
 void unary_forward_cuda(Op op, T* y, const T* x, int64_t n, T a) {
   cudaStream_t stream = current_stream();
-  switch (op) {
-#define NIDIM_CASE(name)                                         \
-  case Op::name:                                                 \
-    elementwise_unary_forward_kernel<Op::name>                   \
-        <<<grid_for(n), block_threads, 0, stream>>>(y, x, n, a); \
-    return;
-    NIDIM_UNARY_CASES(NIDIM_CASE)
-#undef NIDIM_CASE
-    default:
-      NIDIM_FAIL("unary_forward_cuda: {} is not a unary op", op_name(op));
-  }
+  with_unary_op(op, "unary_forward_cuda", [&](auto o) {
+    elementwise_unary_forward_kernel<decltype(o)::value>
+        <<<grid_for(n), block_threads, 0, stream>>>(y, x, n, a);
+  });
 }
 
 template <class T>
 void unary_backward_cuda(Op op, T* dx, const T* dy, const T* x, const T* y, int64_t n, T a) {
   cudaStream_t stream = current_stream();
-  switch (op) {
-#define NIDIM_CASE(name)                                                 \
-  case Op::name:                                                         \
-    elementwise_unary_backward_kernel<Op::name>                          \
-        <<<grid_for(n), block_threads, 0, stream>>>(dx, dy, x, y, n, a); \
-    return;
-    NIDIM_UNARY_CASES(NIDIM_CASE)
-#undef NIDIM_CASE
-    default:
-      NIDIM_FAIL("unary_backward_cuda: {} is not a unary op", op_name(op));
-  }
+  with_unary_op(op, "unary_backward_cuda", [&](auto o) {
+    elementwise_unary_backward_kernel<decltype(o)::value>
+        <<<grid_for(n), block_threads, 0, stream>>>(dx, dy, x, y, n, a);
+  });
 }
 
 template <class T>
 void binary_forward_cuda(Op op, T* c, const T* a, const T* b, const Broadcast4& s) {
-  switch (op) {
-#define NIDIM_CASE(name) \
-  case Op::name:         \
-    return binary_forward<Op::name>(c, a, b, s);
-    NIDIM_BINARY_CASES(NIDIM_CASE)
-#undef NIDIM_CASE
-    default:
-      NIDIM_FAIL("binary_forward_cuda: {} is not a binary op", op_name(op));
-  }
+  with_binary_op(op, "binary_forward_cuda",
+                 [&](auto o) { binary_forward<decltype(o)::value>(c, a, b, s); });
 }
 
 template <class T>
 void binary_backward_cuda(Op op, T* da, T* db, const T* dc, const T* a, const T* b,
                           const Broadcast4& s) {
-  switch (op) {
-#define NIDIM_CASE(name) \
-  case Op::name:         \
-    return binary_backward<Op::name>(da, db, dc, a, b, s);
-    NIDIM_BINARY_CASES(NIDIM_CASE)
-#undef NIDIM_CASE
-    default:
-      NIDIM_FAIL("binary_backward_cuda: {} is not a binary op", op_name(op));
-  }
+  with_binary_op(op, "binary_backward_cuda",
+                 [&](auto o) { binary_backward<decltype(o)::value>(da, db, dc, a, b, s); });
 }
 
 #define NIDIM_INSTANTIATE(T)                                                              \
