@@ -116,7 +116,7 @@ json DimConfig::to_json() const {
             {"p", channel.p()}}},
           {"uniform_squash", channel.squash == UniformSquash::phi ? "phi" : "sigmoid"},
           {"capacity_per_dim", channel.capacity_per_dim()},
-          {"capacity", channel.capacity_per_dim() * static_cast<double>(dim)},
+          {"capacity", capacity()},
           {"certificate_reference", channel.reference()},
           {"critic", critic},
           {"critic_hidden", critic_hidden},
@@ -362,7 +362,7 @@ void DimTrainer::finish_step(const PendingStep& p, const TrainHooks& hooks,
   m_epoch_steps += 1;
   m_epoch_images += p.images;
   if (!hooks.on_step) return;
-  const double capacity = m_config.channel.capacity_per_dim() * static_cast<double>(m_config.dim);
+  const double capacity = m_config.capacity();
   const int64_t steps_per_epoch = m_loader->batches_per_epoch();
   StepInfo s;
   s.epoch = m_epoch + 1;
@@ -382,7 +382,7 @@ void DimTrainer::finish_step(const PendingStep& p, const TrainHooks& hooks,
 }
 
 RunOutcome DimTrainer::run(const TrainHooks& hooks) {
-  const double capacity = m_config.channel.capacity_per_dim() * static_cast<double>(m_config.dim);
+  const double capacity = m_config.capacity();
   const double log_b = std::log(static_cast<double>(m_config.batch));
   auto note = [&](const std::string& s) {
     if (hooks.on_note) hooks.on_note(s);

@@ -74,6 +74,8 @@ struct DimConfig {
   int64_t metric_subsample = 64;
 
   void validate() const;  // throws naming the flag
+  // C = d * C_1, the channel's capacity for the whole embedding, in nats (METHOD.md §3, §4).
+  double capacity() const { return channel.capacity_per_dim() * static_cast<double>(dim); }
   nlohmann::json to_json() const;
   static DimConfig from_json(const nlohmann::json& j);
 };
