@@ -42,20 +42,32 @@ int main(int argc, char** argv) try {
       NIDIM_CHECK(i + 1 < argc, "{}: missing value", a);
       return argv[++i];
     };
+    auto number = [&](int64_t least) -> int64_t {
+      const std::string v = value();
+      size_t used = 0;
+      int64_t n = least - 1;
+      try {
+        n = std::stoll(v, &used);
+      } catch (const std::exception&) {
+      }
+      NIDIM_CHECK(used == v.size() && n >= least, "{}: expected a whole number >= {}, got '{}'", a,
+                  least, v);
+      return n;
+    };
     if (a == "--batch")
-      c.batch = std::stoll(value());
+      c.batch = number(1);
     else if (a == "--critic")
       c.critic = value();
     else if (a == "--steps")
-      steps = std::stoll(value());
+      steps = number(1);
     else if (a == "--warmup")
-      warmup = std::stoll(value());
+      warmup = number(0);
     else if (a == "--prior")
       c.channel.prior = parse_prior_name(value());
     else if (a == "--threads")
-      c.threads = std::stoi(value());
+      c.threads = static_cast<int>(number(0));
     else if (a == "--tile-rows")
-      c.tile_rows = std::stoll(value());
+      c.tile_rows = number(0);
     else if (a == "--json")
       as_json = true;
     else if (a == "--device")
