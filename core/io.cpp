@@ -2,12 +2,15 @@
 #include "core/io.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
@@ -15,6 +18,9 @@
 namespace nidim {
 
 std::vector<uint8_t> read_file(const std::string& path) {
+  struct stat st;
+  NIDIM_CHECK(::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode),
+              "{}: is a directory, expected a file", path);
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   NIDIM_CHECK(in, "{}: cannot open: {}", path, std::strerror(errno));
   const std::streamsize size = in.tellg();
@@ -67,6 +73,71 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
 bool file_exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string claim_new_directory(const std::string& base) {
+  NIDIM_CHECK(!base.empty(), "claim_new_directory: empty name");
+  const std::filesystem::path parent = std::filesystem::path(base).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) NIDIM_FAIL("{}: cannot create the directory: {}", parent.string(), ec.message());
+  }
+  for (int i = 1; i < 100000; ++i) {
+    const std::string name = i == 1 ? base : base + "-" + std::to_string(i);
+    if (::mkdir(name.c_str(), 0777) == 0) return name;
+    if (errno != EEXIST)
+      NIDIM_FAIL("{}: cannot create the directory: {}", name, std::strerror(errno));
+  }
+  NIDIM_FAIL("{}: 100000 directories of that name exist already", base);
+}
+
+DirectoryLock::DirectoryLock(const std::string& dir) {
+  const std::string file = dir + "/.lock";
+  m_fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  NIDIM_CHECK(m_fd >= 0, "{}: cannot create: {}", file, std::strerror(errno));
+  if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(m_fd);
+    m_fd = -1;
+    NIDIM_CHECK(err != EWOULDBLOCK, "{}: in use by another process (it holds {})", dir, file);
+    NIDIM_FAIL("{}: cannot lock: {}", file, std::strerror(err));
+  }
+}
+
+DirectoryLock::~DirectoryLock() {
+  if (m_fd >= 0) ::close(m_fd);  // closing drops the lock
+}
+
+DirectoryLock::DirectoryLock(DirectoryLock&& other) noexcept : m_fd(other.m_fd) {
+  other.m_fd = -1;
+}
+
+DirectoryLock& DirectoryLock::operator=(DirectoryLock&& other) noexcept {
+  if (this != &other) {
+    if (m_fd >= 0) ::close(m_fd);
+    m_fd = other.m_fd;
+    other.m_fd = -1;
+  }
+  return *this;
+}
+
+int64_t remove_stale_temporaries(const std::string& dir) {
+  std::error_code ec;
+  int64_t removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (!entry.is_regular_file(ec)) continue;
+    const std::string name = entry.path().filename().string();
+    const size_t at = name.rfind(".tmp.");
+    if (at == std::string::npos || at == 0 || at + 5 == name.size() || name.size() - at - 5 > 9 ||
+        name.find_first_not_of("0123456789", at + 5) != std::string::npos)
+      continue;
+    // Only a dead writer's: another program (eval_dm writing its report here) may be mid-write.
+    const pid_t writer = static_cast<pid_t>(std::stol(name.substr(at + 5)));
+    if (writer > 0 && (::kill(writer, 0) == 0 || errno == EPERM)) continue;
+    if (std::filesystem::remove(entry.path(), ec)) removed += 1;
+  }
+  return removed;
 }
 
 }  // namespace nidim

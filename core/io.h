@@ -3,6 +3,10 @@
 // write_file_atomic writes to "<path>.tmp.<pid>" in the same folder, flushes it to disk and
 // renames it over `path`, so a reader (or a run killed mid-write) sees either the old file or
 // the new one, never a torn one. Errors name the path and the system's reason.
+//
+// A run directory that one process works in: claim_new_directory makes a fresh one without a
+// race between processes, DirectoryLock keeps a second process out while the first works in it,
+// and remove_stale_temporaries clears what a killed writer left (call it under the lock).
 #pragma once
 
 #include <cstdint>
@@ -17,5 +21,29 @@ std::vector<uint8_t> read_file(const std::string& path);
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write);
 void write_file_atomic(const std::string& path, const std::string& contents);
 bool file_exists(const std::string& path);
+
+// Creates `base` (its missing parents too), or if it exists already the first of base-2, base-3,
+// ... that does not; mkdir(2) decides, so two processes never get the same one. Returns it.
+std::string claim_new_directory(const std::string& base);
+
+// An exclusive lock on `dir` (flock on dir/.lock), held until destruction; the system drops it
+// when the process dies. Throws "<dir>: in use by another process" if another holds it.
+class DirectoryLock {
+ public:
+  DirectoryLock() = default;
+  explicit DirectoryLock(const std::string& dir);
+  ~DirectoryLock();
+  DirectoryLock(DirectoryLock&& other) noexcept;
+  DirectoryLock& operator=(DirectoryLock&& other) noexcept;
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+ private:
+  int m_fd = -1;
+};
+
+// Deletes the files in `dir` (not below) named like write_file_atomic's temporaries,
+// "<name>.tmp.<pid>", whose writing process no longer runs (killed mid-write); returns how many.
+int64_t remove_stale_temporaries(const std::string& dir);
 
 }  // namespace nidim

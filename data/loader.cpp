@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <system_error>
 
 #include "core/error.h"
 #include "core/random.h"
@@ -22,16 +23,26 @@ Loader::Loader(std::shared_ptr<const ImageDataset> dataset, LoaderOptions option
   NIDIM_CHECK(!(m_opt.augment && m_opt.two_views),
               "Loader: give either one-view `augment` or `two_views`, not both");
   m_window = std::max(m_opt.prefetch, m_opt.num_workers);
-  for (int i = 0; i < m_opt.num_workers; ++i) m_workers.emplace_back([this] { worker_loop(); });
+  try {
+    for (int i = 0; i < m_opt.num_workers; ++i) m_workers.emplace_back([this] { worker_loop(); });
+  } catch (const std::system_error& e) {
+    stop_workers();  // those already started (the destructor does not run for a failed constructor)
+    NIDIM_FAIL("Loader: cannot start {} worker threads: {}", m_opt.num_workers, e.what());
+  }
 }
 
 Loader::~Loader() {
+  stop_workers();
+}
+
+void Loader::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(m_mutex);
     m_stop = true;
   }
   m_work_cv.notify_all();
   for (std::thread& t : m_workers) t.join();
+  m_workers.clear();
 }
 
 int64_t Loader::batches_per_epoch() const {

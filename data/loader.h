@@ -84,6 +84,7 @@ class Loader {
   };
   Batch build(const std::vector<int64_t>& order, int64_t epoch, int64_t index) const;
   void worker_loop();
+  void stop_workers();  // asks the workers to stop and joins them
   [[noreturn]] void rethrow(std::exception_ptr error, int64_t epoch, int64_t index) const;
 
   std::shared_ptr<const ImageDataset> m_dataset;

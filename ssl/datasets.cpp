@@ -36,33 +36,26 @@ ImageDataset synthetic_quadrants(int64_t n, uint64_t seed) {
 
 std::pair<ImageDataset, ImageDataset> load_datasets(const DatasetRequest& r) {
   ImageDataset train, test;
-  try {
-    if (r.name == "mnist") {
-      const std::string dir = r.dir.empty() ? default_mnist_dir : r.dir;
-      train = load_mnist(dir, Split::train);
-      test = load_mnist(dir, Split::test);
-    } else if (r.name == "fashion-mnist") {
-      const std::string dir = r.dir.empty() ? default_fashion_mnist_dir : r.dir;
-      train = load_fashion_mnist(dir, Split::train);
-      test = load_fashion_mnist(dir, Split::test);
-    } else if (r.name == "cifar10") {
-      NIDIM_CHECK(!r.dir.empty(),
-                  "cifar10 needs --data-dir: the cifar-10-batches-bin folder of the binary "
-                  "version (https://www.cs.toronto.edu/~kriz/cifar.html; see docs/DATA.md)");
-      train = load_cifar10(r.dir, Split::train);
-      test = load_cifar10(r.dir, Split::test);
-    } else if (r.name == "synthetic") {
-      train = synthetic_quadrants(r.synthetic_train, r.synthetic_seed);
-      test = synthetic_quadrants(r.synthetic_test, r.synthetic_seed + 1);
-    } else {
-      NIDIM_FAIL("dataset '{}': expected mnist, fashion-mnist, cifar10 or synthetic", r.name);
-    }
-  } catch (const Error& e) {
-    const std::string hint =
-        r.name == "mnist" && r.dir.empty()           ? " (run scripts/get_data to download MNIST)"
-        : r.name == "fashion-mnist" && r.dir.empty() ? " (apt-get install dataset-fashion-mnist)"
-                                                     : "";
-    NIDIM_FAIL("{}{}", e.what(), hint);
+  // The loaders' errors name the file and, for a missing one, where to get it.
+  if (r.name == "mnist") {
+    const std::string dir = r.dir.empty() ? default_mnist_dir : r.dir;
+    train = load_mnist(dir, Split::train);
+    test = load_mnist(dir, Split::test);
+  } else if (r.name == "fashion-mnist") {
+    const std::string dir = r.dir.empty() ? default_fashion_mnist_dir : r.dir;
+    train = load_fashion_mnist(dir, Split::train);
+    test = load_fashion_mnist(dir, Split::test);
+  } else if (r.name == "cifar10") {
+    NIDIM_CHECK(!r.dir.empty(),
+                "cifar10 needs --data-dir: the cifar-10-batches-bin folder of the binary "
+                "version (https://www.cs.toronto.edu/~kriz/cifar.html; see docs/DATA.md)");
+    train = load_cifar10(r.dir, Split::train);
+    test = load_cifar10(r.dir, Split::test);
+  } else if (r.name == "synthetic") {
+    train = synthetic_quadrants(r.synthetic_train, r.synthetic_seed);
+    test = synthetic_quadrants(r.synthetic_test, r.synthetic_seed + 1);
+  } else {
+    NIDIM_FAIL("dataset '{}': expected mnist, fashion-mnist, cifar10 or synthetic", r.name);
   }
   NIDIM_CHECK(r.limit_train >= 0 && r.limit_test >= 0, "dataset limits must be >= 0");
   if (r.limit_train > 0 && r.limit_train < train.size()) train = train.slice(0, r.limit_train);

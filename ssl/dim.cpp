@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <system_error>
 
 #include "core/autograd.h"
 #include "core/cuda_runtime.h"
@@ -30,11 +31,37 @@ namespace {
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+// k of the kNN accuracy among the quick metrics at evaluations.
+constexpr int64_t quick_knn_neighbors = 5;
+
+// Thrown inside an evaluation when a stop is asked for (TrainHooks::stop); run() catches it.
+struct EvaluationStopped {};
+
 // Creates dir and any missing parents (mkdir -p): --out runs/x works on a fresh clone.
 void make_dir(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) NIDIM_FAIL("{}: cannot create the directory: {}", dir, ec.message());
+}
+
+// Refuses a directory a new run must not write into: one that holds a run, a file, or a folder
+// with files of its own (a new run would overwrite model.safetensors, log.jsonl, ...). A missing
+// or empty directory is fine; so is one holding only the lock of a run that never began.
+void check_new_run_dir(const std::string& dir) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(dir, ec);
+  if (!std::filesystem::exists(status)) return;
+  NIDIM_CHECK(std::filesystem::is_directory(status), "--out {}: exists and is not a directory",
+              dir);
+  NIDIM_CHECK(!file_exists(dir + "/config.json"),
+              "{}: holds a run already (config.json); resume it with --resume {} or choose "
+              "another --out",
+              dir, dir);
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    NIDIM_CHECK(entry.path().filename() == ".lock",
+                "--out {}: the directory is not empty and holds no run ({} is there); choose a "
+                "new or empty one",
+                dir, entry.path().filename().string());
 }
 
 json read_json(const std::string& path) {
@@ -68,14 +95,18 @@ void DimConfig::validate() const {
   NIDIM_CHECK(dim >= 1, "--dim must be >= 1, got {}", dim);
   NIDIM_CHECK(batch >= 2, "--batch must be >= 2 (InfoNCE contrasts pairs), got {}", batch);
   NIDIM_CHECK(epochs >= 1, "--epochs must be >= 1, got {}", epochs);
-  NIDIM_CHECK(lr > 0 && critic_lr > 0, "learning rates must be > 0, got --lr {} --critic-lr {}", lr,
-              critic_lr);
+  NIDIM_CHECK(lr > 0 && critic_lr > 0 && std::isfinite(lr) && std::isfinite(critic_lr),
+              "learning rates must be finite and > 0, got --lr {} --critic-lr {}", lr, critic_lr);
   NIDIM_CHECK(augment_sigma >= 0, "--augment-sigma must be >= 0, got {}", augment_sigma);
   NIDIM_CHECK(encoder == "convnet" || encoder == "mlp", "--encoder '{}': expected convnet or mlp",
               encoder);
   NIDIM_CHECK(critic == "mlp" || critic == "dot" || critic == "cosine" || critic == "gaussian",
               "--critic '{}': expected mlp, dot, cosine or gaussian", critic);
+  for (int64_t w : mlp_hidden)
+    NIDIM_CHECK(w >= 1 && w <= (int64_t(1) << 24),
+                "--mlp-hidden: widths must be in [1, 2^24], got {}", w);
   NIDIM_CHECK(critic_hidden >= 1, "--critic-hidden must be >= 1, got {}", critic_hidden);
+  NIDIM_CHECK(head_dim >= 0, "--head-dim must be >= 0 (0: no projection heads), got {}", head_dim);
   NIDIM_CHECK(temperature > 0, "--temperature must be > 0, got {}", temperature);
   NIDIM_CHECK(kernel_bandwidth >= 0, "--kernel-bandwidth must be >= 0, got {}", kernel_bandwidth);
   NIDIM_CHECK(critic != "gaussian" || !uniform_base(channel.prior),
@@ -83,7 +114,11 @@ void DimConfig::validate() const {
               "gaussian-based prior");
   NIDIM_CHECK(eval_every >= 0 && checkpoint_every >= 0,
               "--eval-every and --checkpoint-every must be >= 0");
-  NIDIM_CHECK(loader_workers >= 0, "--loader-workers must be >= 0, got {}", loader_workers);
+  NIDIM_CHECK(tile_rows >= 0, "--tile-rows must be >= 0 (0: automatic), got {}", tile_rows);
+  NIDIM_CHECK(threads >= 0 && threads <= max_threads,
+              "--threads must be in [0, {}] (0: one per core), got {}", max_threads, threads);
+  NIDIM_CHECK(loader_workers >= 0 && loader_workers <= max_loader_workers,
+              "--loader-workers must be in [0, {}], got {}", max_loader_workers, loader_workers);
   NIDIM_CHECK(metric_repetitions >= 1 && metric_subsample >= 8,
               "--metric-repetitions must be >= 1 and --metric-subsample >= 8");
   NIDIM_CHECK(dv_ema > 0 && dv_ema <= 1, "--dv-ema must be in (0, 1], got {}", dv_ema);
@@ -228,10 +263,10 @@ Tensor DimModel::embed(const Tensor& x) {
 
 // ---- trainer ----------------------------------------------------------------------------------------
 
-DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir)
-    : DimTrainer(config, run_dir, false) {}
+DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, bool unique_name)
+    : DimTrainer(config, run_dir, unique_name ? Start::fresh_unique : Start::fresh) {}
 
-DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, bool resuming)
+DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, Start start)
     : m_config(config),
       m_dir(run_dir),
       m_noise(config.seed, 1),
@@ -239,21 +274,30 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, bool
   m_config.validate();
   m_device = parse_device(m_config.device);
   set_tf32_cuda(m_config.tf32);
-  if (!resuming) {
-    NIDIM_CHECK(
-        !file_exists(path("config.json")),
-        "{}: holds a run already (config.json); resume it with --resume {} or choose another --out",
-        m_dir, m_dir);
+  if (start == Start::fresh) check_new_run_dir(m_dir);
+  if (start == Start::resume) {
+    m_lock = DirectoryLock(m_dir);  // before anything is read that another process may write
+    remove_stale_temporaries(m_dir);
+    if (file_exists(path("checkpoint"))) remove_stale_temporaries(path("checkpoint"));
   }
   // Before (re)starting the pool's threads, which inherit it.
   set_flush_denormals(m_config.flush_denormals);
-  set_num_threads(m_config.threads);
+  try {
+    set_num_threads(m_config.threads);
+  } catch (const std::system_error& e) {
+    NIDIM_FAIL("--threads {}: cannot start that many threads: {}", m_config.threads, e.what());
+  }
   DatasetRequest req = m_config.data;
   req.synthetic_seed = m_config.seed;
   auto [train, test] = load_datasets(req);
   NIDIM_CHECK(train.size() >= m_config.batch,
               "--batch {} is larger than the training set ({} samples)", m_config.batch,
               train.size());
+  NIDIM_CHECK(!m_config.quick_metrics || train.size() >= quick_knn_neighbors,
+              "the training set has {} samples; the quick metrics' kNN classifier needs at least "
+              "{} (or give --no-quick-metrics)",
+              train.size(), quick_knn_neighbors);
+  NIDIM_CHECK(test.size() >= 1, "the test set is empty (--limit-test {})", req.limit_test);
   m_train = std::make_shared<const ImageDataset>(std::move(train));
   m_test = std::make_shared<const ImageDataset>(std::move(test));
   Generator init(m_config.seed, 0);
@@ -278,8 +322,16 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, bool
                         : std::make_shared<const TwoViews>(
                               nullptr, noise_augment(static_cast<float>(m_config.augment_sigma)));
   m_loader = std::make_unique<Loader>(m_train, lo);
-  if (!resuming) {
-    make_dir(m_dir);
+  if (start != Start::resume) {
+    // Made only now that nothing above can fail; taken with a lock so that two processes given
+    // the same --out cannot both write a run into it (the second is refused).
+    if (start == Start::fresh_unique) {
+      m_dir = claim_new_directory(m_dir);
+    } else {
+      make_dir(m_dir);
+    }
+    m_lock = DirectoryLock(m_dir);
+    check_new_run_dir(m_dir);  // again, under the lock
     make_dir(path("checkpoint"));
     write_file_atomic(path("config.json"), m_config.to_json().dump(2) + "\n");
   }
@@ -294,10 +346,26 @@ std::unique_ptr<DimTrainer> DimTrainer::resume(const std::string& run_dir, int64
               run_dir);
   DimConfig config = DimConfig::from_json(read_json(run_dir + "/config.json"));
   if (epochs > 0) config.epochs = epochs;
-  std::unique_ptr<DimTrainer> t(new DimTrainer(config, run_dir, true));
-  t->load_checkpoint();
+  std::unique_ptr<DimTrainer> t(new DimTrainer(config, run_dir, Start::resume));
+  if (file_exists(t->path("checkpoint/checkpoint.safetensors"))) {
+    t->load_checkpoint();
+  } else {
+    // Stopped before its first checkpoint: nothing was trained that could be kept.
+    make_dir(t->path("checkpoint"));
+    t->m_resume_notes.push_back(
+        "note: no checkpoint yet (the run stopped before its first one): starting it from the "
+        "beginning");
+  }
+  const int64_t begun = t->m_epoch + (t->m_next_batch > 0 ? 1 : 0);
+  NIDIM_CHECK(begun <= t->m_config.epochs,
+              "--epochs {}: {} has trained {} epoch(s){} already; give at least {}", epochs,
+              run_dir, t->m_epoch, t->m_next_batch > 0 ? " and part of the next" : "", begun);
   if (epochs > 0) write_file_atomic(t->path("config.json"), t->m_config.to_json().dump(2) + "\n");
   return t;
+}
+
+bool DimTrainer::complete() const {
+  return m_epoch >= m_config.epochs && m_last_eval_epoch >= m_epoch;
 }
 
 std::string DimTrainer::path(const std::string& name) const {
@@ -350,10 +418,13 @@ void DimTrainer::finish_step(const PendingStep& p, const TrainHooks& hooks,
   const double loss = p.loss.get(), mi = p.estimate.get();
   // The parameters may already hold the next step's update, made from this loss: nothing is saved
   // from here on, and the checkpoint on disk predates both.
-  NIDIM_CHECK(std::isfinite(loss) && std::isfinite(mi),
-              "non-finite loss ({}) at epoch {}, step {} (global step {}); stopped without saving, "
-              "the last good checkpoint in {}/checkpoint is kept",
-              loss, m_epoch + 1, p.batch + 1, p.global_step, m_dir);
+  NIDIM_CHECK(
+      std::isfinite(loss) && std::isfinite(mi),
+      "non-finite loss ({}) at epoch {}, step {} (global step {}); stopped without saving, {}",
+      loss, m_epoch + 1, p.batch + 1, p.global_step,
+      file_exists(path("checkpoint/checkpoint.safetensors"))
+          ? fmt::format("the last good checkpoint in {}/checkpoint is kept", m_dir)
+          : std::string("before any checkpoint was written (try a smaller --lr)"));
   const auto now = Clock::now();
   m_epoch_seconds += std::chrono::duration<double>(now - last).count();
   last = now;
@@ -398,16 +469,27 @@ RunOutcome DimTrainer::run(const TrainHooks& hooks) {
                     "capacity {:.3f}: "
                     "the KL bound cannot get below {:.3f}; use a larger --batch or more noise",
                     log_b, capacity, capacity - log_b));
+  // An evaluation cut short by a stop ends the run; the checkpoint before it stands, and a resumed
+  // run does the evaluation again.
+  auto evaluated = [&] {
+    try {
+      evaluate(hooks);
+      return true;
+    } catch (const EvaluationStopped&) {
+      m_model->train();
+      return false;
+    }
+  };
   if (m_config.eval_at_start && m_global_step == 0 && m_log.empty()) {
     // The untrained model in evaluation mode. Its batch-norm layers still hold their initial
     // running statistics, which makes no difference to the affine-invariant tests.
-    evaluate(hooks);
+    if (!evaluated()) return RunOutcome::interrupted;
     m_last_eval_epoch = 0;
   }
   // An evaluation that was due but did not happen (a run stopped during it).
   if (m_epoch > 0 && m_last_eval_epoch < m_epoch && m_config.eval_every > 0 &&
-      m_epoch % m_config.eval_every == 0)
-    evaluate(hooks);
+      m_epoch % m_config.eval_every == 0 && !evaluated())
+    return RunOutcome::interrupted;
   m_epoch_mark = Clock::now();
   for (; m_epoch < m_config.epochs; ++m_epoch) {
     m_loader->start_epoch(m_epoch, m_next_batch);
@@ -458,14 +540,12 @@ RunOutcome DimTrainer::run(const TrainHooks& hooks) {
     save_checkpoint();
     const bool due =
         (m_config.eval_every > 0 && done % m_config.eval_every == 0) || done == m_config.epochs;
-    if (due) evaluate(hooks);
+    if (due && !evaluated()) return RunOutcome::interrupted;
+    // A stop that comes after the last epoch's evaluation has nothing left to stop.
+    if (hooks.stop && hooks.stop->load() && done < m_config.epochs) return RunOutcome::interrupted;
     m_epoch = done - 1;  // the loop's ++ moves it on
-    if (hooks.stop && hooks.stop->load()) {
-      m_epoch = done;
-      return RunOutcome::interrupted;
-    }
   }
-  if (m_last_eval_epoch < m_epoch) evaluate(hooks);
+  if (m_last_eval_epoch < m_epoch && !evaluated()) return RunOutcome::interrupted;
   return RunOutcome::finished;
 }
 
@@ -488,6 +568,7 @@ Tensor DimTrainer::embed_all(const ImageDataset& data, const std::string& phase,
     std::memcpy(out.data<float>() + start * m_config.dim, y.to(Device::cpu()).data<float>(),
                 y.nbytes());
     if (hooks.on_progress) hooks.on_progress(phase, start + m, n);
+    if (hooks.stop && hooks.stop->load()) throw EvaluationStopped{};
   }
   m_model->train();
   return out;
@@ -506,7 +587,13 @@ void DimTrainer::evaluate(const TrainHooks& hooks) {
               {{"made_by", "train_dim"}, {"epoch", std::to_string(m_epoch)}});
   m_last_eval_epoch = m_epoch;
   json line = {{"type", "eval"}, {"epoch", m_epoch}};
+  // The metrics' own loops run on the thread pool and are not cut short; a stop is honoured
+  // between them.
+  auto check_stop = [&] {
+    if (hooks.stop && hooks.stop->load()) throw EvaluationStopped{};
+  };
   if (m_config.quick_metrics) {
+    check_stop();
     const int64_t d = m_config.dim;
     auto as_double = [](const Tensor& t) {
       const std::vector<float> f = t.to_vector<float>();
@@ -526,10 +613,11 @@ void DimTrainer::evaluate(const TrainHooks& hooks) {
       };
       const stats::KnnResult knn =
           stats::knn_classify(tr.data(), m_train->size(), d, ytr.data(), m_train->num_classes(),
-                              te.data(), m_test->size(), 5, knn_progress);
+                              te.data(), m_test->size(), quick_knn_neighbors, knn_progress);
       int64_t correct = 0;
       for (size_t i = 0; i < yte.size(); ++i) correct += knn.predicted[i] == yte[i];
       line["knn_accuracy"] = static_cast<double>(correct) / static_cast<double>(yte.size());
+      check_stop();
       const stats::Prior sp = stats::parse_prior(prior_label(prior));
       const stats::PriorCoordinates pc =
           stats::to_prior_coordinates(sp, te.data(), static_cast<int64_t>(te.size()));
@@ -537,11 +625,13 @@ void DimTrainer::evaluate(const TrainHooks& hooks) {
       bo.repetitions = m_config.metric_repetitions;
       bo.subsample = m_config.metric_subsample;
       bo.seed = m_config.seed;
+      bo.cancel = hooks.stop;
       auto boot_progress = [&](int64_t done, int64_t total) {
         if (hooks.on_progress) hooks.on_progress("bootstrap tests", done, total);
       };
       const stats::BootstrapResult br =
           stats::projection_bootstrap(pc.z.data(), nullptr, m_test->size(), d, bo, boot_progress);
+      check_stop();  // a cancelled bootstrap is incomplete
       line["bootstrap_repetitions"] = bo.repetitions;
       line["bootstrap_subsample"] = bo.subsample;
       if (!br.not_applicable.empty()) line["bootstrap_not_applicable"] = br.not_applicable;
@@ -654,6 +744,10 @@ void DimTrainer::load_checkpoint() {
       }
       const int64_t e = line.value("epoch", int64_t(0));
       const std::string type = line.value("type", std::string());
+      // The evaluation right after an epoch-end checkpoint (written after it, so not in its
+      // state) is complete if its line is here: its files were written before the line.
+      if (type == "eval" && e == m_epoch && m_next_batch == 0 && e > m_last_eval_epoch)
+        m_last_eval_epoch = e;
       if ((type == "epoch" && e <= m_epoch) || (type == "eval" && e <= m_last_eval_epoch))
         m_log.push_back(line);
     }

@@ -17,8 +17,11 @@
 //                            metadata the position, RNG state and bound state) and state.json
 //   embeddings_{train,test}.npy, labels_{train,test}.npy
 //                            eval-mode, noise-free embeddings in the prior's coordinates
+//   .lock                    held (flock) by the process working in the directory
 // Every file is written to a temporary name and renamed. A run resumed from its checkpoint
-// (same thread count) continues with the same bits as if it had not stopped.
+// (same thread count) continues with the same bits as if it had not stopped. One process at a
+// time works in a run directory: a second one (another run with the same --out, a --resume of a
+// run still going) is refused.
 #pragma once
 
 #include <chrono>
@@ -31,6 +34,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/io.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "nn/optim.h"
@@ -72,6 +76,8 @@ struct DimConfig {
   bool quick_metrics = true;     // kNN accuracy and bootstrapped normality p-values at evaluations
   int64_t metric_repetitions = 256;
   int64_t metric_subsample = 64;
+
+  static constexpr int max_threads = 4096, max_loader_workers = 256;
 
   void validate() const;  // throws naming the flag
   // C = d * C_1, the channel's capacity for the whole embedding, in nats (METHOD.md §3, §4).
@@ -119,9 +125,13 @@ enum class RunOutcome { finished, interrupted };
 
 class DimTrainer {
  public:
-  // A new run in run_dir (created if needed; refuses a directory that already holds a run).
-  DimTrainer(const DimConfig& config, const std::string& run_dir);
-  // Resumes the run in run_dir from its checkpoint; epochs > 0 replaces the configured number.
+  // A new run in run_dir, created with any missing parents once the data and model are ready.
+  // Refuses a directory that holds a run or other files. With unique_name, run_dir is a base
+  // name: the run takes the first of run_dir, run_dir-2, run_dir-3, ... that does not exist (two
+  // runs started in the same second get different ones).
+  DimTrainer(const DimConfig& config, const std::string& run_dir, bool unique_name = false);
+  // Resumes the run in run_dir from its checkpoint (from the beginning if it stopped before its
+  // first); epochs > 0 replaces the configured number, which may not be below the epochs begun.
   static std::unique_ptr<DimTrainer> resume(const std::string& run_dir, int64_t epochs = 0);
   ~DimTrainer();
 
@@ -129,12 +139,15 @@ class DimTrainer {
   const DimConfig& config() const { return m_config; }
   DimModel& model() { return *m_model; }
   const std::string& run_dir() const { return m_dir; }
+  // Every epoch trained and the last evaluation written: run() has nothing left to do.
+  bool complete() const;
   // Epoch (0-based) and batch the next step will run.
   int64_t epoch() const { return m_epoch; }
   int64_t next_batch() const { return m_next_batch; }
 
  private:
-  DimTrainer(const DimConfig& config, const std::string& run_dir, bool resuming);
+  enum class Start { fresh, fresh_unique, resume };
+  DimTrainer(const DimConfig& config, const std::string& run_dir, Start start);
   // A queued step whose loss and estimate are read later: the run loop reads step k's after it
   // has queued step k+1, so on a GPU the host never waits between steps.
   struct PendingStep {
@@ -155,6 +168,7 @@ class DimTrainer {
 
   DimConfig m_config;
   std::string m_dir;
+  DirectoryLock m_lock;  // the run directory's, while this trainer exists
   std::shared_ptr<const ImageDataset> m_train, m_test;
   std::unique_ptr<DimModel> m_model;
   std::unique_ptr<Adam> m_encoder_opt, m_critic_opt;

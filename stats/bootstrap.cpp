@@ -108,6 +108,7 @@ BootstrapResult projection_bootstrap(const double* z, const double* u, int64_t n
   parallel_for_each(
       b,
       [&](int64_t r, int64_t w) {
+        if (opt.cancel && opt.cancel->load(std::memory_order_relaxed)) return;
         std::vector<double>& zsub = scratch[static_cast<size_t>(w)].zsub;
         std::vector<double>& usub = scratch[static_cast<size_t>(w)].usub;
         std::vector<double>& proj = scratch[static_cast<size_t>(w)].proj;
@@ -149,6 +150,10 @@ BootstrapResult projection_bootstrap(const double* z, const double* u, int64_t n
       [&](int64_t done) {
         if (progress) progress(done, b);
       });
+  if (opt.cancel && opt.cancel->load()) {
+    res.not_applicable = "cancelled";
+    return res;  // skipped repetitions hold no p-values
+  }
   if (progress) progress(b, b);
 
   // Summaries in repetition order (deterministic).

@@ -19,6 +19,7 @@
 // Repetitions run in parallel on all OpenMP threads.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -38,6 +39,9 @@ struct BootstrapOptions {
   bool henze_zirkler = true;
   bool mardia = false;
   bool ks_fisher = false;  // needs the uniform coordinates
+  // When set and it becomes true, the remaining repetitions are skipped and the result comes back
+  // with not_applicable "cancelled" and no p-values.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // The p-values of one test over the repetitions.

@@ -1,11 +1,16 @@
 // core: Philox known answers, the generator's bookkeeping, tensors, shapes, files, devices.
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -159,6 +164,45 @@ TEST_CASE("files: atomic writes and errors naming the path") {
   CHECK(std::string(still.begin(), still.end()) == "hello");
   std::remove(path.c_str());
   check_error([&] { read_file("no/such/file.bin"); }, {"no/such/file.bin", "cannot open"});
+}
+
+TEST_CASE("run directories: fresh names, one process at a time, stale temporaries") {
+  namespace fs = std::filesystem;
+  const std::string base = "nidim_test_dirs/run";
+  fs::remove_all("nidim_test_dirs");
+  check_error([&] { read_file("."); }, {".: is a directory"});
+  // claim_new_directory: the base, then base-2, base-3 (parents made as needed).
+  CHECK(claim_new_directory(base) == base);
+  CHECK(claim_new_directory(base) == base + "-2");
+  CHECK(claim_new_directory(base) == base + "-3");
+  CHECK(fs::is_directory(base + "-3"));
+  // Threads racing for one name each get their own.
+  std::vector<std::string> got(8);
+  std::vector<std::thread> racers;
+  for (size_t i = 0; i < got.size(); ++i)
+    racers.emplace_back([&, i] { got[i] = claim_new_directory("nidim_test_dirs/race"); });
+  for (std::thread& t : racers) t.join();
+  std::sort(got.begin(), got.end());
+  CHECK(std::adjacent_find(got.begin(), got.end()) == got.end());
+  // A second lock on a held directory fails (flock: even from this process); released, it works.
+  {
+    DirectoryLock held(base);
+    check_error([&] { DirectoryLock second(base); }, {base, "in use by another process"});
+  }
+  DirectoryLock again(base);
+  // Temporaries of dead writers go; a live writer's (this process) and other names stay.
+  const std::string me = std::to_string(::getpid());
+  pid_t dead = ::fork();
+  if (dead == 0) _exit(0);
+  REQUIRE(dead > 0);
+  ::waitpid(dead, nullptr, 0);
+  const std::vector<std::string> names = {"log.jsonl.tmp." + std::to_string(dead),
+                                          "log.jsonl.tmp." + me, "notes.tmp.txt", "x.tmp."};
+  for (const std::string& n : names) std::ofstream(base + "/" + n) << "x";
+  CHECK(remove_stale_temporaries(base) == 1);
+  CHECK_FALSE(fs::exists(base + "/" + names[0]));
+  for (size_t i = 1; i < names.size(); ++i) CHECK(fs::exists(base + "/" + names[i]));
+  fs::remove_all("nidim_test_dirs");
 }
 
 TEST_CASE("devices") {

@@ -4,6 +4,7 @@
 // resume, and the stop on a non-finite loss.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -355,10 +356,25 @@ TEST_CASE("a non-finite loss stops the run, names the step and keeps the last go
   c.quick_metrics = false;
   c.lr = 1e30;  // the first update wrecks the encoder
   c.critic = "dot";
-  DimTrainer t(c, fresh_dir("ssl_test_nan"));
-  check_error([&] { t.run({}); }, {"non-finite loss", "epoch 1", "step", "checkpoint"});
-  CHECK_FALSE(std::filesystem::exists("ssl_test_nan/checkpoint/checkpoint.safetensors"));
-  check_error([&] { DimTrainer::resume("ssl_test_nan"); }, {"no checkpoint"});
+  {
+    DimTrainer t(c, fresh_dir("ssl_test_nan"));
+    check_error([&] { t.run({}); },
+                {"non-finite loss", "epoch 1", "step", "before any checkpoint was written"});
+    CHECK_FALSE(std::filesystem::exists("ssl_test_nan/checkpoint/checkpoint.safetensors"));
+    // One process per run directory: t still holds it.
+    check_error([&] { DimTrainer::resume("ssl_test_nan"); }, {"in use by another process"});
+  }
+  // With no checkpoint to go back to, a resumed run starts from the beginning.
+  std::unique_ptr<DimTrainer> again = DimTrainer::resume("ssl_test_nan");
+  CHECK(again->epoch() == 0);
+  CHECK(again->next_batch() == 0);
+  std::vector<std::string> notes;
+  TrainHooks hooks;
+  hooks.on_note = [&](const std::string& s) { notes.push_back(s); };
+  check_error([&] { again->run(hooks); }, {"non-finite loss", "epoch 1"});
+  CHECK(std::any_of(notes.begin(), notes.end(), [](const std::string& n) {
+    return n.find("no checkpoint yet") != std::string::npos;
+  }));
 }
 
 TEST_CASE("configuration: JSON round trip and one-line errors") {

@@ -4,8 +4,8 @@
 # Also: the laplace prior end to end through eval_dm, and the CIFAR-10 plumbing on fake binary
 # batches. Usage: test_train_dim.sh <train_dim> <eval_dm>; run by CTest.
 set -u
-bin="$1"
-eval_bin="${2:-}"
+bin="$(realpath "$1")"
+eval_bin="${2:+$(realpath "$2")}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/train_dim_test.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 failures=0
@@ -16,14 +16,19 @@ pass() { echo "ok: $*"; }
 out="$("$bin" --help 2>&1)" && [[ "$out" == *"--prior"* && "$out" == *"--resume"* && "$out" == *"--critic"* ]] \
   && pass "--help" || fail "--help"
 
-# 2. Bad input: non-zero status, one line on stderr naming the flag or file.
-expect_error() {  # expect_error <fragment> <args...>
+# 2. Bad input: non-zero status, one line on stderr naming the flag or file, and no run directory
+# left behind.
+expect_error_raw() {  # expect_error_raw <fragment> <args...>: the arguments as given
   local fragment="$1"; shift
   local err status
-  err="$("$bin" "$@" --out "$work/bad" --progress never 2>&1 >/dev/null)"; status=$?
+  err="$("$bin" "$@" --progress never 2>&1 >/dev/null)"; status=$?
   local lines; lines="$(printf '%s\n' "$err" | grep -c .)"
   if [[ $status -ne 0 && "$err" == *"$fragment"* && $lines -eq 1 ]]; then pass "error for $*: $err"
   else fail "expected one error line with '$fragment' for $* (status $status, $lines lines): $err"; fi
+}
+expect_error() {  # expect_error <fragment> <args...>: a new run in $work/bad, which must not appear
+  expect_error_raw "$@" --out "$work/bad"
+  if [[ -e "$work/bad" ]]; then fail "$* left $work/bad behind"; rm -rf "$work/bad"; fi
 }
 expect_error "prior 'cauchy'" --dataset synthetic --prior cauchy
 expect_error "--batch" --dataset synthetic --batch 1
@@ -33,7 +38,23 @@ expect_error "no/such/dir" --dataset mnist --data-dir no/such/dir
 expect_error "dataset 'imagenet'" --dataset imagenet
 expect_error "device 'gpu'" --dataset synthetic --device gpu
 if ! nvidia-smi > /dev/null 2>&1; then expect_error "--device cuda" --dataset synthetic --device cuda; fi
-expect_error "config.json" --resume "$work/none"
+expect_error_raw "no config.json there" --resume "$work/none"
+expect_error "--epochs must be >= 1, got 0" --dataset synthetic --epochs 0
+expect_error "--tile-rows must be >= 0" --dataset synthetic --tile-rows -4
+expect_error "--sigma is the additive noise's level" --dataset synthetic --sigma 0.3 --noise-form vp
+expect_error "must be finite" --dataset synthetic --lr inf
+expect_error "--threads must be in [0, 4096]" --dataset synthetic --threads -1
+expect_error "quick metrics' kNN classifier needs at least 5" --dataset synthetic --limit-train 3 --batch 2
+mkdir -p "$work/isdir"
+for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
+  mkdir -p "$work/isdir/$f"
+done
+expect_error "train-images-idx3-ubyte.gz: is a directory" --dataset mnist --data-dir "$work/isdir"
+# A directory with files of its own is not overwritten.
+mkdir -p "$work/mine" && echo "my weights" > "$work/mine/model.safetensors"
+expect_error_raw "not empty and holds no run (model.safetensors" --dataset synthetic --out "$work/mine"
+[[ "$(cat "$work/mine/model.safetensors")" == "my weights" ]] && pass "--out: a user's file is left alone" \
+  || fail "--out overwrote a file in a directory that held no run"
 
 # 2b. --out may name a directory whose parents do not exist yet (as runs/ in a fresh clone).
 "$bin" --dataset synthetic --encoder mlp --mlp-hidden 16 --critic-hidden 16 --batch 64 --epochs 1 \
@@ -61,6 +82,44 @@ else
 fi
 if cmp -s "$work/whole/model.safetensors" "$work/parts/model.safetensors"; then pass "interrupted + resumed == uninterrupted (model.safetensors identical)"
 else fail "model.safetensors differs between the interrupted+resumed run and the uninterrupted one"; fi
+
+# 3b. What --resume accepts: only --epochs and --progress; never fewer epochs than trained; a
+# finished run is left as it is; a run stopped before its first checkpoint starts again.
+expect_error_raw "--limit-train cannot be given with it" --resume "$work/whole" --limit-train 100
+expect_error_raw "has trained 6 epoch(s) already" --resume "$work/whole" --epochs 5
+cp "$work/whole/model.safetensors" "$work/whole_model.before"
+out="$("$bin" --resume "$work/whole" --progress never 2>&1)"; status=$?
+if [[ $status -eq 0 && "$out" == *"is complete (6 epoch(s)"* ]] && cmp -s "$work/whole_model.before" "$work/whole/model.safetensors"
+then pass "--resume of a finished run: says so, changes nothing"
+else fail "--resume of a finished run (status $status): $out"; fi
+mkdir -p "$work/early" && cp "$work/whole/config.json" "$work/early/"
+"$bin" --resume "$work/early" --progress never > "$work/early.log" 2>&1 || fail "resume before any checkpoint: $(tail -1 "$work/early.log")"
+if grep -q "no checkpoint yet" "$work/early.log" && cmp -s "$work/whole/model.safetensors" "$work/early/model.safetensors"
+then pass "--resume before the first checkpoint starts over (same weights as the whole run)"
+else fail "--resume before the first checkpoint: $(tail -2 "$work/early.log")"; fi
+
+# 3c. One process per run directory: a second run with the same --out, or a --resume of the run
+# still going, is refused. A temporary left by a killed writer is removed by the next process.
+"$bin" --dataset synthetic --encoder mlp --mlp-hidden 64,64 --critic-hidden 64 --batch 128 --epochs 400 \
+  --eval-every 0 --no-quick-metrics --progress never --loader-workers 0 --out "$work/busy" > "$work/busy.log" 2>&1 &
+pid=$!
+for _ in $(seq 200); do [[ -f "$work/busy/config.json" ]] && break; sleep 0.05; done
+expect_error_raw "in use by another process" --resume "$work/busy"
+kill -INT "$pid"; wait "$pid"
+sleep 0 & dead=$!; wait "$dead"  # a process id that no longer runs
+stale="$work/busy/checkpoint/checkpoint.safetensors.tmp.$dead"
+touch "$stale" || fail "cannot make $stale"
+"$bin" --resume "$work/busy" --epochs 401 --progress never > "$work/busy2.log" 2>&1 || fail "resume busy: $(tail -1 "$work/busy2.log")"
+[[ ! -e "$stale" ]] && pass "a dead writer's temporary file is removed" || fail "$stale was left in place"
+
+# 3d. Runs started together without --out get directories of their own.
+mkdir -p "$work/cwd" && (cd "$work/cwd" && for seed in 1 2 3; do
+  "$bin" --dataset synthetic --encoder mlp --mlp-hidden 16 --critic-hidden 16 --batch 64 --epochs 1 \
+    --no-quick-metrics --progress never --loader-workers 0 --threads 1 --seed $seed > /dev/null 2>&1 &
+done; wait)
+seeds="$(cat "$work"/cwd/runs/*/config.json 2>/dev/null | grep -o '"seed": [0-9]*' | sort | tr '\n' ' ')"
+[[ "$seeds" == '"seed": 1 "seed": 2 "seed": 3 ' ]] && pass "three runs at once: three directories" \
+  || fail "three runs at once left the configs: $seeds ($(ls "$work/cwd/runs"))"
 
 # 4. A change-of-variables prior: train_dim exports Laplace(0, 1) coordinates, eval_dm maps them back.
 "$bin" --dataset synthetic --encoder mlp --mlp-hidden 32 --critic-hidden 32 --batch 64 --epochs 1 --prior laplace \

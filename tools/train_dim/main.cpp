@@ -33,7 +33,8 @@ std::atomic<bool> g_stop{false};
 extern "C" void on_sigint(int) {
   if (g_stop.exchange(true)) {
     std::signal(SIGINT, SIG_DFL);
-    std::raise(SIGINT);
+    std::raise(SIGINT);  // delivered when this handler returns
+    return;
   }
   const char msg[] =
       "\ntrain_dim: interrupted: finishing this step and writing a checkpoint (Ctrl-C again "
@@ -56,8 +57,9 @@ std::string default_out() {
   return std::string("runs/train_dim-") + buf;
 }
 
-// The progress line: redrawn in place on a terminal (at most 5 times a second); elsewhere one
-// line every 30 seconds, so logs stay short.
+// The progress line: redrawn in place on a terminal (at most 5 times a second, and at each
+// epoch's last step); elsewhere the first step and then one line every 30 seconds, so logs stay
+// short.
 class ProgressLine {
  public:
   explicit ProgressLine(const std::string& mode)
@@ -67,7 +69,7 @@ class ProgressLine {
     if (!m_enabled) return;
     const auto now = std::chrono::steady_clock::now();
     const double since = std::chrono::duration<double>(now - m_last).count();
-    if (since < (m_tty ? 0.2 : 30.0) && s.step != s.steps_per_epoch) return;
+    if (since < (m_tty ? 0.2 : 30.0) && !(m_tty && s.step == s.steps_per_epoch)) return;
     m_last = now;
     const std::string line = fmt::format(
         "epoch {}/{}  step {}/{}  loss {:.4f}  MI {:.3f}  C {:.3f}  KL<= {:.3f}  {:.0f} img/s  ETA "
@@ -83,6 +85,9 @@ class ProgressLine {
   }
   void progress(const std::string& phase, int64_t done, int64_t total) {
     if (!m_enabled || !m_tty) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (std::chrono::duration<double>(now - m_last).count() < 0.2 && done != total) return;
+    m_last = now;
     std::fprintf(stderr, "\r%-118s", fmt::format("  {} {}/{}", phase, done, total).c_str());
     m_open = true;
   }
@@ -113,6 +118,9 @@ void print_log_line(const nlohmann::json& l) {
       if (l.contains(k)) s += fmt::format("  {} {:.4f}", k, l[k].get<double>());
     if (l.contains("not_applicable"))
       s += "  metrics not applicable: " + l["not_applicable"].get<std::string>();
+    if (l.size() == 2) s += "  embeddings and model written (no quick metrics)";
+    if (l.contains("bootstrap_not_applicable"))
+      s += "  no normality p-values: " + l["bootstrap_not_applicable"].get<std::string>();
     std::printf("%s\n", s.c_str());
   }
   std::fflush(stdout);
@@ -178,7 +186,14 @@ int train_dim_main(int argc, char** argv) {
   app.add_option("--epochs", epochs_flag, "epochs (default 10; with --resume: the new total)");
   app.add_option("--lr", c.lr, "encoder learning rate (Adam)")->capture_default_str();
   app.add_option("--critic-lr", c.critic_lr, "critic learning rate (Adam)")->capture_default_str();
-  app.add_option("--seed", c.seed, "seed of every random draw")->capture_default_str();
+  app.add_option("--seed", c.seed, "seed of every random draw")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            return v.find('-') == std::string::npos ? std::string()
+                                                    : "expected a whole number >= 0, got " + v;
+          },
+          "", "non-negative"))
+      ->capture_default_str();
   app.add_option("--threads", c.threads, "threads (0: all cores)")->capture_default_str();
   app.add_option("--loader-workers", c.loader_workers,
                  "data loader threads (0: load in the training thread; default 1, 4 with "
@@ -223,17 +238,27 @@ int train_dim_main(int argc, char** argv) {
   NIDIM_CHECK(progress == "auto" || progress == "always" || progress == "never",
               "--progress '{}': expected auto, always or never", progress);
 
+  NIDIM_CHECK(app.count("--epochs") == 0 || epochs_flag >= 1, "--epochs must be >= 1, got {}",
+              epochs_flag);
+
   std::unique_ptr<DimTrainer> trainer;
   if (!resume.empty()) {
-    for (const char* flag :
-         {"--dataset", "--prior", "--dim", "--batch", "--seed", "--critic", "--bound", "--p",
-          "--sigma", "--epsilon", "--encoder", "--lr", "--critic-lr", "--out", "--threads",
-          "--keep-denormals", "--device", "--tf32", "--cudnn-algorithms"})
-      NIDIM_CHECK(app.count(flag) == 0,
-                  "--resume takes the run's settings from {}/config.json; {} cannot be "
-                  "given with it (only --epochs, --progress)",
-                  resume, flag);
+    for (const CLI::Option* opt : app.get_options()) {
+      const std::string flag = opt->get_name();
+      NIDIM_CHECK(
+          opt->count() == 0 || flag == "--resume" || flag == "--epochs" || flag == "--progress",
+          "--resume takes the run's settings from {}/config.json; {} cannot be "
+          "given with it (only --epochs, --progress)",
+          resume, flag);
+    }
     trainer = DimTrainer::resume(resume, epochs_flag);
+    if (trainer->complete()) {
+      std::printf(
+          "train_dim: %s is complete (%lld epoch(s), evaluated); give --epochs with a larger "
+          "number to train it further\n",
+          resume.c_str(), static_cast<long long>(trainer->epoch()));
+      return 0;
+    }
     std::printf("train_dim: resuming %s at epoch %lld, batch %lld\n", resume.c_str(),
                 static_cast<long long>(trainer->epoch() + 1),
                 static_cast<long long>(trainer->next_batch()));
@@ -267,11 +292,16 @@ int train_dim_main(int argc, char** argv) {
     NIDIM_CHECK(!(c.channel.form == NoiseForm::additive && app.count("--p")),
                 "--p is the variance-preserving/rescaled parameter; with --noise-form additive "
                 "give --sigma or --epsilon");
+    NIDIM_CHECK(c.channel.form == NoiseForm::additive ||
+                    (app.count("--sigma") == 0 && app.count("--epsilon") == 0),
+                "--{} is the additive noise's level; with --noise-form {} give --p",
+                app.count("--sigma") ? "sigma" : "epsilon", noise_form);
     c.mlp_hidden.clear();
     std::stringstream widths(mlp_hidden);
     for (std::string w; std::getline(widths, w, ',');) {
-      NIDIM_CHECK(!w.empty() && w.find_first_not_of("0123456789") == std::string::npos,
-                  "--mlp-hidden '{}': expected comma-separated positive integers", mlp_hidden);
+      NIDIM_CHECK(
+          !w.empty() && w.size() <= 9 && w.find_first_not_of("0123456789") == std::string::npos,
+          "--mlp-hidden '{}': expected comma-separated positive integers", mlp_hidden);
       c.mlp_hidden.push_back(std::stoll(w));
     }
     c.flush_denormals = !keep_denormals;
@@ -294,7 +324,8 @@ int train_dim_main(int argc, char** argv) {
       std::printf("train_dim: %lld convolution algorithms from %s\n", static_cast<long long>(n),
                   cudnn_algorithms.c_str());
     }
-    trainer = std::make_unique<DimTrainer>(c, out.empty() ? default_out() : out);
+    // The default name is made unique (-2, -3, ...) should two runs start in the same second.
+    trainer = std::make_unique<DimTrainer>(c, out.empty() ? default_out() : out, out.empty());
   }
   const DimConfig& cfg = trainer->config();
   std::printf(
@@ -327,11 +358,14 @@ int train_dim_main(int argc, char** argv) {
   std::signal(SIGINT, SIG_DFL);
   line.clear();
   if (outcome == RunOutcome::interrupted) {
+    const std::string where =
+        trainer->epoch() >= cfg.epochs
+            ? std::string("during the evaluation after the last epoch")
+            : fmt::format("at epoch {}, batch {}", trainer->epoch() + 1, trainer->next_batch());
     std::printf(
-        "train_dim: stopped at epoch %lld, batch %lld; checkpoint in %s/checkpoint. Resume with:\n"
+        "train_dim: stopped %s; checkpoint in %s/checkpoint. Resume with:\n"
         "  train_dim --resume %s\n",
-        static_cast<long long>(trainer->epoch() + 1), static_cast<long long>(trainer->next_batch()),
-        trainer->run_dir().c_str(), trainer->run_dir().c_str());
+        where.c_str(), trainer->run_dir().c_str(), trainer->run_dir().c_str());
     return 130;
   }
   std::printf(
