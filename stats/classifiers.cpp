@@ -149,8 +149,10 @@ bool wolfe_search(const ObjectiveFn& fg, const std::vector<double>& x, double f,
     return p;
   };
   // zoom between lo (satisfies sufficient decrease, lowest so far) and hi.
+  // 60 rounds: a first step that overshoots by a factor 1e9 (features of order 1e8, where the
+  // first step moves the weights by 1) takes about 30 halvings.
   auto zoom = [&](LinePoint lo, LinePoint hi) -> bool {
-    for (int it = 0; it < 30; ++it) {
+    for (int it = 0; it < 60; ++it) {
       // Cubic interpolation of the two end points (N&W eq. 3.59), safeguarded to the middle 80%.
       const double a0 = lo.alpha, a1 = hi.alpha;
       const double d1 = lo.df + hi.df - 3 * (lo.f - hi.f) / (a0 - a1);
@@ -173,7 +175,8 @@ bool wolfe_search(const ObjectiveFn& fg, const std::vector<double>& x, double f,
         if (p.df * (hi.alpha - lo.alpha) >= 0) hi = lo;
         lo = std::move(p);
       }
-      if (std::fabs(hi.alpha - lo.alpha) <= 1e-16 * std::max(1.0, lo.alpha)) break;
+      // Relative to the steps themselves: a first step of 1 / |g| can be far below 1.
+      if (std::fabs(hi.alpha - lo.alpha) <= 1e-16 * std::max(lo.alpha, hi.alpha)) break;
     }
     // Interval collapsed: accept lo if it decreased the objective.
     if (lo.alpha > 0 && lo.f <= f + f_eps) {
@@ -798,7 +801,10 @@ double f1_micro(const int64_t* y_true, const int64_t* y_pred, int64_t n) {
 
 double binary_auc(const std::vector<double>& score, const std::vector<char>& positive) {
   // Mann-Whitney: AUC = (R+ - n+ (n+ + 1)/2) / (n+ n-), R+ the sum of mid-ranks of positives.
+  // Scores must be numbers: NaN has no rank (and would break the sort and the tie loop).
   const int64_t n = static_cast<int64_t>(score.size());
+  for (double s : score)
+    if (std::isnan(s)) return std::numeric_limits<double>::quiet_NaN();
   std::vector<int64_t> idx(static_cast<size_t>(n));
   std::iota(idx.begin(), idx.end(), 0);
   std::sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return score[a] < score[b]; });
@@ -833,6 +839,9 @@ Estimate roc_auc_ovo(const int64_t* y_true, const Probabilities& proba) {
   if (unknown > 0)
     return Estimate::na(
         fmt::format("{} test rows have classes the classifier was not trained on", unknown));
+  for (int64_t i = 0; i < n * k; ++i)
+    if (!std::isfinite(proba.p[i]))
+      return Estimate::na("the classifier's probabilities are not all finite numbers");
   int64_t present = 0;
   for (int64_t c = 0; c < k; ++c) present += count[c] > 0 ? 1 : 0;
   if (present != k)

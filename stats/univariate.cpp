@@ -22,13 +22,17 @@ void check_finite(const char* what, const double* x, int64_t n) {
 
 struct Moments {
   double mean = 0, m2 = 0, m3 = 0, m4 = 0;
+  bool all_equal = true;
 };
 
 // Central moments about the mean, two passes (the mean first), as scipy's _moment does.
 Moments central_moments(const double* x, int64_t n) {
   Moments m;
   double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += x[i];
+  for (int64_t i = 0; i < n; ++i) {
+    s += x[i];
+    m.all_equal = m.all_equal && x[i] == x[0];
+  }
   m.mean = s / n;
   for (int64_t i = 0; i < n; ++i) {
     const double d = x[i] - m.mean, d2 = d * d;
@@ -43,9 +47,11 @@ Moments central_moments(const double* x, int64_t n) {
 }
 
 // scipy's test for "zero variance": m2 <= (resolution * mean)^2 with resolution 1e-15 (float64).
+// Equal values count too: their mean, summed in order, can be off by more than that (numpy's
+// pairwise sum of equal values is exact, so scipy sees m2 = 0).
 bool is_constant(const Moments& m) {
   const double r = 1e-15 * m.mean;
-  return m.m2 <= r * r;
+  return m.all_equal || m.m2 <= r * r;
 }
 
 }  // namespace

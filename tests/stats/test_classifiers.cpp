@@ -152,6 +152,38 @@ TEST_CASE("classifiers: logistic regression against scikit-learn") {
   }
 }
 
+TEST_CASE("classifiers: AUC of probabilities that are not numbers is not applicable") {
+  // NaN probabilities (from overflowing inputs) used to send the rank loop into an endless loop.
+  const std::vector<int64_t> y = {0, 1, 0, 1};
+  Probabilities p{4, 2, {0.9, 0.1, NAN, NAN, 0.8, 0.2, 0.3, 0.7}};
+  const Estimate auc = roc_auc_ovo(y.data(), p);
+  CHECK_FALSE(auc.applicable());
+  CHECK(auc.not_applicable == "the classifier's probabilities are not all finite numbers");
+  CHECK(std::isnan(binary_auc({0.1, NAN, 0.2}, {0, 1, 1})));
+  CHECK(binary_auc({0.1, 0.4, 0.2}, {0, 1, 1}) == 1.0);
+}
+
+TEST_CASE("classifiers: logistic regression on features of order 1e8") {
+  // The first step (|step| = 1 in weight space) overshoots by ~1e9, and the line search must
+  // shrink it that far; it used to give up, leaving the weights at zero (chance-level accuracy,
+  // AUC 0.5). At this scale the problem is badly conditioned (weights ~1e-8 against intercepts
+  // ~1), and neither scikit-learn's lbfgs nor ours reaches the optimum in 100 iterations, so the
+  // check is that a fit happened and classifies like the optimum (make_fixtures.py,
+  // logistic_large_scale: Newton's method on the unscaled problem) and like scikit-learn's fit:
+  // accuracy within 0.05 of both (6 of 120 test rows), and the optimum's AUC within 0.05.
+  const auto j = nidim_test::load_fixture("classifiers.json")["large_scale"];
+  const Set t = load(j);
+  const LogisticModel m = fit_logistic(t.x_train.data(), t.n_train, t.d, t.enc.codes.data(), t.k);
+  CHECK(m.iterations > 1);
+  const std::vector<int64_t> pred = m.predict(t.x_test.data(), t.n_test);
+  const double acc = accuracy(t.y_test.data(), pred.data(), t.n_test);
+  CHECK(std::fabs(acc - num(j["accuracy"])) <= 0.05);
+  CHECK(std::fabs(acc - num(j["sklearn_default_accuracy"])) <= 0.05);
+  const Estimate auc = roc_auc_ovo(t.y_test.data(), m.predict_proba(t.x_test.data(), t.n_test));
+  REQUIRE(auc.applicable());
+  CHECK(std::fabs(auc.value - num(j["roc_auc_ovo"])) <= 0.05);
+}
+
 TEST_CASE("classifiers: MLP reproduces scikit-learn's Adam trajectory from the same start") {
   const auto j = nidim_test::load_fixture("classifiers.json");
   for (const auto& s : j["sets"]) {

@@ -244,9 +244,23 @@ TEST_CASE("eval_dm: bad input gives one clear error") {
   save_matrix(dir / "d4.npy", std::vector<double>(20 * 4, 0.1), 20, 4);
   CHECK(err({"--train", tr, "--test", dir / "d4.npy"}) ==
         tr + " has d = 3 columns but " + dir / "d4.npy" + " has d = 4");
-  // Uniform prior with values outside [0, 1].
-  CHECK(err({"--train", tr, "--prior", "uniform", "--quiet"}).find("values are outside [0, 1]") !=
-        std::string::npos);
+  // Uniform prior with values outside [0, 1]: the file, and the row and column of the first.
+  const std::string outside = err({"--train", tr, "--prior", "uniform", "--quiet"});
+  CHECK(outside.rfind(tr + " (train embeddings): prior uniform: ", 0) == 0);
+  CHECK(outside.find("values are outside [0, 1] (first ") != std::string::npos);
+  CHECK(outside.find(" at row ") != std::string::npos);
+  // Values whose squares overflow (float64): refused, naming where.
+  std::vector<double> huge(10 * 3, 0.5);
+  huge[4 * 3 + 2] = -3e155;
+  save_matrix(dir / "huge.npy", huge, 10, 3);
+  CHECK(err({"--train", dir / "huge.npy", "--quiet"}) ==
+        dir / "huge.npy" +
+            ": row 4, column 2 holds -3e+155: values beyond 1e+100 in magnitude overflow the "
+            "statistics; rescale the embeddings");
+  // A directory where a file should be.
+  fs::create_directories(dir / "adir.npy");
+  CHECK(err({"--train", dir / "adir.npy"}) ==
+        dir / "adir.npy" + ": is a directory, expected a file");
   // Missing files and conflicting arguments.
   CHECK(err({"--train", dir / "nope.npy"}) == dir / "nope.npy" + ": train embeddings not found");
   TempDir empty;
@@ -257,6 +271,14 @@ TEST_CASE("eval_dm: bad input gives one clear error") {
   CHECK(err({}) == "nothing to evaluate: give a run directory or --train/--test (see --help)");
   nidim::write_file_atomic(dir / "log.jsonl", "{\"epoch\": 1}\nnot json\n{\"epoch\": 2}\n");
   CHECK(err({dir.path.string(), "--quiet"}) == dir / "log.jsonl" + ":2: not valid JSON");
+  // A torn last line is skipped even when blank lines follow it.
+  nidim::write_file_atomic(dir / "log.jsonl", "{\"epoch\": 1}\n{\"epoch\": 2, \"mi\n\n \n");
+  CHECK(err({dir.path.string(), "--quiet", "--no-plots", "--no-classifiers", "--no-distances",
+             "--repetitions", "2", "--subsample", "20", "--out", dir / "torn"}) == "(no error)");
+  // config.json's prior must be a string.
+  nidim::write_file_atomic(dir / "config.json", "{\"prior\": 5}");
+  CHECK(err({dir.path.string(), "--quiet"}) ==
+        dir.path.string() + "/config.json: \"prior\" must be a string, got 5");
 }
 
 TEST_CASE(

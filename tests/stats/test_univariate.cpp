@@ -112,6 +112,11 @@ TEST_CASE("univariate: moments, D'Agostino-Pearson, Shapiro-Wilk against scipy")
 TEST_CASE("univariate: not-applicable reasons and notes") {
   const std::vector<double> c(10, 2.5);
   CHECK(normaltest(c.data(), 10).not_applicable == "constant input (zero variance)");
+  // 64 equal values whose sum in order is inexact (mean off by 1.1e-15 relative, beyond scipy's
+  // 1e-15 resolution): still constant, as scipy says (normaltest gives NaN there).
+  const std::vector<double> c64(64, 0.1);
+  CHECK(normaltest(c64.data(), 64).not_applicable == "constant input (zero variance)");
+  CHECK(skewness(c64.data(), 64).not_applicable == "constant input (zero variance)");
   CHECK(shapiro_wilk(c.data(), 10).not_applicable == "zero range (constant input)");
   const std::vector<double> x = {0.3, -1.2, 0.8, 2.0, -0.1, 0.5, 1.1};
   CHECK(normaltest(x.data(), 7).not_applicable == "needs at least 8 observations, got 7");

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/io.h"
+#include "tools/common/flags.h"
 #include "tools/eval_dm/eval.h"
 #include "tools/eval_dm/inputs.h"
 
@@ -47,7 +48,8 @@ int eval_dm_main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000000));
   app.add_option("--subsample", opt.subsample, "rows per bootstrap repetition M")
       ->check(CLI::Range(3, 100000000));
-  app.add_option("--seed", opt.seed, "seed of every random choice (Philox streams)");
+  app.add_option("--seed", opt.seed, "seed of every random choice (Philox streams)")
+      ->check(tools::seed_value());
   app.add_option("--distance-rows", opt.distance_rows,
                  "rows used for MMD and energy distance (O(n^2))")
       ->check(CLI::Range(2, 1000000000));

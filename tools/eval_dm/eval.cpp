@@ -375,7 +375,12 @@ Evaluation evaluate(const EmbeddingSet* train, const EmbeddingSet* test, const R
   // Change of variables to N(0, 1) coordinates.
   json cov;
   for (SetData& s : sets) {
-    s.coords = st::to_prior_coordinates(opt.prior, s.set->x.data(), s.set->n * s.set->d);
+    try {
+      s.coords =
+          st::to_prior_coordinates(opt.prior, s.set->x.data(), s.set->n * s.set->d, s.set->d);
+    } catch (const Error& e) {
+      NIDIM_FAIL("{} ({} embeddings): {}", s.set->path, s.set->name, e.what());
+    }
     cov[s.set->name] = json{{"clamped_values", s.coords.clamped}};
     if (s.coords.clamped > 0)
       notes.push_back(
@@ -591,6 +596,10 @@ Evaluation evaluate(const EmbeddingSet* train, const EmbeddingSet* test, const R
       }
       r += row(label,
                {fmt_p(c["accuracy"], ""), fmt_p(c["f1_micro"], ""), fmt_p(c["roc_auc_ovo"], "")});
+      if (c.contains("converged") && !c["converged"].get<bool>())
+        r += fmt::format("    not converged after {} {}\n",
+                         c.value("iterations", c.value("epochs", int64_t(0))),
+                         c.contains("iterations") ? "iterations" : "epochs");
       if (c["roc_auc_ovo"].contains("not_applicable"))
         r += fmt::format("    ROC-AUC n/a ({})\n", reason(c["roc_auc_ovo"]));
     }

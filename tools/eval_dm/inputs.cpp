@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 
 #include "core/error.h"
 #include "core/io.h"
@@ -18,6 +19,9 @@ std::string shape_str(const std::vector<int64_t>& s) {
   for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
   return out + "]";
 }
+
+// Beyond this, d * x^2 and sums of squares over a million rows overflow a double.
+constexpr double max_magnitude = 1e100;
 
 template <class T>
 T load_le(const uint8_t* p) {
@@ -76,6 +80,14 @@ EmbeddingSet load_embedding_set(const std::string& name, const std::string& path
   } else {
     s.labels_missing = "no labels given";
   }
+
+  // Finite values so large that squares and sums of squares overflow (float64 only): refused, as
+  // the statistics would come out as NaN, Inf or 0 without saying why. (NaN and Inf: below.)
+  for (int64_t i = 0; i < n * d; ++i)
+    NIDIM_CHECK(!std::isfinite(x[i]) || std::fabs(x[i]) <= max_magnitude,
+                "{}: row {}, column {} holds {}: values beyond {:g} in magnitude overflow the "
+                "statistics; rescale the embeddings",
+                path, i / d, i % d, x[i], max_magnitude);
 
   // Rows with NaN or Inf.
   int64_t bad = 0, first_bad = -1, first_col = -1;
@@ -154,8 +166,11 @@ RunInfo read_run_info(const std::string& run_dir) {
     try {
       j = nlohmann::json::parse(line);
     } catch (const nlohmann::json::exception&) {
-      // A run killed mid-write may leave a torn last line: skip it, but only the last one.
-      if (in.peek() == EOF) break;
+      // A run killed mid-write may leave a torn last line: skip it, but only the last one (blank
+      // lines after it do not count).
+      const std::string rest((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+      if (rest.find_first_not_of(" \t\r\n") == std::string::npos) break;
       NIDIM_FAIL("{}:{}: not valid JSON", log, lineno);
     }
     ++info.log_lines;
@@ -175,9 +190,11 @@ RunInfo read_run_info(const std::string& run_dir) {
 }
 
 std::string config_prior(const RunInfo& info) {
-  if (info.config.is_object() && info.config.contains("prior") && info.config["prior"].is_string())
-    return info.config["prior"].get<std::string>();
-  return "";
+  if (!info.config.is_object() || !info.config.contains("prior")) return "";
+  NIDIM_CHECK(info.config["prior"].is_string(),
+              "{}/config.json: \"prior\" must be a string, got {}", info.run_dir,
+              info.config["prior"].dump());
+  return info.config["prior"].get<std::string>();
 }
 
 }  // namespace nidim::eval_dm

@@ -35,6 +35,12 @@ std::pair<double, double> prior_range(st::Prior p, double tail) {
   return {st::prior_quantile(p, tail), st::prior_quantile(p, 1 - tail)};
 }
 
+// A panel's title, saying how many values fall outside the drawn range (they are not shown).
+std::string titled(const std::string& title, const std::vector<double>& v, double lo, double hi) {
+  const int64_t off = std::count_if(v.begin(), v.end(), [&](double x) { return x < lo || x > hi; });
+  return off == 0 ? title : fmt::format("{} ({} off the chart)", title, off);
+}
+
 std::string path_join(const std::string& dir, const std::string& name) {
   return dir.empty() ? name : dir + "/" + name;
 }
@@ -174,11 +180,13 @@ std::vector<std::string> plot_projections(const std::string& out_dir, const std:
       ys.push_back(st::normal_pdf(xs.back()));
     }
     ax.curve(xs, ys, red, 2.5);
-    ax.decorate(fmt::format("random projection {}", p + 1), "u . Phi^-1(F(y))", "density");
+    ax.decorate(titled(fmt::format("random projection {}", p + 1), proj[p], lo, hi),
+                "u . Phi^-1(F(y))", "density");
     // Q-Q: at most 2000 sample quantiles against N(0, 1) quantiles (i + 1/2)/n.
     Axes aq(cq, left, top, 560, 380);
     const double qlo = std::min(-4.0, proj[p].front()), qhi = std::max(4.0, proj[p].back());
-    aq.set_limits(-4.2, 4.2, std::max(qlo, -8.0), std::min(qhi, 8.0));
+    const double ylo = std::max(qlo, -8.0), yhi = std::min(qhi, 8.0);
+    aq.set_limits(-4.2, 4.2, ylo, yhi);
     std::vector<double> tx, sy;
     const int64_t pts = std::min<int64_t>(n, 2000);
     for (int64_t k = 0; k < pts; ++k) {
@@ -188,8 +196,8 @@ std::vector<std::string> plot_projections(const std::string& out_dir, const std:
     }
     aq.segment(-4.2, -4.2, 4.2, 4.2, red, 2);
     aq.scatter(tx, sy, {blue}, 2.2, 0.7);
-    aq.decorate(fmt::format("Q-Q, random projection {}", p + 1), "N(0,1) quantile",
-                "sample quantile");
+    aq.decorate(titled(fmt::format("Q-Q, random projection {}", p + 1), sy, ylo, yhi),
+                "N(0,1) quantile", "sample quantile");
   }
   ch.text(
       110, 20,
@@ -231,7 +239,7 @@ std::string plot_marginals(const std::string& out_dir, const std::string& set_na
     ax.set_limits(ax_lo, ax_hi, 0, top_y * 1.1);
     ax.histogram(edges, h, tools::palette(0), 0.6);
     ax.curve(xs, ys, tools::palette(3), 2.5);
-    ax.decorate(fmt::format("coordinate {}", p), "y", "density");
+    ax.decorate(titled(fmt::format("coordinate {}", p), v, lo, hi), "y", "density");
   }
   c.text(110, 20,
          fmt::format("{} embeddings (n = {}): coordinates against the {} prior density, red",

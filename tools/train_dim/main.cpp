@@ -22,6 +22,7 @@
 #include "kernels/cpu/blas.h"
 #include "kernels/cuda/kernels_cuda.h"
 #include "ssl/dim.h"
+#include "tools/common/flags.h"
 #include "tools/common/main.h"
 
 using namespace nidim;
@@ -187,12 +188,7 @@ int train_dim_main(int argc, char** argv) {
   app.add_option("--lr", c.lr, "encoder learning rate (Adam)")->capture_default_str();
   app.add_option("--critic-lr", c.critic_lr, "critic learning rate (Adam)")->capture_default_str();
   app.add_option("--seed", c.seed, "seed of every random draw")
-      ->check(CLI::Validator(
-          [](std::string& v) {
-            return v.find('-') == std::string::npos ? std::string()
-                                                    : "expected a whole number >= 0, got " + v;
-          },
-          "", "non-negative"))
+      ->check(tools::seed_value())
       ->capture_default_str();
   app.add_option("--threads", c.threads, "threads (0: all cores)")->capture_default_str();
   app.add_option("--loader-workers", c.loader_workers,
