@@ -80,6 +80,8 @@ std::string claim_new_directory(const std::string& base) {
   const std::filesystem::path parent = std::filesystem::path(base).parent_path();
   if (!parent.empty()) {
     std::error_code ec;
+    NIDIM_CHECK(!std::filesystem::exists(parent, ec) || std::filesystem::is_directory(parent, ec),
+                "{}: exists and is not a directory (needed for {})", parent.string(), base);
     std::filesystem::create_directories(parent, ec);
     if (ec) NIDIM_FAIL("{}: cannot create the directory: {}", parent.string(), ec.message());
   }

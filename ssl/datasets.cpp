@@ -1,6 +1,8 @@
 // nidim/ssl/datasets.cpp: see datasets.h.
 #include "ssl/datasets.h"
 
+#include <filesystem>
+
 #include <algorithm>
 #include <cmath>
 
@@ -32,6 +34,16 @@ ImageDataset synthetic_quadrants(int64_t n, uint64_t seed) {
       }
   }
   return ImageDataset("synthetic", std::move(pixels), std::move(labels), 1, 8, 8, 4);
+}
+
+std::string resolved_data_dir(const DatasetRequest& r) {
+  std::string dir = r.dir;
+  if (dir.empty() && r.name == "mnist") dir = default_mnist_dir;
+  if (dir.empty() && r.name == "fashion-mnist") dir = default_fashion_mnist_dir;
+  if (dir.empty()) return "";
+  std::error_code ec;
+  const std::filesystem::path abs = std::filesystem::absolute(dir, ec);
+  return ec ? dir : abs.lexically_normal().string();
 }
 
 std::pair<ImageDataset, ImageDataset> load_datasets(const DatasetRequest& r) {

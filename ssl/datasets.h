@@ -26,6 +26,10 @@ struct DatasetRequest {
   int64_t synthetic_train = 4096, synthetic_test = 1024;
 };
 
+// The folder `request` reads, as an absolute path (its default if `dir` is empty; "" for the
+// synthetic set), so that a run's config.json names it whatever the working directory.
+std::string resolved_data_dir(const DatasetRequest& request);
+
 // (train, test); errors name the data set, the folder and what to run to get it.
 std::pair<ImageDataset, ImageDataset> load_datasets(const DatasetRequest& request);
 

@@ -55,8 +55,11 @@ void check_new_run_dir(const std::string& dir) {
               dir);
   NIDIM_CHECK(!file_exists(dir + "/config.json"),
               "{}: holds a run already (config.json); resume it with --resume {} or choose "
-              "another --out",
-              dir, dir);
+              "another --out{}",
+              dir, dir,
+              file_exists(dir + "/checkpoint/checkpoint.safetensors")
+                  ? ""
+                  : " (it has no checkpoint: to start it over with other settings, remove it)");
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
     NIDIM_CHECK(entry.path().filename() == ".lock",
                 "--out {}: the directory is not empty and holds no run ({} is there); choose a "
@@ -94,10 +97,11 @@ void DimConfig::validate() const {
   channel.validate();
   NIDIM_CHECK(dim >= 1, "--dim must be >= 1, got {}", dim);
   NIDIM_CHECK(batch >= 2, "--batch must be >= 2 (InfoNCE contrasts pairs), got {}", batch);
-  NIDIM_CHECK(epochs >= 1, "--epochs must be >= 1, got {}", epochs);
+  NIDIM_CHECK(epochs >= 1 && epochs <= 1000000000, "--epochs must be in [1, 10^9], got {}", epochs);
   NIDIM_CHECK(lr > 0 && critic_lr > 0 && std::isfinite(lr) && std::isfinite(critic_lr),
               "learning rates must be finite and > 0, got --lr {} --critic-lr {}", lr, critic_lr);
-  NIDIM_CHECK(augment_sigma >= 0, "--augment-sigma must be >= 0, got {}", augment_sigma);
+  NIDIM_CHECK(augment_sigma >= 0 && std::isfinite(augment_sigma),
+              "--augment-sigma must be finite and >= 0, got {}", augment_sigma);
   NIDIM_CHECK(encoder == "convnet" || encoder == "mlp", "--encoder '{}': expected convnet or mlp",
               encoder);
   NIDIM_CHECK(critic == "mlp" || critic == "dot" || critic == "cosine" || critic == "gaussian",
@@ -107,8 +111,10 @@ void DimConfig::validate() const {
                 "--mlp-hidden: widths must be in [1, 2^24], got {}", w);
   NIDIM_CHECK(critic_hidden >= 1, "--critic-hidden must be >= 1, got {}", critic_hidden);
   NIDIM_CHECK(head_dim >= 0, "--head-dim must be >= 0 (0: no projection heads), got {}", head_dim);
-  NIDIM_CHECK(temperature > 0, "--temperature must be > 0, got {}", temperature);
-  NIDIM_CHECK(kernel_bandwidth >= 0, "--kernel-bandwidth must be >= 0, got {}", kernel_bandwidth);
+  NIDIM_CHECK(temperature > 0 && std::isfinite(temperature),
+              "--temperature must be finite and > 0, got {}", temperature);
+  NIDIM_CHECK(kernel_bandwidth >= 0 && std::isfinite(kernel_bandwidth),
+              "--kernel-bandwidth must be finite and >= 0, got {}", kernel_bandwidth);
   NIDIM_CHECK(critic != "gaussian" || !uniform_base(channel.prior),
               "--critic gaussian is the dual form of Gaussian matching; use it with a "
               "gaussian-based prior");
@@ -271,7 +277,11 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, Star
       m_dir(run_dir),
       m_noise(config.seed, 1),
       m_bound(config.bound, config.dv_ema) {
+  NIDIM_CHECK(!m_dir.empty(), "the run directory's name is empty");
+  while (m_dir.size() > 1 && m_dir.back() == '/') m_dir.pop_back();  // "runs/x/" names runs/x
   m_config.validate();
+  // A new run records where its data are, absolute, so it resumes from any working directory.
+  if (start != Start::resume) m_config.data.dir = resolved_data_dir(m_config.data);
   m_device = parse_device(m_config.device);
   set_tf32_cuda(m_config.tf32);
   if (start == Start::fresh) check_new_run_dir(m_dir);
@@ -339,13 +349,23 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, Star
 
 DimTrainer::~DimTrainer() = default;
 
-std::unique_ptr<DimTrainer> DimTrainer::resume(const std::string& run_dir, int64_t epochs) {
+std::unique_ptr<DimTrainer> DimTrainer::resume(const std::string& run_dir, int64_t epochs,
+                                               const std::string& data_dir) {
+  NIDIM_CHECK(!run_dir.empty(), "--resume: the run directory's name is empty");
   NIDIM_CHECK(file_exists(run_dir + "/config.json"),
               "--resume {}: no config.json there (not a train_dim run "
               "directory?)",
               run_dir);
   DimConfig config = DimConfig::from_json(read_json(run_dir + "/config.json"));
   if (epochs > 0) config.epochs = epochs;
+  NIDIM_CHECK(!data_dir.empty() || config.data.dir.empty() || file_exists(config.data.dir),
+              "--resume {}: its data folder {} is not there; if the data moved, give --data-dir",
+              run_dir, config.data.dir);
+  if (!data_dir.empty()) {
+    DatasetRequest moved = config.data;
+    moved.dir = data_dir;
+    config.data.dir = resolved_data_dir(moved);
+  }
   std::unique_ptr<DimTrainer> t(new DimTrainer(config, run_dir, Start::resume));
   if (file_exists(t->path("checkpoint/checkpoint.safetensors"))) {
     t->load_checkpoint();
@@ -360,7 +380,8 @@ std::unique_ptr<DimTrainer> DimTrainer::resume(const std::string& run_dir, int64
   NIDIM_CHECK(begun <= t->m_config.epochs,
               "--epochs {}: {} has trained {} epoch(s){} already; give at least {}", epochs,
               run_dir, t->m_epoch, t->m_next_batch > 0 ? " and part of the next" : "", begun);
-  if (epochs > 0) write_file_atomic(t->path("config.json"), t->m_config.to_json().dump(2) + "\n");
+  if (epochs > 0 || !data_dir.empty())
+    write_file_atomic(t->path("config.json"), t->m_config.to_json().dump(2) + "\n");
   return t;
 }
 
@@ -424,7 +445,9 @@ void DimTrainer::finish_step(const PendingStep& p, const TrainHooks& hooks,
       loss, m_epoch + 1, p.batch + 1, p.global_step,
       file_exists(path("checkpoint/checkpoint.safetensors"))
           ? fmt::format("the last good checkpoint in {}/checkpoint is kept", m_dir)
-          : std::string("before any checkpoint was written (try a smaller --lr)"));
+          : fmt::format("before any checkpoint was written: nothing to resume (remove {} and start "
+                        "again, with a smaller --lr?)",
+                        m_dir));
   const auto now = Clock::now();
   m_epoch_seconds += std::chrono::duration<double>(now - last).count();
   last = now;
@@ -477,6 +500,8 @@ RunOutcome DimTrainer::run(const TrainHooks& hooks) {
       return true;
     } catch (const EvaluationStopped&) {
       m_model->train();
+      m_stopped_at = m_epoch == 0 ? "during the evaluation of the untrained model"
+                                  : fmt::format("during the evaluation after epoch {}", m_epoch);
       return false;
     }
   };
@@ -510,7 +535,10 @@ RunOutcome DimTrainer::run(const TrainHooks& hooks) {
         finish_step(*queued, hooks, last);
         queued.reset();
         save_checkpoint();
-        if (stopping) return RunOutcome::interrupted;
+        if (stopping) {
+          m_stopped_at = fmt::format("at epoch {}, batch {}", m_epoch + 1, m_next_batch);
+          return RunOutcome::interrupted;
+        }
       }
     }
     if (queued) finish_step(*queued, hooks, last);
@@ -542,7 +570,10 @@ RunOutcome DimTrainer::run(const TrainHooks& hooks) {
         (m_config.eval_every > 0 && done % m_config.eval_every == 0) || done == m_config.epochs;
     if (due && !evaluated()) return RunOutcome::interrupted;
     // A stop that comes after the last epoch's evaluation has nothing left to stop.
-    if (hooks.stop && hooks.stop->load() && done < m_config.epochs) return RunOutcome::interrupted;
+    if (hooks.stop && hooks.stop->load() && done < m_config.epochs) {
+      m_stopped_at = fmt::format("after epoch {}", done);
+      return RunOutcome::interrupted;
+    }
     m_epoch = done - 1;  // the loop's ++ moves it on
   }
   if (m_last_eval_epoch < m_epoch && !evaluated()) return RunOutcome::interrupted;

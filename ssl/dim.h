@@ -131,8 +131,10 @@ class DimTrainer {
   // runs started in the same second get different ones).
   DimTrainer(const DimConfig& config, const std::string& run_dir, bool unique_name = false);
   // Resumes the run in run_dir from its checkpoint (from the beginning if it stopped before its
-  // first); epochs > 0 replaces the configured number, which may not be below the epochs begun.
-  static std::unique_ptr<DimTrainer> resume(const std::string& run_dir, int64_t epochs = 0);
+  // first); epochs > 0 replaces the configured number, which may not be below the epochs begun; a
+  // non-empty data_dir says where the run's data set is now (it moved).
+  static std::unique_ptr<DimTrainer> resume(const std::string& run_dir, int64_t epochs = 0,
+                                            const std::string& data_dir = "");
   ~DimTrainer();
 
   RunOutcome run(const TrainHooks& hooks);
@@ -144,6 +146,9 @@ class DimTrainer {
   // Epoch (0-based) and batch the next step will run.
   int64_t epoch() const { return m_epoch; }
   int64_t next_batch() const { return m_next_batch; }
+  // After run() returned `interrupted`: where, in words ("at epoch 3, batch 17", "during the
+  // evaluation after epoch 2", ...).
+  const std::string& stopped_at() const { return m_stopped_at; }
 
  private:
   enum class Start { fresh, fresh_unique, resume };
@@ -178,6 +183,7 @@ class DimTrainer {
   MiBound m_bound;
   std::vector<nlohmann::json> m_log;
   std::vector<std::string> m_resume_notes;  // said once the run starts
+  std::string m_stopped_at;
   int64_t m_epoch = 0, m_next_batch = 0, m_global_step = 0, m_last_eval_epoch = 0;
   // When this process last wrote an epoch line (or started running): an epoch line's
   // wall_seconds is the time since, so it counts the previous epoch's checkpoint and evaluation.

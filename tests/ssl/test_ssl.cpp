@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "core/autograd.h"
+#include "core/io.h"
 #include "kernels/ops.h"
 #include "nn/safetensors.h"
 #include "ssl/dim.h"
@@ -347,6 +348,51 @@ TEST_CASE("a run stopped and resumed ends with the same weights, bit for bit") {
       epoch_lines += nlohmann::json::parse(line)["type"] == "epoch";
     CHECK(epoch_lines == 2);
   }
+}
+
+TEST_CASE("a stop during an evaluation ends the run there; the resumed run redoes it") {
+  DimConfig c = synthetic_config("evalstop");
+  c.epochs = 2;
+  c.metric_repetitions = 64;
+  auto eval_lines = [](const std::string& dir) {
+    std::vector<nlohmann::json> out;
+    std::ifstream log(dir + "/log.jsonl");
+    for (std::string line; std::getline(log, line);) {
+      nlohmann::json j = nlohmann::json::parse(line);
+      if (j["type"] == "eval") out.push_back(j);
+    }
+    return out;
+  };
+  {
+    DimTrainer whole(c, fresh_dir("ssl_test_evalstop_whole"));
+    CHECK(whole.run({}) == RunOutcome::finished);
+  }
+  {
+    // Ctrl-C while the bootstrap of the evaluation after epoch 1 runs (its progress is reported
+    // on this thread): the remaining repetitions are skipped and the run ends.
+    std::atomic<bool> stop{false};
+    TrainHooks hooks;
+    hooks.stop = &stop;
+    hooks.on_progress = [&](const std::string& phase, int64_t, int64_t) {
+      if (phase == "bootstrap tests") stop = true;
+    };
+    DimTrainer part(c, fresh_dir("ssl_test_evalstop_part"));
+    CHECK(part.run(hooks) == RunOutcome::interrupted);
+    CHECK(part.stopped_at() == "during the evaluation after epoch 1");
+    CHECK(eval_lines("ssl_test_evalstop_part").empty());
+  }
+  std::unique_ptr<DimTrainer> again = DimTrainer::resume("ssl_test_evalstop_part");
+  CHECK_FALSE(again->complete());
+  CHECK(again->run({}) == RunOutcome::finished);
+  const std::vector<nlohmann::json> got = eval_lines("ssl_test_evalstop_part"),
+                                    want = eval_lines("ssl_test_evalstop_whole");
+  REQUIRE(got.size() == 2);
+  REQUIRE(want.size() == 2);
+  for (size_t i = 0; i < 2; ++i) CHECK(got[i] == want[i]);
+  CHECK(read_file("ssl_test_evalstop_part/model.safetensors") ==
+        read_file("ssl_test_evalstop_whole/model.safetensors"));
+  again.reset();  // its lock
+  CHECK(DimTrainer::resume("ssl_test_evalstop_part")->complete());
 }
 
 TEST_CASE("a non-finite loss stops the run, names the step and keeps the last good checkpoint") {

@@ -204,6 +204,22 @@ TEST_CASE("eval_dm: a run directory gives the documented metrics.json, report an
   CHECK(m2["classifiers"] == m["classifiers"]);
 }
 
+TEST_CASE("eval_dm: a run that train_dim is still working in is noted") {
+  TempDir dir;
+  make_run(dir, 80, 80, 2);
+  CHECK_FALSE(nidim::eval_dm::run_in_progress(dir.path.string()));
+  {
+    nidim::DirectoryLock training(dir.path.string());  // as train_dim holds it
+    CHECK(nidim::eval_dm::run_in_progress(dir.path.string()));
+    REQUIRE(run({dir.path.string(), "--quiet", "--no-plots", "--no-classifiers", "--no-distances",
+                 "--repetitions", "2", "--subsample", "20"}) == 0);
+    const nlohmann::json m = read_json(dir / "metrics.json");
+    const std::string notes = m["notes"].dump();
+    CHECK(notes.find("train_dim is still working in") != std::string::npos);
+  }
+  CHECK_FALSE(nidim::eval_dm::run_in_progress(dir.path.string()));  // released: .lock remains
+}
+
 TEST_CASE("eval_dm: bad input gives one clear error") {
   TempDir dir;
   make_run(dir, 50, 20, 3);
@@ -249,14 +265,23 @@ TEST_CASE("eval_dm: bad input gives one clear error") {
   CHECK(outside.rfind(tr + " (train embeddings): prior uniform: ", 0) == 0);
   CHECK(outside.find("values are outside [0, 1] (first ") != std::string::npos);
   CHECK(outside.find(" at row ") != std::string::npos);
-  // Values whose squares overflow (float64): refused, naming where.
+  // Values whose fourth powers overflow (float64): refused, naming where.
   std::vector<double> huge(10 * 3, 0.5);
-  huge[4 * 3 + 2] = -3e155;
+  huge[4 * 3 + 2] = -3e75;
   save_matrix(dir / "huge.npy", huge, 10, 3);
   CHECK(err({"--train", dir / "huge.npy", "--quiet"}) ==
         dir / "huge.npy" +
-            ": row 4, column 2 holds -3e+155: values beyond 1e+100 in magnitude overflow the "
+            ": row 4, column 2 holds -3e+75: values beyond 1e+70 in magnitude overflow the "
             "statistics; rescale the embeddings");
+  // With rows dropped, errors still name the file's row: row 5 holds NaN, row 7 is out of range.
+  std::vector<double> unif(10 * 2, 0.25);
+  unif[5 * 2] = NAN;
+  unif[7 * 2 + 1] = 1.5;
+  save_matrix(dir / "unif.npy", unif, 10, 2);
+  CHECK(err({"--train", dir / "unif.npy", "--prior", "uniform", "--drop-nonfinite", "--quiet"}) ==
+        dir / "unif.npy" +
+            " (train embeddings): prior uniform: 1 values are outside [0, 1] (first 1.5 at row "
+            "7, column 1); are the embeddings from a uniform normalization?");
   // A directory where a file should be.
   fs::create_directories(dir / "adir.npy");
   CHECK(err({"--train", dir / "adir.npy"}) ==
@@ -275,10 +300,15 @@ TEST_CASE("eval_dm: bad input gives one clear error") {
   nidim::write_file_atomic(dir / "log.jsonl", "{\"epoch\": 1}\n{\"epoch\": 2, \"mi\n\n \n");
   CHECK(err({dir.path.string(), "--quiet", "--no-plots", "--no-classifiers", "--no-distances",
              "--repetitions", "2", "--subsample", "20", "--out", dir / "torn"}) == "(no error)");
-  // config.json's prior must be a string.
+  // config.json's prior must name a prior, unless --prior overrides it.
   nidim::write_file_atomic(dir / "config.json", "{\"prior\": 5}");
   CHECK(err({dir.path.string(), "--quiet"}) ==
-        dir.path.string() + "/config.json: \"prior\" must be a string, got 5");
+        dir.path.string() +
+            "/config.json: \"prior\" must be the name of a prior, got 5 (or give "
+            "--prior)");
+  CHECK(err({dir.path.string(), "--quiet", "--prior", "gaussian", "--no-plots", "--no-classifiers",
+             "--no-distances", "--repetitions", "2", "--subsample", "20", "--out",
+             dir / "override"}) == "(no error)");
 }
 
 TEST_CASE(

@@ -112,6 +112,38 @@ touch "$stale" || fail "cannot make $stale"
 "$bin" --resume "$work/busy" --epochs 401 --progress never > "$work/busy2.log" 2>&1 || fail "resume busy: $(tail -1 "$work/busy2.log")"
 [[ ! -e "$stale" ]] && pass "a dead writer's temporary file is removed" || fail "$stale was left in place"
 
+# 3e. A run records its data folder as an absolute path: it resumes from another working
+# directory; data that moved are named with --data-dir. Printed commands are quoted for the shell.
+mkdir -p "$work/cwd2"
+/usr/bin/python3 - "$work/cwd2/idx" <<'PY' || fail "could not write the IDX files"
+import gzip, os, random, struct, sys
+d = sys.argv[1]
+os.makedirs(d)
+rng = random.Random(1)
+for prefix, n in [("train", 256), ("t10k", 64)]:
+    labels = bytes(rng.randrange(10) for _ in range(n))
+    pixels = bytes(rng.randrange(256) for _ in range(n * 784))
+    with gzip.open(f"{d}/{prefix}-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">IIII", 2051, n, 28, 28) + pixels)
+    with gzip.open(f"{d}/{prefix}-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">II", 2049, n) + labels)
+PY
+small=(--encoder mlp --mlp-hidden 16 --critic-hidden 16 --batch 64 --no-quick-metrics --progress never --loader-workers 0)
+(cd "$work/cwd2" && "$bin" --dataset mnist --data-dir idx "${small[@]}" --epochs 1 --out "my run/") > "$work/cwd2.log" 2>&1 \
+  || fail "mnist-shaped run: $(tail -1 "$work/cwd2.log")"
+grep -q "\"data_dir\": \"$work/cwd2/idx\"" "$work/cwd2/my run/config.json" && pass "config.json: the data folder, absolute" \
+  || fail "config.json's data_dir: $(grep data_dir "$work/cwd2/my run/config.json")"
+grep -q "evaluate with: eval_dm 'my run'\$" "$work/cwd2.log" && pass "printed command quoted for the shell" \
+  || fail "printed command: $(grep 'evaluate with' "$work/cwd2.log")"
+(cd / && "$bin" --resume "$work/cwd2/my run" --epochs 2 --progress never) > "$work/cwd2b.log" 2>&1 \
+  && pass "resumed from another working directory" || fail "resume from /: $(tail -1 "$work/cwd2b.log")"
+mv "$work/cwd2/idx" "$work/cwd2/moved"
+expect_error_raw "its data folder $work/cwd2/idx is not there; if the data moved, give --data-dir" --resume "$work/cwd2/my run" --epochs 3
+"$bin" --resume "$work/cwd2/my run" --epochs 3 --data-dir "$work/cwd2/moved" --progress never > "$work/cwd2c.log" 2>&1 \
+  && grep -q "\"data_dir\": \"$work/cwd2/moved\"" "$work/cwd2/my run/config.json" \
+  && pass "--resume with --data-dir: data that moved" || fail "--resume --data-dir: $(tail -1 "$work/cwd2c.log")"
+expect_error_raw "--resume: the run directory's name is empty" --resume ""
+
 # 3d. Runs started together without --out get directories of their own.
 mkdir -p "$work/cwd" && (cd "$work/cwd" && for seed in 1 2 3; do
   "$bin" --dataset synthetic --encoder mlp --mlp-hidden 16 --critic-hidden 16 --batch 64 --epochs 1 \

@@ -90,6 +90,14 @@ int eval_dm_main(int argc, char** argv) {
   opt.plots = !no_plots;
   opt.progress = !quiet;
 
+  // A run still training: its files are those of its latest evaluation, and may change.
+  const bool live = !run_dir.empty() && run_in_progress(run_dir);
+  const std::string live_note = fmt::format(
+      "train_dim is still working in {}: these are the embeddings of its latest "
+      "evaluation, and they may change",
+      run_dir);
+  if (live) std::fprintf(stderr, "eval_dm: note: %s\n", live_note.c_str());
+
   // Inputs.
   const RunInfo info = read_run_info(run_dir);
   std::unique_ptr<EmbeddingSet> train, test;
@@ -111,7 +119,7 @@ int eval_dm_main(int argc, char** argv) {
   if (train && test) check_compatible(*train, *test);
 
   // The prior: the flag, else config.json, else gaussian.
-  const std::string from_config = config_prior(info);
+  const std::string from_config = config_prior(info, !prior_flag.empty());
   std::string prior_name = "gaussian";
   opt.prior_source = "default";
   if (!prior_flag.empty()) {
@@ -138,6 +146,7 @@ int eval_dm_main(int argc, char** argv) {
   opt.out_dir = out_dir;
 
   Evaluation ev = evaluate(train.get(), test.get(), info, opt);
+  if (live) ev.metrics["notes"].push_back(live_note);
   if (!prior_flag.empty() && !from_config.empty() && prior_flag != from_config)
     ev.metrics["notes"].push_back(
         fmt::format("--prior {} overrides config.json's prior {}", prior_flag, from_config));

@@ -375,6 +375,19 @@ Evaluation evaluate(const EmbeddingSet* train, const EmbeddingSet* test, const R
   // Change of variables to N(0, 1) coordinates.
   json cov;
   for (SetData& s : sets) {
+    if (opt.prior == st::Prior::kUniform) {
+      // Checked here rather than in the change of variables, to name the file's row.
+      const std::vector<double>& x = s.set->x;
+      const int64_t d = s.set->d;
+      int64_t outside = 0, first = -1;
+      for (int64_t i = 0; i < s.set->n * d; ++i)
+        if (!(x[i] >= 0.0 && x[i] <= 1.0) && outside++ == 0) first = i;
+      NIDIM_CHECK(outside == 0,
+                  "{} ({} embeddings): prior uniform: {} values are outside [0, 1] (first {} at "
+                  "row {}, column {}); are the embeddings from a uniform normalization?",
+                  s.set->path, s.set->name, outside, outside ? x[first] : 0.0,
+                  s.set->file_row(first / d), first % d);
+    }
     try {
       s.coords =
           st::to_prior_coordinates(opt.prior, s.set->x.data(), s.set->n * s.set->d, s.set->d);

@@ -1,6 +1,11 @@
 // nidim/tools/eval_dm/inputs.cpp: see inputs.h.
 #include "tools/eval_dm/inputs.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -20,8 +25,8 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return out + "]";
 }
 
-// Beyond this, d * x^2 and sums of squares over a million rows overflow a double.
-constexpr double max_magnitude = 1e100;
+// Beyond this, sums of fourth powers over a billion rows (kurtosis, Mardia) overflow a double.
+constexpr double max_magnitude = 1e70;
 
 template <class T>
 T load_le(const uint8_t* p) {
@@ -113,6 +118,7 @@ EmbeddingSet load_embedding_set(const std::string& name, const std::string& path
     std::vector<int64_t> lk;
     for (int64_t i = 0; i < n; ++i) {
       if (!keep[i]) continue;
+      s.file_rows.push_back(i);
       xk.insert(xk.end(), x.begin() + i * d, x.begin() + (i + 1) * d);
       if (!labels.empty()) lk.push_back(labels[i]);
     }
@@ -189,12 +195,23 @@ RunInfo read_run_info(const std::string& run_dir) {
   return info;
 }
 
-std::string config_prior(const RunInfo& info) {
+std::string config_prior(const RunInfo& info, bool overridden) {
   if (!info.config.is_object() || !info.config.contains("prior")) return "";
-  NIDIM_CHECK(info.config["prior"].is_string(),
-              "{}/config.json: \"prior\" must be a string, got {}", info.run_dir,
-              info.config["prior"].dump());
-  return info.config["prior"].get<std::string>();
+  const nlohmann::json& p = info.config["prior"];
+  if (p.is_string() && !p.get<std::string>().empty()) return p.get<std::string>();
+  NIDIM_CHECK(overridden,
+              "{}/config.json: \"prior\" must be the name of a prior, got {} (or give --prior)",
+              info.run_dir, p.dump());
+  return "";
+}
+
+bool run_in_progress(const std::string& run_dir) {
+  const std::string lock = run_dir + "/.lock";
+  const int fd = ::open(lock.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);  // drops the shared lock if it was taken
+  return held;
 }
 
 }  // namespace nidim::eval_dm

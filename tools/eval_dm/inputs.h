@@ -28,10 +28,13 @@ struct EmbeddingSet {
   int64_t n = 0, d = 0;
   std::vector<double> x;  // N x d, row-major
   std::string labels_path;
-  std::vector<int64_t> labels;  // N, empty when absent
-  std::string labels_missing;   // why there are no labels
-  int64_t dropped_rows = 0;     // non-finite rows removed (--drop-nonfinite)
+  std::vector<int64_t> labels;     // N, empty when absent
+  std::string labels_missing;      // why there are no labels
+  int64_t dropped_rows = 0;        // non-finite rows removed (--drop-nonfinite)
+  std::vector<int64_t> file_rows;  // with dropped rows: each row's row in the file
   bool has_labels() const { return !labels.empty(); }
+  // Row i's row in the file (they differ after --drop-nonfinite).
+  int64_t file_row(int64_t i) const { return file_rows.empty() ? i : file_rows[i]; }
 };
 
 // labels_path may be empty (no labels) or name a file that must exist (required) or may be
@@ -59,7 +62,11 @@ struct RunInfo {
 
 RunInfo read_run_info(const std::string& run_dir);
 
-// The prior named in config.json ("prior"), or "" when absent.
-std::string config_prior(const RunInfo& info);
+// The prior named in config.json ("prior"), or "" when absent; throws when it is there but not
+// a non-empty string, unless `overridden` (--prior was given and wins).
+std::string config_prior(const RunInfo& info, bool overridden);
+
+// Whether a train_dim process is working in run_dir now (it holds run_dir/.lock).
+bool run_in_progress(const std::string& run_dir);
 
 }  // namespace nidim::eval_dm

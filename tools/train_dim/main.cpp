@@ -38,8 +38,8 @@ extern "C" void on_sigint(int) {
     return;
   }
   const char msg[] =
-      "\ntrain_dim: interrupted: finishing this step and writing a checkpoint (Ctrl-C again "
-      "aborts)\n";
+      "\ntrain_dim: interrupted: stopping after this step (with a checkpoint) or this evaluation "
+      "phase (Ctrl-C again aborts)\n";
   (void)!::write(STDERR_FILENO, msg, sizeof(msg) - 1);
 }
 
@@ -49,6 +49,16 @@ std::string duration(double seconds) {
   if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);
   if (s >= 60) return fmt::format("{}m{:02d}s", s / 60, s % 60);
   return fmt::format("{}s", s);
+}
+
+// `s` as one shell word, for commands the user may paste.
+std::string shell_word(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789_-./:+=,@%") == std::string::npos)
+    return s;
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
 }
 
 std::string default_out() {
@@ -87,8 +97,11 @@ class ProgressLine {
   void progress(const std::string& phase, int64_t done, int64_t total) {
     if (!m_enabled || !m_tty) return;
     const auto now = std::chrono::steady_clock::now();
+    if (phase == m_phase && done == m_done) return;  // drawn already
     if (std::chrono::duration<double>(now - m_last).count() < 0.2 && done != total) return;
     m_last = now;
+    m_phase = phase;
+    m_done = done;
     std::fprintf(stderr, "\r%-118s", fmt::format("  {} {}/{}", phase, done, total).c_str());
     m_open = true;
   }
@@ -102,6 +115,8 @@ class ProgressLine {
   bool m_tty, m_enabled;
   bool m_open = false;
   std::chrono::steady_clock::time_point m_last{};
+  std::string m_phase;  // the evaluation progress drawn last
+  int64_t m_done = -1;
 };
 
 void print_log_line(const nlohmann::json& l) {
@@ -237,17 +252,19 @@ int train_dim_main(int argc, char** argv) {
   NIDIM_CHECK(app.count("--epochs") == 0 || epochs_flag >= 1, "--epochs must be >= 1, got {}",
               epochs_flag);
 
+  NIDIM_CHECK(app.count("--resume") == 0 || !resume.empty(),
+              "--resume: the run directory's name is empty");
   std::unique_ptr<DimTrainer> trainer;
   if (!resume.empty()) {
     for (const CLI::Option* opt : app.get_options()) {
       const std::string flag = opt->get_name();
-      NIDIM_CHECK(
-          opt->count() == 0 || flag == "--resume" || flag == "--epochs" || flag == "--progress",
-          "--resume takes the run's settings from {}/config.json; {} cannot be "
-          "given with it (only --epochs, --progress)",
-          resume, flag);
+      NIDIM_CHECK(opt->count() == 0 || flag == "--resume" || flag == "--epochs" ||
+                      flag == "--progress" || flag == "--data-dir",
+                  "--resume takes the run's settings from {}/config.json; {} cannot be "
+                  "given with it (only --epochs, --progress, and --data-dir for data that moved)",
+                  resume, flag);
     }
-    trainer = DimTrainer::resume(resume, epochs_flag);
+    trainer = DimTrainer::resume(resume, epochs_flag, c.data.dir);
     if (trainer->complete()) {
       std::printf(
           "train_dim: %s is complete (%lld epoch(s), evaluated); give --epochs with a larger "
@@ -255,9 +272,13 @@ int train_dim_main(int argc, char** argv) {
           resume.c_str(), static_cast<long long>(trainer->epoch()));
       return 0;
     }
-    std::printf("train_dim: resuming %s at epoch %lld, batch %lld\n", resume.c_str(),
-                static_cast<long long>(trainer->epoch() + 1),
-                static_cast<long long>(trainer->next_batch()));
+    if (trainer->epoch() >= trainer->config().epochs)
+      std::printf("train_dim: resuming %s: the evaluation after epoch %lld\n", resume.c_str(),
+                  static_cast<long long>(trainer->epoch()));
+    else
+      std::printf("train_dim: resuming %s at epoch %lld, batch %lld\n", resume.c_str(),
+                  static_cast<long long>(trainer->epoch() + 1),
+                  static_cast<long long>(trainer->next_batch()));
   } else {
     c.epochs = epochs_flag > 0 ? epochs_flag : 10;
     c.layer_order = parse_layer_order(layer_order);
@@ -353,22 +374,21 @@ int train_dim_main(int argc, char** argv) {
   const RunOutcome outcome = trainer->run(hooks);
   std::signal(SIGINT, SIG_DFL);
   line.clear();
+  const std::string& dir = trainer->run_dir();
   if (outcome == RunOutcome::interrupted) {
-    const std::string where =
-        trainer->epoch() >= cfg.epochs
-            ? std::string("during the evaluation after the last epoch")
-            : fmt::format("at epoch {}, batch {}", trainer->epoch() + 1, trainer->next_batch());
-    std::printf(
-        "train_dim: stopped %s; checkpoint in %s/checkpoint. Resume with:\n"
-        "  train_dim --resume %s\n",
-        where.c_str(), trainer->run_dir().c_str(), trainer->run_dir().c_str());
+    const std::string kept =
+        file_exists(dir + "/checkpoint/checkpoint.safetensors")
+            ? fmt::format("checkpoint in {}/checkpoint", dir)
+            : std::string("no checkpoint yet (a resumed run starts from the beginning)");
+    std::printf("train_dim: stopped %s; %s. Resume with:\n  train_dim --resume %s\n",
+                trainer->stopped_at().c_str(), kept.c_str(), shell_word(dir).c_str());
     return 130;
   }
   std::printf(
       "train_dim: done. %s/: model.safetensors, embeddings_{train,test}.npy, "
       "labels_{train,test}.npy, "
       "log.jsonl, checkpoint/\n  evaluate with: eval_dm %s\n",
-      trainer->run_dir().c_str(), trainer->run_dir().c_str());
+      dir.c_str(), shell_word(dir).c_str());
   return 0;
 }
 
