@@ -38,6 +38,14 @@ int main(int argc, char** argv) try {
   std::string device_name = "cpu";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::printf(
+          "dim_step: times one training step of noise-injected DIM (MNIST-shaped input)\n"
+          "  --batch N (256)  --critic mlp|dot|cosine|gaussian (mlp)  --steps N (5)\n"
+          "  --warmup N (1)  --prior NAME (gaussian)  --threads N (0: all cores)\n"
+          "  --tile-rows N (0: automatic)  --device cpu|cuda[:N] (cpu)  --tf32  --json\n");
+      return 0;
+    }
     auto value = [&]() -> std::string {
       NIDIM_CHECK(i + 1 < argc, "{}: missing value", a);
       return argv[++i];

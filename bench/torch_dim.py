@@ -189,7 +189,14 @@ def setup_runtime(threads, flush_denormal):
     if flush_denormal:
         if not torch.set_flush_denormal(True):
             print("warning: torch.set_flush_denormal(True) is not supported on this CPU", file=sys.stderr)
-    torch.set_num_threads(threads if threads > 0 else (os.cpu_count() or 1))
+    n = threads if threads > 0 else (os.cpu_count() or 1)
+    torch.set_num_threads(n)
+    # OpenBLAS keeps its own thread count (all cores): give it the same, or a run with fewer
+    # threads than cores would let PyTorch's matrix products use more than nidim's.
+    try:
+        ctypes.CDLL("libopenblas.so.0").openblas_set_num_threads(n)
+    except (OSError, AttributeError):
+        pass  # not OpenBLAS: torch.set_num_threads covers it
 
 
 class _DlInfo(ctypes.Structure):

@@ -155,7 +155,9 @@ ImageDataset dataset_from_idx(const std::string& name, const std::string& images
 }
 
 ImageDataset load_mnist(const std::string& dir, Split split) {
-  return load_idx_pair("mnist", dir, split, "; run scripts/get_data");
+  return load_idx_pair("mnist", dir, split,
+                       "; scripts/get_data puts MNIST in data/mnist of the repository (or "
+                       "$NIDIM_DATA_DIR/mnist): run train_dim from there, or give --data-dir");
 }
 
 ImageDataset load_fashion_mnist(const std::string& dir, Split split) {

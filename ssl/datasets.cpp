@@ -1,6 +1,7 @@
 // nidim/ssl/datasets.cpp: see datasets.h.
 #include "ssl/datasets.h"
 
+#include <cstdlib>
 #include <filesystem>
 
 #include <algorithm>
@@ -36,9 +37,18 @@ ImageDataset synthetic_quadrants(int64_t n, uint64_t seed) {
   return ImageDataset("synthetic", std::move(pixels), std::move(labels), 1, 8, 8, 4);
 }
 
+namespace {
+// MNIST's default folder: $NIDIM_DATA_DIR/mnist when that is set (where scripts/get_data puts it
+// then), else data/mnist of the working directory.
+std::string default_mnist() {
+  const char* root = std::getenv("NIDIM_DATA_DIR");
+  return root && *root ? std::string(root) + "/mnist" : std::string(default_mnist_dir);
+}
+}  // namespace
+
 std::string resolved_data_dir(const DatasetRequest& r) {
   std::string dir = r.dir;
-  if (dir.empty() && r.name == "mnist") dir = default_mnist_dir;
+  if (dir.empty() && r.name == "mnist") dir = default_mnist();
   if (dir.empty() && r.name == "fashion-mnist") dir = default_fashion_mnist_dir;
   if (dir.empty()) return "";
   std::error_code ec;
@@ -50,7 +60,7 @@ std::pair<ImageDataset, ImageDataset> load_datasets(const DatasetRequest& r) {
   ImageDataset train, test;
   // The loaders' errors name the file and, for a missing one, where to get it.
   if (r.name == "mnist") {
-    const std::string dir = r.dir.empty() ? default_mnist_dir : r.dir;
+    const std::string dir = r.dir.empty() ? default_mnist() : r.dir;
     train = load_mnist(dir, Split::train);
     test = load_mnist(dir, Split::test);
   } else if (r.name == "fashion-mnist") {

@@ -1,6 +1,6 @@
 // nidim/ssl/datasets.h: the data sets train_dim trains on, by name.
 //
-//   mnist          data/mnist (scripts/get_data) or --data-dir
+//   mnist          data/mnist, or $NIDIM_DATA_DIR/mnist when set (scripts/get_data), or --data-dir
 //   fashion-mnist  /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist) or --data-dir
 //   cifar10        --data-dir: the cifar-10-batches-bin folder of the binary version
 //   synthetic      made here, seeded: 1x8x8 images of a Gaussian blob of random brightness whose

@@ -20,7 +20,8 @@ std::shared_ptr<Sequential> convnet_encoder(int64_t channels, int64_t height, in
   int64_t c = channels, h = height, w = width;
   for (int k = 0; k < 3; ++k) {
     NIDIM_CHECK(h >= 4 && w >= 4,
-                "convnet encoder: images {}x{}x{} are too small for three conv+pool blocks",
+                "convnet encoder: images {}x{}x{} are too small for three conv+pool blocks (use "
+                "--encoder mlp)",
                 channels, height, width);
     const std::string n = std::to_string(k + 1);
     net->add("conv" + n, std::make_shared<Conv2d>(c, widths[k], 3, 1, 0, true, gen));

@@ -16,7 +16,7 @@
 //     against U[0, 1], combined over the D columns by Fisher's method.
 // Because each repetition's randomness depends only on (seed, r), and the per-repetition
 // p-values are averaged in repetition order, the result is the same for any thread count.
-// Repetitions run in parallel on all OpenMP threads.
+// Repetitions run in parallel on the thread pool (core/parallel.h).
 #pragma once
 
 #include <atomic>

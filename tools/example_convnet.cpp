@@ -9,6 +9,8 @@
 #include <cstring>
 #include <string>
 
+#include <CLI/CLI.hpp>
+
 #include "core/autograd.h"
 #include "core/parallel.h"
 #include "kernels/cpu/blas.h"
@@ -50,21 +52,15 @@ double accuracy(Module& net, const Tensor& x, const Tensor& y) {
 int main(int argc, char** argv) try {
   int epochs = 5, threads = 0;
   std::string out = "example_convnet.safetensors";
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    NIDIM_CHECK(
-        i + 1 < argc,
-        "{}: missing value (usage: example_convnet [--epochs N] [--threads N] [--out FILE])", arg);
-    if (arg == "--epochs")
-      epochs = std::stoi(argv[++i]);
-    else if (arg == "--threads")
-      threads = std::stoi(argv[++i]);
-    else if (arg == "--out")
-      out = argv[++i];
-    else
-      NIDIM_FAIL("unknown flag {} (usage: example_convnet [--epochs N] [--threads N] [--out FILE])",
-                 arg);
-  }
+  CLI::App app{"example_convnet: a small ConvNet classifier trained with nidim's engine"};
+  app.add_option("--epochs", epochs, "epochs")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--threads", threads, "threads (0: all cores)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
+  app.add_option("--out", out, "weights file (safetensors)")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   set_num_threads(threads);
   Generator gen(2025);
   auto [train_x, train_y] = make_images(2048, gen);

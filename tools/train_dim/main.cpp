@@ -324,6 +324,8 @@ int train_dim_main(int argc, char** argv) {
     c.flush_denormals = !keep_denormals;
     c.device = device;
     c.tf32 = tf32;
+    NIDIM_CHECK(!tf32 || device.rfind("cuda", 0) == 0,
+                "--tf32: only with --device cuda (the CPU computes in float32)");
     // On a GPU a step takes milliseconds and one loader thread cannot keep up (an MNIST batch of
     // 1024 with its noise views takes it about as long as an H200's step): four by default. The
     // batches do not depend on the number of loader threads.
