@@ -75,16 +75,21 @@ bool file_exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
+void make_directories(const std::string& dir) {
+  std::error_code ec;
+  for (std::filesystem::path p = dir; !p.empty(); p = p.parent_path()) {
+    NIDIM_CHECK(!std::filesystem::exists(p, ec) || std::filesystem::is_directory(p, ec),
+                "{}: exists and is not a directory (needed for {})", p.string(), dir);
+    if (p == p.parent_path()) break;
+  }
+  std::filesystem::create_directories(dir, ec);
+  if (ec) NIDIM_FAIL("{}: cannot create the directory: {}", dir, ec.message());
+}
+
 std::string claim_new_directory(const std::string& base) {
   NIDIM_CHECK(!base.empty(), "claim_new_directory: empty name");
   const std::filesystem::path parent = std::filesystem::path(base).parent_path();
-  if (!parent.empty()) {
-    std::error_code ec;
-    NIDIM_CHECK(!std::filesystem::exists(parent, ec) || std::filesystem::is_directory(parent, ec),
-                "{}: exists and is not a directory (needed for {})", parent.string(), base);
-    std::filesystem::create_directories(parent, ec);
-    if (ec) NIDIM_FAIL("{}: cannot create the directory: {}", parent.string(), ec.message());
-  }
+  if (!parent.empty()) make_directories(parent.string());
   for (int i = 1; i < 100000; ++i) {
     const std::string name = i == 1 ? base : base + "-" + std::to_string(i);
     if (::mkdir(name.c_str(), 0777) == 0) return name;
@@ -105,6 +110,14 @@ DirectoryLock::DirectoryLock(const std::string& dir) {
     NIDIM_CHECK(err != EWOULDBLOCK, "{}: in use by another process (it holds {})", dir, file);
     NIDIM_FAIL("{}: cannot lock: {}", file, std::strerror(err));
   }
+}
+
+bool directory_in_use(const std::string& dir) {
+  const int fd = ::open((dir + "/.lock").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);  // drops the shared lock if it was taken
+  return held;
 }
 
 DirectoryLock::~DirectoryLock() {

@@ -5,8 +5,9 @@
 // the new one, never a torn one. Errors name the path and the system's reason.
 //
 // A run directory that one process works in: claim_new_directory makes a fresh one without a
-// race between processes, DirectoryLock keeps a second process out while the first works in it,
-// and remove_stale_temporaries clears what a killed writer left (call it under the lock).
+// race between processes, DirectoryLock keeps a second process out while the first works in it
+// (directory_in_use asks without taking it), and remove_stale_temporaries clears what a killed
+// writer left (call it under the lock).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,9 @@ std::vector<uint8_t> read_file(const std::string& path);
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write);
 void write_file_atomic(const std::string& path, const std::string& contents);
 bool file_exists(const std::string& path);
+
+// Creates dir and any missing parents (mkdir -p); a file in the way is named.
+void make_directories(const std::string& dir);
 
 // Creates `base` (its missing parents too), or if it exists already the first of base-2, base-3,
 // ... that does not; mkdir(2) decides, so two processes never get the same one. Returns it.
@@ -41,6 +45,9 @@ class DirectoryLock {
  private:
   int m_fd = -1;
 };
+
+// Whether another open file (another process, or another DirectoryLock here) holds dir/.lock.
+bool directory_in_use(const std::string& dir);
 
 // Deletes the files in `dir` (not below) named like write_file_atomic's temporaries,
 // "<name>.tmp.<pid>", whose writing process no longer runs (killed mid-write); returns how many.

@@ -37,13 +37,6 @@ constexpr int64_t quick_knn_neighbors = 5;
 // Thrown inside an evaluation when a stop is asked for (TrainHooks::stop); run() catches it.
 struct EvaluationStopped {};
 
-// Creates dir and any missing parents (mkdir -p): --out runs/x works on a fresh clone.
-void make_dir(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) NIDIM_FAIL("{}: cannot create the directory: {}", dir, ec.message());
-}
-
 // Refuses a directory a new run must not write into: one that holds a run, a file, or a folder
 // with files of its own (a new run would overwrite model.safetensors, log.jsonl, ...). A missing
 // or empty directory is fine; so is one holding only the lock of a run that never began.
@@ -338,11 +331,11 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, Star
     if (start == Start::fresh_unique) {
       m_dir = claim_new_directory(m_dir);
     } else {
-      make_dir(m_dir);
+      make_directories(m_dir);
     }
     m_lock = DirectoryLock(m_dir);
     check_new_run_dir(m_dir);  // again, under the lock
-    make_dir(path("checkpoint"));
+    make_directories(path("checkpoint"));
     write_file_atomic(path("config.json"), m_config.to_json().dump(2) + "\n");
   }
 }
@@ -371,7 +364,7 @@ std::unique_ptr<DimTrainer> DimTrainer::resume(const std::string& run_dir, int64
     t->load_checkpoint();
   } else {
     // Stopped before its first checkpoint: nothing was trained that could be kept.
-    make_dir(t->path("checkpoint"));
+    make_directories(t->path("checkpoint"));
     t->m_resume_notes.push_back(
         "note: no checkpoint yet (the run stopped before its first one): starting it from the "
         "beginning");

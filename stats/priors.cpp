@@ -86,19 +86,15 @@ double prior_support_hi(Prior p) {
   return p == Prior::kUniform ? 1.0 : kInf;
 }
 
-PriorCoordinates to_prior_coordinates(Prior p, const double* y, int64_t count, int64_t columns) {
-  auto where = [&](int64_t i) {
-    return columns > 1 ? fmt::format("row {}, column {}", i / columns, i % columns)
-                       : fmt::format("index {}", i);
-  };
+PriorCoordinates to_prior_coordinates(Prior p, const double* y, int64_t count) {
   PriorCoordinates out;
   out.u.resize(static_cast<size_t>(count));
   out.z.resize(static_cast<size_t>(count));
   int64_t outside = 0, first_outside = -1;
   for (int64_t i = 0; i < count; ++i) {
     const double v = y[i];
-    NIDIM_CHECK(std::isfinite(v), "change of variables ({}): value {} at {} is not finite",
-                prior_name(p), v, where(i));
+    NIDIM_CHECK(std::isfinite(v), "change of variables ({}): value {} at index {} is not finite",
+                prior_name(p), v, i);
     // u = F(v) and the upper tail s = 1 - F(v), each computed directly.
     double u = 0.5, s = 0.5;
     switch (p) {
@@ -131,9 +127,9 @@ PriorCoordinates to_prior_coordinates(Prior p, const double* y, int64_t count, i
     }
   }
   NIDIM_CHECK(outside == 0,
-              "prior uniform: {} values are outside [0, 1] (first {} at {}); are the "
+              "prior uniform: {} values are outside [0, 1] (first {} at index {}); are the "
               "embeddings from a uniform normalization?",
-              outside, y[first_outside], where(first_outside));
+              outside, y[first_outside], first_outside);
   return out;
 }
 

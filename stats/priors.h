@@ -49,9 +49,8 @@ struct PriorCoordinates {
 
 // The change of variables for `count` values of y (any layout; element-wise). For the uniform
 // prior, values outside [0, 1] throw nidim::Error (they cannot come from a uniform
-// normalization and suggest the wrong --prior); NaN or Inf throw as well. With `columns` > 1,
-// y is row-major with that many columns and errors name the row and column.
-PriorCoordinates to_prior_coordinates(Prior p, const double* y, int64_t count, int64_t columns = 1);
+// normalization and suggest the wrong --prior); NaN or Inf throw as well.
+PriorCoordinates to_prior_coordinates(Prior p, const double* y, int64_t count);
 
 // `count` independent draws from the prior, by inversion of Generator::uniform (gaussian:
 // Generator::normal).

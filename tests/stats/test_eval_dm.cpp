@@ -207,17 +207,17 @@ TEST_CASE("eval_dm: a run directory gives the documented metrics.json, report an
 TEST_CASE("eval_dm: a run that train_dim is still working in is noted") {
   TempDir dir;
   make_run(dir, 80, 80, 2);
-  CHECK_FALSE(nidim::eval_dm::run_in_progress(dir.path.string()));
+  CHECK_FALSE(nidim::directory_in_use(dir.path.string()));
   {
     nidim::DirectoryLock training(dir.path.string());  // as train_dim holds it
-    CHECK(nidim::eval_dm::run_in_progress(dir.path.string()));
+    CHECK(nidim::directory_in_use(dir.path.string()));
     REQUIRE(run({dir.path.string(), "--quiet", "--no-plots", "--no-classifiers", "--no-distances",
                  "--repetitions", "2", "--subsample", "20"}) == 0);
     const nlohmann::json m = read_json(dir / "metrics.json");
     const std::string notes = m["notes"].dump();
     CHECK(notes.find("train_dim is still working in") != std::string::npos);
   }
-  CHECK_FALSE(nidim::eval_dm::run_in_progress(dir.path.string()));  // released: .lock remains
+  CHECK_FALSE(nidim::directory_in_use(dir.path.string()));  // released: .lock remains
 }
 
 TEST_CASE("eval_dm: bad input gives one clear error") {

@@ -91,7 +91,7 @@ int eval_dm_main(int argc, char** argv) {
   opt.progress = !quiet;
 
   // A run still training: its files are those of its latest evaluation, and may change.
-  const bool live = !run_dir.empty() && run_in_progress(run_dir);
+  const bool live = !run_dir.empty() && directory_in_use(run_dir);
   const std::string live_note = fmt::format(
       "train_dim is still working in {}: these are the embeddings of its latest "
       "evaluation, and they may change",

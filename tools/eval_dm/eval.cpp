@@ -388,12 +388,7 @@ Evaluation evaluate(const EmbeddingSet* train, const EmbeddingSet* test, const R
                   s.set->path, s.set->name, outside, outside ? x[first] : 0.0,
                   s.set->file_row(first / d), first % d);
     }
-    try {
-      s.coords =
-          st::to_prior_coordinates(opt.prior, s.set->x.data(), s.set->n * s.set->d, s.set->d);
-    } catch (const Error& e) {
-      NIDIM_FAIL("{} ({} embeddings): {}", s.set->path, s.set->name, e.what());
-    }
+    s.coords = st::to_prior_coordinates(opt.prior, s.set->x.data(), s.set->n * s.set->d);
     cov[s.set->name] = json{{"clamped_values", s.coords.clamped}};
     if (s.coords.clamped > 0)
       notes.push_back(

@@ -1,11 +1,6 @@
 // nidim/tools/eval_dm/inputs.cpp: see inputs.h.
 #include "tools/eval_dm/inputs.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -86,20 +81,18 @@ EmbeddingSet load_embedding_set(const std::string& name, const std::string& path
     s.labels_missing = "no labels given";
   }
 
-  // Finite values so large that squares and sums of squares overflow (float64 only): refused, as
-  // the statistics would come out as NaN, Inf or 0 without saying why. (NaN and Inf: below.)
-  for (int64_t i = 0; i < n * d; ++i)
-    NIDIM_CHECK(!std::isfinite(x[i]) || std::fabs(x[i]) <= max_magnitude,
-                "{}: row {}, column {} holds {}: values beyond {:g} in magnitude overflow the "
-                "statistics; rescale the embeddings",
-                path, i / d, i % d, x[i], max_magnitude);
-
-  // Rows with NaN or Inf.
+  // Rows with NaN or Inf. Finite values so large that sums of their fourth powers overflow
+  // (float64 only) are refused: the statistics would come out as NaN, Inf or 0 without saying why.
   int64_t bad = 0, first_bad = -1, first_col = -1;
   std::vector<char> keep(static_cast<size_t>(n), 1);
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t c = 0; c < d; ++c)
-      if (!std::isfinite(x[i * d + c])) {
+    for (int64_t c = 0; c < d; ++c) {
+      const double v = x[i * d + c];
+      NIDIM_CHECK(!(std::fabs(v) > max_magnitude) || std::isinf(v),
+                  "{}: row {}, column {} holds {}: values beyond {:g} in magnitude overflow the "
+                  "statistics; rescale the embeddings",
+                  path, i, c, v, max_magnitude);
+      if (!std::isfinite(v)) {
         if (bad == 0) {
           first_bad = i;
           first_col = c;
@@ -108,6 +101,7 @@ EmbeddingSet load_embedding_set(const std::string& name, const std::string& path
         keep[i] = 0;
         break;
       }
+    }
   if (bad > 0) {
     NIDIM_CHECK(drop_nonfinite,
                 "{}: {} of {} rows contain NaN or Inf (first: row {}, column {}); pass "
@@ -203,15 +197,6 @@ std::string config_prior(const RunInfo& info, bool overridden) {
               "{}/config.json: \"prior\" must be the name of a prior, got {} (or give --prior)",
               info.run_dir, p.dump());
   return "";
-}
-
-bool run_in_progress(const std::string& run_dir) {
-  const std::string lock = run_dir + "/.lock";
-  const int fd = ::open(lock.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-  ::close(fd);  // drops the shared lock if it was taken
-  return held;
 }
 
 }  // namespace nidim::eval_dm

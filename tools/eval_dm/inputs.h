@@ -66,7 +66,4 @@ RunInfo read_run_info(const std::string& run_dir);
 // a non-empty string, unless `overridden` (--prior was given and wins).
 std::string config_prior(const RunInfo& info, bool overridden);
 
-// Whether a train_dim process is working in run_dir now (it holds run_dir/.lock).
-bool run_in_progress(const std::string& run_dir);
-
 }  // namespace nidim::eval_dm
