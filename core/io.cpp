@@ -79,7 +79,8 @@ void make_directories(const std::string& dir) {
   std::error_code ec;
   for (std::filesystem::path p = dir; !p.empty(); p = p.parent_path()) {
     NIDIM_CHECK(!std::filesystem::exists(p, ec) || std::filesystem::is_directory(p, ec),
-                "{}: exists and is not a directory (needed for {})", p.string(), dir);
+                "{}: exists and is not a directory{}", p.string(),
+                p.string() == dir ? "" : " (needed for " + dir + ")");
     if (p == p.parent_path()) break;
   }
   std::filesystem::create_directories(dir, ec);
