@@ -19,8 +19,13 @@ namespace nidim {
 
 std::vector<uint8_t> read_file(const std::string& path) {
   struct stat st;
-  NIDIM_CHECK(::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode),
-              "{}: is a directory, expected a file", path);
+  if (::stat(path.c_str(), &st) == 0) {
+    NIDIM_CHECK(!S_ISDIR(st.st_mode), "{}: is a directory, expected a file", path);
+    // Opening a pipe would wait for a writer, and its size is unknown.
+    NIDIM_CHECK(S_ISREG(st.st_mode),
+                "{}: is not a regular file (a pipe or a device); save the data to a file first",
+                path);
+  }
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   NIDIM_CHECK(in, "{}: cannot open: {}", path, std::strerror(errno));
   const std::streamsize size = in.tellg();

@@ -55,10 +55,15 @@ class Pool {
   }
 
   void run(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& f) {
-    std::unique_lock<std::mutex> job(m_job_mutex, std::try_to_lock);
     const int64_t max_parts = (n + grain - 1) / std::max<int64_t>(grain, 1);
     const int parts = static_cast<int>(std::min<int64_t>(m_threads, max_parts));
-    if (!job.owns_lock() || t_in_task || parts <= 1) {
+    // Nested (inside a part, whose thread may hold the job lock already) or too small: inline.
+    if (t_in_task || parts <= 1) {
+      f(0, n);
+      return;
+    }
+    std::unique_lock<std::mutex> job(m_job_mutex, std::try_to_lock);
+    if (!job.owns_lock()) {  // another thread's job is running
       f(0, n);
       return;
     }

@@ -48,13 +48,23 @@ bool parse_dtype(const std::string& s, DType& out) {
 
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const Metadata& metadata) {
+  // Data in order of element size, largest first (stable otherwise): every tensor then starts at
+  // a multiple of its element size, as readers that view one buffer (torch.frombuffer) need; the
+  // format allows no padding between tensors.
   nlohmann::json header = nlohmann::json::object();
-  uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
     NIDIM_CHECK(t.defined(), "{}: tensor '{}' is undefined", path, name);
     NIDIM_CHECK(name != "__metadata__" && !name.empty(), "{}: invalid tensor name '{}'", path,
                 name);
     NIDIM_CHECK(!header.contains(name), "{}: tensor name '{}' appears twice", path, name);
+    header[name] = nullptr;
+  }
+  NamedTensors ordered = tensors;
+  std::stable_sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) {
+    return dtype_size(a.second.dtype()) > dtype_size(b.second.dtype());
+  });
+  uint64_t offset = 0;
+  for (const auto& [name, t] : ordered) {
     header[name] = {{"dtype", safetensors_dtype(t.dtype())},
                     {"shape", t.shape().dims()},
                     {"data_offsets", {offset, offset + t.nbytes()}}};
@@ -69,7 +79,7 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
     for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
     out.write(reinterpret_cast<const char*>(len), 8);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const auto& [name, t] : tensors) {
+    for (const auto& [name, t] : ordered) {
       const Tensor host = t.device().is_cpu() ? t : t.to(Device::cpu());
       out.write(static_cast<const char*>(host.raw()), static_cast<std::streamsize>(host.nbytes()));
     }

@@ -112,7 +112,10 @@ std::string ChannelSpec::describe() const {
 }
 
 std::string ChannelSpec::reference() const {
-  if (uniform_base(prior)) return fmt::format("U[0, {:g}]^d", 1 + epsilon());
+  // The rescaled channel is the additive one divided by 1 + eps, so its reference is the unit cube,
+  // as the variance-preserving channel's is N(0, I).
+  if (uniform_base(prior))
+    return form == NoiseForm::additive ? fmt::format("U[0, {:g}]^d", 1 + epsilon()) : "U[0, 1]^d";
   if (form == NoiseForm::additive) return fmt::format("N(0, {:g} I)", 1 + level * level);
   return "N(0, I)";
 }

@@ -13,7 +13,8 @@
 //   gaussian  C = (1/2) log(1 + 1/sigma^2) = -log p      with sigma = p / sqrt(1 - p^2)
 //   uniform   C = log((1 + eps) / eps)     = -log p      with eps = p / (1 - p)
 // Certificate: KL(P_y~ || reference) <= d*C - I(y~; y'), estimated as d*C - I_hat. References:
-// N(0, (1 + sigma^2) I) (additive), N(0, I) (variance-preserving), U[0, 1 + eps]^d (uniform).
+// N(0, (1 + sigma^2) I) (additive), N(0, I) (variance-preserving), U[0, 1 + eps]^d (uniform
+// additive), U[0, 1]^d (rescaled: the additive channel divided by 1 + eps; KL is scale-invariant).
 // Noise is drawn only in training, from the channel's Philox generator.
 #pragma once
 

@@ -38,16 +38,6 @@ Tensor diagonal_matrix(const Tensor& S, double on_diagonal, double off) {
   return m;
 }
 
-// 0, 1, ..., B-1 as int32 on `device`: the positive pair of each row (kept like the above).
-Tensor row_labels(int64_t B, Device device) {
-  thread_local Tensor cached;
-  if (cached.defined() && cached.numel() == B && cached.device() == device) return cached;
-  std::vector<int32_t> v(static_cast<size_t>(B));
-  for (int64_t i = 0; i < B; ++i) v[static_cast<size_t>(i)] = static_cast<int32_t>(i);
-  cached = Tensor::from_vector(v, {B}, device);
-  return cached;
-}
-
 Tensor mean_diagonal(const Tensor& S) {
   return mean(sum(S * diagonal_matrix(S, 1, 0), 1));
 }
@@ -75,9 +65,9 @@ Tensor Critic::infonce_loss(const Tensor& a, const Tensor& b) {
 Tensor infonce_from_scores(const Tensor& S) {
   NIDIM_CHECK(S.ndim() == 2 && S.size(0) == S.size(1), "InfoNCE needs square scores, got {}",
               S.shape());
-  // mean_i (logsumexp_j S_ij - S_ii) is the cross-entropy of row i against label i: one fused op.
-  return cross_entropy(S, row_labels(S.size(0), S.device())) -
-         std::log(static_cast<double>(S.size(0)));
+  // mean_i (logsumexp_j S_ij - S_ii) - log B. (Not cross_entropy against labels 0..B-1: on a GPU
+  // that op reads its label check back to the host, which would make every step wait.)
+  return mean(logsumexp(S, 1)) - mean_diagonal(S) - std::log(static_cast<double>(S.size(0)));
 }
 
 // ---- joint MLP ------------------------------------------------------------------------------------
@@ -144,9 +134,10 @@ Tensor SeparableCritic::scores(const Tensor& a, const Tensor& b) {
 
 // ---- Gaussian kernel --------------------------------------------------------------------------------
 
-GaussianKernelCritic::GaussianKernelCritic(double bandwidth)
+GaussianKernelCritic::GaussianKernelCritic(double bandwidth, bool offset)
     : Critic("GaussianKernelCritic"), m_bandwidth(bandwidth) {
   NIDIM_CHECK(bandwidth > 0, "GaussianKernelCritic: bandwidth must be > 0, got {}", bandwidth);
+  if (offset) m_offset = register_parameter("offset", zeros({1}));
 }
 
 Tensor GaussianKernelCritic::scores(const Tensor& a, const Tensor& b) {
@@ -154,7 +145,8 @@ Tensor GaussianKernelCritic::scores(const Tensor& a, const Tensor& b) {
   const double k = 1.0 / (2 * m_bandwidth * m_bandwidth);
   Tensor na = sum(a * a, 1, true);                    // [B, 1]
   Tensor nb = reshape(sum(b * b, 1, true), {1, -1});  // [1, B]
-  return (matmul(a, b, false, true) * 2.0 - na - nb) * k;
+  Tensor s = (matmul(a, b, false, true) * 2.0 - na - nb) * k;
+  return m_offset.defined() ? s + m_offset : s;
 }
 
 // ---- bounds -----------------------------------------------------------------------------------------

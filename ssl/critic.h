@@ -8,8 +8,10 @@
 //                       in tiles (kernels/pairwise.h), and InfoNCE is fused with its gradient.
 //   SeparableCritic     T = <u(a), v(b)> / tau, with u, v the identity or projection heads
 //                       (Linear, ReLU, Linear), dot product or cosine similarity: one GEMM.
-//   GaussianKernelCritic T = -|a - b|^2 / (2 s^2): the paper's "dual form" for Gaussian matching,
-//                       one GEMM; s is fixed (no parameters).
+//   GaussianKernelCritic T = -|a - b|^2 / (2 s^2) + c: the paper's "dual form" for Gaussian
+//                       matching, one GEMM; s is fixed. InfoNCE and DV do not depend on the
+//                       constant c, so it is there (a learned scalar, "critic.offset", from 0)
+//                       only for NWJ, whose best c = 1 - log mean_{i != j} exp T_ij lifts it to DV.
 // Bounds (of I(a; b), in nats, from S):
 //   InfoNCE  I = mean_i (S_ii - logsumexp_j S_ij) + log B            (<= log B)
 //   DV       I = mean_i S_ii - log mean_{i != j} exp S_ij; its gradient is biased in
@@ -69,11 +71,13 @@ class SeparableCritic : public Critic {
 
 class GaussianKernelCritic : public Critic {
  public:
-  explicit GaussianKernelCritic(double bandwidth);
+  // offset: learn the constant c (for NWJ).
+  GaussianKernelCritic(double bandwidth, bool offset);
   Tensor scores(const Tensor& a, const Tensor& b) override;
 
  private:
   double m_bandwidth;
+  Tensor m_offset;  // [1], or undefined
 };
 
 enum class BoundKind { infonce, dv, nwj };

@@ -58,15 +58,16 @@ std::string resolved_data_dir(const DatasetRequest& r) {
 
 std::pair<ImageDataset, ImageDataset> load_datasets(const DatasetRequest& r) {
   ImageDataset train, test;
+  std::string where = r.dir;  // what the errors below name
   // The loaders' errors name the file and, for a missing one, where to get it.
   if (r.name == "mnist") {
-    const std::string dir = r.dir.empty() ? default_mnist() : r.dir;
-    train = load_mnist(dir, Split::train);
-    test = load_mnist(dir, Split::test);
+    where = r.dir.empty() ? default_mnist() : r.dir;
+    train = load_mnist(where, Split::train);
+    test = load_mnist(where, Split::test);
   } else if (r.name == "fashion-mnist") {
-    const std::string dir = r.dir.empty() ? default_fashion_mnist_dir : r.dir;
-    train = load_fashion_mnist(dir, Split::train);
-    test = load_fashion_mnist(dir, Split::test);
+    where = r.dir.empty() ? default_fashion_mnist_dir : r.dir;
+    train = load_fashion_mnist(where, Split::train);
+    test = load_fashion_mnist(where, Split::test);
   } else if (r.name == "cifar10") {
     NIDIM_CHECK(!r.dir.empty(),
                 "cifar10 needs --data-dir: the cifar-10-batches-bin folder of the binary "
@@ -79,6 +80,15 @@ std::pair<ImageDataset, ImageDataset> load_datasets(const DatasetRequest& r) {
   } else {
     NIDIM_FAIL("dataset '{}': expected mnist, fashion-mnist, cifar10 or synthetic", r.name);
   }
+  if (r.name == "synthetic") where = "the synthetic data set";
+  NIDIM_CHECK(train.size() > 0, "{}: the training set has no samples", where);
+  NIDIM_CHECK(test.size() > 0, "{}: the test set has no samples", where);
+  NIDIM_CHECK(train.channels() == test.channels() && train.height() == test.height() &&
+                  train.width() == test.width(),
+              "{}: the test images are {}x{}x{} (channels x height x width) but the training "
+              "images {}x{}x{}",
+              where, test.channels(), test.height(), test.width(), train.channels(), train.height(),
+              train.width());
   NIDIM_CHECK(r.limit_train >= 0 && r.limit_test >= 0, "dataset limits must be >= 0");
   if (r.limit_train > 0 && r.limit_train < train.size()) train = train.slice(0, r.limit_train);
   if (r.limit_test > 0 && r.limit_test < test.size()) test = test.slice(0, r.limit_test);

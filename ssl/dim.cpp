@@ -113,6 +113,8 @@ void DimConfig::validate() const {
               "gaussian-based prior");
   NIDIM_CHECK(eval_every >= 0 && checkpoint_every >= 0,
               "--eval-every and --checkpoint-every must be >= 0");
+  NIDIM_CHECK(protocol_window >= 0, "--protocol-window must be >= 0 (0: keep none), got {}",
+              protocol_window);
   NIDIM_CHECK(tile_rows >= 0, "--tile-rows must be >= 0 (0: automatic), got {}", tile_rows);
   NIDIM_CHECK(threads >= 0 && threads <= max_threads,
               "--threads must be in [0, {}] (0: one per core), got {}", max_threads, threads);
@@ -170,6 +172,7 @@ json DimConfig::to_json() const {
           {"flush_denormals", flush_denormals},
           {"loader_workers", loader_workers},
           {"eval_every", eval_every},
+          {"protocol_window", protocol_window},
           {"checkpoint_every", checkpoint_every},
           {"tile_rows", tile_rows},
           {"eval_at_start", eval_at_start},
@@ -217,6 +220,7 @@ DimConfig DimConfig::from_json(const json& j) {
     c.flush_denormals = j.value("flush_denormals", true);
     c.loader_workers = j.at("loader_workers");
     c.eval_every = j.at("eval_every");
+    c.protocol_window = j.value("protocol_window", int64_t{0});  // runs made before it kept none
     c.checkpoint_every = j.at("checkpoint_every");
     c.tile_rows = j.at("tile_rows");
     c.eval_at_start = j.value("eval_at_start", false);
@@ -247,7 +251,8 @@ DimModel::DimModel(const DimConfig& c, int64_t channels, int64_t height, int64_t
   } else if (c.critic == "gaussian") {
     const double one_view = c.channel.form == NoiseForm::additive ? c.channel.level : c.channel.p();
     critic = std::make_shared<GaussianKernelCritic>(
-        c.kernel_bandwidth > 0 ? c.kernel_bandwidth : std::sqrt(2.0) * one_view);
+        c.kernel_bandwidth > 0 ? c.kernel_bandwidth : std::sqrt(2.0) * one_view,
+        c.bound == BoundKind::nwj);
   } else {
     critic = std::make_shared<SeparableCritic>(
         c.dim, c.critic == "dot" ? Similarity::dot : Similarity::cosine, c.temperature, c.head_dim,
@@ -609,6 +614,7 @@ void DimTrainer::evaluate(const TrainHooks& hooks) {
   write_npy(path("labels_test.npy"), m_test->labels().data(), DType::i32, {m_test->size()});
   save_module(path("model.safetensors"), *m_model,
               {{"made_by", "train_dim"}, {"epoch", std::to_string(m_epoch)}});
+  keep_for_protocol();
   m_last_eval_epoch = m_epoch;
   json line = {{"type", "eval"}, {"epoch", m_epoch}};
   // The metrics' own loops run on the thread pool and are not cut short; a stop is honoured
@@ -669,6 +675,39 @@ void DimTrainer::evaluate(const TrainHooks& hooks) {
     }
   }
   append_log(line, hooks);
+}
+
+void DimTrainer::keep_for_protocol() {
+  namespace fs = std::filesystem;
+  const int64_t window = m_config.protocol_window, first = m_config.epochs - window + 1;
+  if (window == 0) return;
+  const fs::path dir = path("evaluations");
+  // Evaluations that have fallen out of the window (the run was extended with --resume --epochs).
+  std::error_code ec;
+  if (fs::is_directory(dir)) {
+    for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
+      const std::string name = e.path().filename().string(), digits = name.substr(6);
+      const bool kept = name.rfind("epoch_", 0) == 0 && !digits.empty() && digits.size() < 19 &&
+                        digits.find_first_not_of("0123456789") == std::string::npos;
+      if (kept && std::stoll(digits) < first) fs::remove_all(e.path(), ec);
+    }
+  }
+  if (m_epoch < std::max<int64_t>(first, 1)) return;  // the untrained model (epoch 0) is not kept
+  // Hard links to the files just written (renamed into place, so complete): no copy, and the next
+  // evaluation's rename leaves them alone. A redone evaluation (after a resume) replaces them.
+  const fs::path keep = dir / fmt::format("epoch_{}", m_epoch);
+  make_directories(keep.string());
+  for (const char* name : {"embeddings_train.npy", "embeddings_test.npy"}) {
+    const fs::path target = keep / name;
+    fs::remove(target, ec);
+    fs::create_hard_link(path(name), target, ec);
+    if (ec) {  // a file system without hard links
+      ec.clear();
+      fs::copy_file(path(name), target, fs::copy_options::overwrite_existing, ec);
+      NIDIM_CHECK(!ec, "{}: cannot keep a copy of {}: {}", target.string(), path(name),
+                  ec.message());
+    }
+  }
 }
 
 void DimTrainer::save_checkpoint() {

@@ -69,7 +69,10 @@ struct DimConfig {
   int threads = 0;              // 0: all cores
   bool flush_denormals = true;  // FTZ/DAZ for the run's threads (core/fpenv.h)
   int loader_workers = 1;
-  int64_t eval_every = 1;        // epochs between evaluations (0: at the end only)
+  int64_t eval_every = 50;  // epochs between evaluations (0: at the end only; METHOD.md §6)
+  // Evaluations in the last this many epochs keep their embeddings in RUN/evaluations/epoch_E/
+  // for eval_dm's mean +- std (METHOD.md §6: the last 101 epochs); 0: none are kept.
+  int64_t protocol_window = 101;
   int64_t checkpoint_every = 0;  // steps between checkpoints inside an epoch (0: epoch ends only)
   int64_t tile_rows = 0;         // joint critic's tile (0: automatic)
   bool eval_at_start = false;    // also evaluate the untrained model (logged as epoch 0)
@@ -165,6 +168,9 @@ class DimTrainer {
   void finish_step(const PendingStep& p, const TrainHooks& hooks,
                    std::chrono::steady_clock::time_point& last);
   void evaluate(const TrainHooks& hooks);
+  // Links this evaluation's embeddings into evaluations/epoch_E/ when E is in the protocol
+  // window, and removes kept evaluations that are no longer in it.
+  void keep_for_protocol();
   Tensor embed_all(const ImageDataset& data, const std::string& phase, const TrainHooks& hooks);
   void save_checkpoint();
   void load_checkpoint();

@@ -10,7 +10,8 @@
 // Host-to-device copies (cuda_copy in core/cuda_runtime.h, which Tensor::to uses) are staged
 // through a small ring of pinned buffers and queued asynchronously on the device's compute
 // stream: the host copies the data into pinned memory and returns without waiting for the GPU, so
-// the next batch's transfer overlaps the current step's kernels. Device-to-host copies wait.
+// preparing the next batch overlaps the current step's kernels (the DMA itself runs after them, on
+// the same stream). Device-to-host copies wait.
 #pragma once
 
 #include <cstddef>

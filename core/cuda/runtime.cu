@@ -17,8 +17,8 @@
 // compute stream, then returns; a slot is reused once the event recorded after its last DMA has
 // completed. So Tensor::to(cuda) never waits for the GPU to finish the step in flight.
 // Device-to-host copies wait for the stream (the caller reads the data next), except
-// PinnedReadback's: a few bytes into a pooled pinned slot, with an event to wait for later. Device-to-device
-// copies are queued.
+// PinnedReadback's: a few bytes into a pooled pinned slot, with an event to wait for later.
+// Device-to-device copies are queued; between two GPUs they wait for both devices' streams.
 //
 // Streams, the pool and the staging ring are never destroyed: blocks may be freed during static
 // teardown, when the driver may already be unloading.
@@ -149,9 +149,12 @@ void copy_host_to_device(void* dst, const void* src, size_t bytes) {
     st.next = (st.next + 1) % staging_slots;
     if (slot.done) NIDIM_CUDA_CHECK(cudaEventSynchronize(slot.done), "cuda_copy (staging slot)");
     if (slot.device != device) {
-      if (slot.done) NIDIM_CUDA_CHECK_LOG(cudaEventDestroy(slot.done), "cuda_copy (staging event)");
-      NIDIM_CUDA_CHECK(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming),
+      // The new event first: should its creation fail, the slot keeps a valid one.
+      cudaEvent_t made = nullptr;
+      NIDIM_CUDA_CHECK(cudaEventCreateWithFlags(&made, cudaEventDisableTiming),
                        "cuda_copy (staging event)");
+      if (slot.done) NIDIM_CUDA_CHECK_LOG(cudaEventDestroy(slot.done), "cuda_copy (staging event)");
+      slot.done = made;
       slot.device = device;
     }
     if (slot.bytes < chunk) {
@@ -159,6 +162,7 @@ void copy_host_to_device(void* dst, const void* src, size_t bytes) {
         NIDIM_CUDA_CHECK(cudaFreeHost(slot.host), "cuda_copy (staging buffer)");
         count_pinned(-static_cast<int64_t>(slot.bytes));
         slot.host = nullptr;
+        slot.bytes = 0;  // should the allocation below fail, the slot is empty, not dangling
       }
       const size_t size = std::clamp(chunk, staging_min, staging_cap);
       NIDIM_CUDA_CHECK(cudaHostAlloc(&slot.host, size, cudaHostAllocDefault),
@@ -295,9 +299,20 @@ void cuda_copy(void* dst, const void* src, size_t bytes, CopyKind kind) {
     return;
   }
   const int device = device_of(dst, "cuda_copy (device to device)");
+  const int from = device_of(src, "cuda_copy (device to device)");
+  if (from != device) {
+    // Each device has its own stream, and the two are not ordered: let the source's kernels
+    // finish before the copy reads, and the copy finish before the source's stream may reuse
+    // (free) the block.
+    DeviceGuard guard(from);
+    NIDIM_CUDA_CHECK(cudaStreamSynchronize(compute_stream(from)),
+                     "cuda_copy (device to device; an earlier kernel may have failed)");
+  }
   DeviceGuard guard(device);
   NIDIM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, compute_stream(device)),
                    "cuda_copy (device to device)");
+  if (from != device)
+    NIDIM_CUDA_CHECK(cudaStreamSynchronize(compute_stream(device)), "cuda_copy (device to device)");
 }
 
 // ---- core/cuda/stream.h -------------------------------------------------------------------------
@@ -442,17 +457,18 @@ PinnedReadback::PinnedReadback(const void* device_src, size_t bytes, int device)
     r.slots.push_back(slot);
     r.free.push_back(static_cast<int>(r.slots.size()) - 1);
   }
-  m_slot = r.free.back();
-  r.free.pop_back();
-  ReadbackSlot& slot = r.slots[static_cast<size_t>(m_slot)];
+  const int index = r.free.back();
+  ReadbackSlot& slot = r.slots[static_cast<size_t>(index)];
+  // The slot leaves the free list only once its copy is queued: an error below leaves it there.
   if (slot.device != device) {
-    // A copy of another device's stream may still be writing the slot: wait for it.
-    if (slot.done) {
-      NIDIM_CUDA_CHECK(cudaEventSynchronize(slot.done), "PinnedReadback (slot reuse)");
-      NIDIM_CUDA_CHECK_LOG(cudaEventDestroy(slot.done), "PinnedReadback (event)");
-    }
-    NIDIM_CUDA_CHECK(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming),
+    // A copy of another device's stream may still be writing the slot: wait for it. The new
+    // event is made first, so that a failure leaves the slot with a valid one.
+    cudaEvent_t made = nullptr;
+    if (slot.done) NIDIM_CUDA_CHECK(cudaEventSynchronize(slot.done), "PinnedReadback (slot reuse)");
+    NIDIM_CUDA_CHECK(cudaEventCreateWithFlags(&made, cudaEventDisableTiming),
                      "PinnedReadback (event)");
+    if (slot.done) NIDIM_CUDA_CHECK_LOG(cudaEventDestroy(slot.done), "PinnedReadback (event)");
+    slot.done = made;
     slot.device = device;
   }
   // On the same stream as every earlier copy into this slot, so those land first.
@@ -460,6 +476,8 @@ PinnedReadback::PinnedReadback(const void* device_src, size_t bytes, int device)
   NIDIM_CUDA_CHECK(cudaMemcpyAsync(slot.host, device_src, bytes, cudaMemcpyDeviceToHost, stream),
                    "PinnedReadback (device to host)");
   NIDIM_CUDA_CHECK(cudaEventRecord(slot.done, stream), "PinnedReadback (event)");
+  r.free.pop_back();
+  m_slot = index;
 }
 
 PinnedReadback::~PinnedReadback() {

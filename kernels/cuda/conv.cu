@@ -113,13 +113,17 @@ bool use_find() {
   return !(v && v[0] == '0');
 }
 
-// The fastest result that succeeded and fits the cap, deterministic ones first.
+// The fastest result that succeeded and fits the cap, deterministic ones first. Without --tf32,
+// results on tensor-op math are skipped: the heuristics (NIDIM_CUDNN_FIND=0) may list them even
+// though the descriptor asks for FMA math, and adopting one would round to TF32.
 template <class Perf>
 Choice pick(const Perf* results, int count, size_t cap, const char* what) {
   for (int pass = 0; pass < 2; ++pass)
     for (int k = 0; k < count; ++k) {
       const Perf& r = results[k];
       if (r.status != CUDNN_STATUS_SUCCESS || r.memory > cap) continue;
+      if (!tf32_cuda() && r.mathType != CUDNN_DEFAULT_MATH && r.mathType != CUDNN_FMA_MATH)
+        continue;
       if (pass == 0 && r.determinism != CUDNN_DETERMINISTIC) continue;
       return {static_cast<int>(r.algo), r.memory, r.mathType};
     }

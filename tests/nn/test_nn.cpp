@@ -121,6 +121,40 @@ TEST_CASE("weights written by nidim: round trip, and a file for PyTorch to load"
   write_file_atomic("nidim_net.json", check.dump());
 }
 
+TEST_CASE("safetensors data start at multiples of their element size") {
+  // torch.frombuffer(...).view(dtype) and memory-mapping readers need aligned tensors; the format
+  // forbids gaps, so the writer orders the data by element size. Read the header back by hand.
+  Generator gen(6);
+  const NamedTensors tensors = {{"u", Tensor::from_vector(std::vector<uint8_t>{1, 2, 3}, {3})},
+                                {"f", randn({3}, gen)},
+                                {"i", Tensor::from_vector(std::vector<int64_t>{7, -8}, {2})},
+                                {"d", ones({1}, DType::f64)}};
+  save_safetensors("aligned.safetensors", tensors);
+  const std::vector<uint8_t> bytes = read_file("aligned.safetensors");
+  uint64_t n = 0;
+  for (int k = 0; k < 8; ++k) n |= static_cast<uint64_t>(bytes[static_cast<size_t>(k)]) << (8 * k);
+  CHECK(n % 8 == 0);
+  const nlohmann::json header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + n);
+  const std::map<std::string, uint64_t> size = {{"U8", 1}, {"F32", 4}, {"I64", 8}, {"F64", 8}};
+  uint64_t covered = 0;
+  for (const auto& [name, t] : tensors) {
+    const nlohmann::json& e = header.at(name);
+    const uint64_t begin = e["data_offsets"][0], end = e["data_offsets"][1];
+    CAPTURE(name);
+    CHECK(begin % size.at(e["dtype"].get<std::string>()) == 0);
+    covered += end - begin;
+  }
+  CHECK(covered == bytes.size() - 8 - n);  // no gaps
+  const NamedTensors loaded = load_safetensors("aligned.safetensors");
+  for (const auto& [name, t] : tensors) {
+    auto it =
+        std::find_if(loaded.begin(), loaded.end(), [&](const auto& e) { return e.first == name; });
+    REQUIRE(it != loaded.end());
+    CHECK(nidim::test::values(cast(it->second, DType::f64)) ==
+          nidim::test::values(cast(t, DType::f64)));
+  }
+}
+
 TEST_CASE("corrupt safetensors files give errors naming the file") {
   Generator gen(4);
   save_safetensors("good.safetensors", {{"a", randn({3, 2}, gen)}, {"b", ones({4}, DType::f64)}});

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 
 #include "core/autograd.h"
 #include "core/io.h"
@@ -78,7 +79,11 @@ TEST_CASE("capacities match their closed forms") {
   // The ideal MI of an exactly uniform y: log(1/eps) + eps/2 per dimension, below C.
   CHECK(ue.uniform_ideal_per_dim() == doctest::Approx(std::log(4.0) + 0.125).epsilon(1e-14));
   CHECK(ue.uniform_ideal_per_dim() < ue.capacity_per_dim());
+  // References: the additive channels widen the prior, the rescaled ones keep its support.
   CHECK(vp.reference() == "N(0, I)");
+  CHECK(spec(Prior::gaussian, NoiseForm::additive, 0.5).reference() == "N(0, 1.25 I)");
+  CHECK(ue.reference() == "U[0, 1.25]^d");
+  CHECK(ur.reference() == "U[0, 1]^d");
   check_error([] { spec(Prior::gaussian, NoiseForm::rescaled, 0.1); }, {"rescaled", "uniform"});
   check_error([] { spec(Prior::uniform, NoiseForm::variance_preserving, 0.1); },
               {"variance-preserving"});
@@ -107,6 +112,41 @@ TEST_CASE("channels have the moments of their definitions") {
   auto [m4, v4] = moments(apply_channel(u, spec(Prior::uniform, NoiseForm::additive, 0.25), gen));
   CHECK(m4 == doctest::Approx(0.5 + 0.125).epsilon(0.01));
   CHECK(v4 == doctest::Approx((1 + 0.0625) / 12).epsilon(0.01));  // (1 + eps^2) / 12
+}
+
+TEST_CASE("channels apply their formulas to the generator's noise") {
+  // The same generator state replayed: y~ must be the formula of channel.h on that noise, exactly.
+  Generator seed_gen(5, 1);
+  const Tensor y = randn({64, 3}, seed_gen, 0, 1, DType::f64);
+  const Tensor yu = rand({64, 3}, seed_gen, 0, 1, DType::f64);
+  struct Case {
+    ChannelSpec s;
+    std::function<double(double, double)> formula;  // (y, noise) -> y~
+  };
+  const double p = 0.3, c = std::sqrt(1 - p * p);
+  const std::vector<Case> cases = {
+      {spec(Prior::gaussian, NoiseForm::variance_preserving, p),
+       [&](double v, double e) { return c * v + p * e; }},
+      {spec(Prior::gaussian, NoiseForm::additive, p),
+       [&](double v, double e) { return v + p * e; }},
+      {spec(Prior::uniform, NoiseForm::rescaled, p),
+       [&](double v, double u) { return (1 - p) * v + p * u; }},
+      {spec(Prior::uniform, NoiseForm::additive, p), [&](double v, double u) { return v + p * u; }},
+  };
+  for (const Case& k : cases) {
+    CAPTURE(k.s.describe());
+    const bool uni = uniform_base(k.s.prior);
+    const Tensor x = uni ? yu : y;
+    Generator gen(11, 2), replay(11, 2);
+    const std::vector<double> got = apply_channel(x, k.s, gen).to_vector<double>();
+    const std::vector<double> noise = (uni ? rand(x.shape(), replay, 0, 1, DType::f64)
+                                           : randn(x.shape(), replay, 0, 1, DType::f64))
+                                          .to_vector<double>();
+    const std::vector<double> xs = x.to_vector<double>();
+    for (size_t i = 0; i < got.size(); ++i)
+      CHECK(got[i] == doctest::Approx(k.formula(xs[i], noise[i])).epsilon(1e-15));
+    CHECK(gen.offset() == replay.offset());
+  }
 }
 
 TEST_CASE("the priors' change of variables maps N(0, 1) onto Laplace(0, 1) and Logistic(0, 1)") {
@@ -166,11 +206,76 @@ TEST_CASE("bounds from scores match their formulas") {
           i == j ? -1.0 / 3 : std::exp(s[static_cast<size_t>(i * 3 + j)]) / (6 * off);
       CHECK(g[static_cast<size_t>(i * 3 + j)] == doctest::Approx(want).epsilon(1e-12));
     }
-  // Second step with the same scores and rate 0.5: the average stays mean exp S (the same value
-  // averaged with itself), so the estimate is unchanged.
-  CHECK(dv.compute(critic, dummy, dummy).estimate.item() ==
-        doctest::Approx(diag - std::log(off)).epsilon(1e-14));
-  CHECK(dv.log_moving_average() == doctest::Approx(std::log(off)).epsilon(1e-14));
+  // Second step on other scores S2 = S + t (t = 0.7 at the diagonal, -0.4 off it) with rate
+  // a = 0.25: ma = (1 - a) off + a off2, and the gradient off the diagonal is
+  // exp(S2_ij) / (6 ma), while the estimate is DV's own.
+  auto shifted = [&](double t_diag, double t_off) {
+    std::vector<double> v = s;
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) v[static_cast<size_t>(i * 3 + j)] += i == j ? t_diag : t_off;
+    return v;
+  };
+  const std::vector<double> s2 = shifted(0.7, -0.4);
+  const double diag2 = diag + 0.7, off2 = off * std::exp(-0.4);
+  auto second_step = [&](double rate) {
+    MiBound bound(BoundKind::dv, rate);
+    critic.m_S = S.clone().set_requires_grad(true);
+    bound.compute(critic, dummy, dummy);
+    Tensor leaf2 = Tensor::from_vector(s2, {3, 3}).set_requires_grad(true);
+    critic.m_S = leaf2;
+    MiBound::Result r2 = bound.compute(critic, dummy, dummy);
+    CHECK(r2.estimate.item() == doctest::Approx(diag2 - std::log(off2)).epsilon(1e-14));
+    const double ma = (1 - rate) * off + rate * off2;
+    CHECK(bound.log_moving_average() == doctest::Approx(std::log(ma)).epsilon(1e-14));
+    r2.loss.backward();
+    const std::vector<double> g2 = leaf2.grad().to_vector<double>();
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) {
+        const double want =
+            i == j ? -1.0 / 3 : std::exp(s2[static_cast<size_t>(i * 3 + j)]) / (6 * ma);
+        CHECK(g2[static_cast<size_t>(i * 3 + j)] == doctest::Approx(want).epsilon(1e-12));
+      }
+  };
+  second_step(0.25);
+  // Rate 1 keeps no memory: ma = mean exp S2, the plain (biased) DV gradient.
+  second_step(1.0);
+}
+
+TEST_CASE("the Gaussian kernel critic's constant lifts NWJ to DV") {
+  // NWJ(T + c) = mean T_ii + c - e^(c - 1) M with M = mean_{i != j} exp T_ij: its gradient in c is
+  // 1 - e^(c - 1) M, zero at c = 1 - log M, where NWJ equals DV = mean T_ii - log M.
+  Generator gen(8);
+  const Tensor a = randn({5, 2}, gen), b = randn({5, 2}, gen);
+  GaussianKernelCritic plain(0.9, false), kern(0.9, true);
+  CHECK(plain.named_parameters().empty());
+  REQUIRE(kern.named_parameters().size() == 1);
+  CHECK(kern.named_parameters()[0].first == "offset");
+  Tensor offset = kern.named_parameters()[0].second;
+  const std::vector<float> t = plain.scores(a, b).to_vector<float>();
+  double diag = 0, m = 0;
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 5; ++j) {
+      const double tij = t[static_cast<size_t>(i * 5 + j)];
+      if (i == j)
+        diag += tij / 5;
+      else
+        m += std::exp(tij) / 20;
+    }
+  const float c = 0.3f;
+  offset.data<float>()[0] = c;
+  const std::vector<float> s = kern.scores(a, b).to_vector<float>();
+  for (size_t k = 0; k < s.size(); ++k) CHECK(s[k] == doctest::Approx(t[k] + c).epsilon(1e-6));
+  MiBound nwj(BoundKind::nwj);
+  MiBound::Result r = nwj.compute(kern, a, b);
+  CHECK(r.estimate.item() == doctest::Approx(diag + c - std::exp(c - 1) * m).epsilon(1e-5));
+  r.loss.backward();  // the loss is -NWJ
+  CHECK(offset.grad().to_vector<float>()[0] ==
+        doctest::Approx(-(1 - std::exp(c - 1) * m)).epsilon(1e-5));
+  offset.data<float>()[0] = static_cast<float>(1 - std::log(m));
+  const double lifted = nwj.compute(kern, a, b).estimate.item();
+  CHECK(lifted == doctest::Approx(diag - std::log(m)).epsilon(1e-5));
+  CHECK(lifted ==
+        doctest::Approx(MiBound(BoundKind::dv).compute(plain, a, b).estimate.item()).epsilon(1e-5));
 }
 
 TEST_CASE("critics compute their definitions") {
@@ -190,7 +295,7 @@ TEST_CASE("critics compute their definitions") {
     return s;
   };
   SeparableCritic dotc(3, Similarity::dot, 0.5, 0, gen), cosc(3, Similarity::cosine, 0.1, 0, gen);
-  GaussianKernelCritic kern(0.7);
+  GaussianKernelCritic kern(0.7, false);
   const std::vector<double> sd = dotc.scores(a, b).to_vector<double>(),
                             sc = cosc.scores(a, b).to_vector<double>(),
                             sk = kern.scores(a, b).to_vector<double>();
@@ -353,6 +458,7 @@ TEST_CASE("a run stopped and resumed ends with the same weights, bit for bit") {
 TEST_CASE("a stop during an evaluation ends the run there; the resumed run redoes it") {
   DimConfig c = synthetic_config("evalstop");
   c.epochs = 2;
+  c.eval_every = 1;
   c.metric_repetitions = 64;
   auto eval_lines = [](const std::string& dir) {
     std::vector<nlohmann::json> out;
@@ -393,6 +499,46 @@ TEST_CASE("a stop during an evaluation ends the run there; the resumed run redoe
         read_file("ssl_test_evalstop_whole/model.safetensors"));
   again.reset();  // its lock
   CHECK(DimTrainer::resume("ssl_test_evalstop_part")->complete());
+}
+
+TEST_CASE("evaluations in the protocol window keep their embeddings, and only those") {
+  // Four epochs evaluated each, a window of 2: epochs 3 and 4 are kept. Extended to 6 epochs,
+  // the window moves to 5 and 6 and the older ones go.
+  namespace fs = std::filesystem;
+  DimConfig c = synthetic_config("protocol");
+  c.epochs = 4;
+  c.eval_every = 1;
+  c.protocol_window = 2;
+  c.quick_metrics = false;
+  const std::string dir = fresh_dir("ssl_test_protocol");
+  auto kept = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir + "/evaluations"))
+      names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  std::vector<uint8_t> epoch3_test;
+  {
+    DimTrainer t(c, dir);
+    TrainHooks hooks;
+    hooks.on_log = [&](const nlohmann::json& line) {  // the files as the evaluation left them
+      if (line["type"] == "eval" && line["epoch"] == 3)
+        epoch3_test = read_file(dir + "/embeddings_test.npy");
+    };
+    CHECK(t.run(hooks) == RunOutcome::finished);
+  }
+  CHECK(kept() == std::vector<std::string>{"epoch_3", "epoch_4"});
+  for (const char* name : {"embeddings_train.npy", "embeddings_test.npy"}) {
+    CHECK(read_file(dir + "/evaluations/epoch_4/" + name) == read_file(dir + "/" + name));
+  }
+  REQUIRE_FALSE(epoch3_test.empty());
+  CHECK(read_file(dir + "/evaluations/epoch_3/embeddings_test.npy") == epoch3_test);
+  CHECK(epoch3_test != read_file(dir + "/embeddings_test.npy"));  // training moved them
+  CHECK(DimTrainer::resume(dir, 6)->run({}) == RunOutcome::finished);
+  CHECK(kept() == std::vector<std::string>{"epoch_5", "epoch_6"});
+  CHECK(read_file(dir + "/evaluations/epoch_6/embeddings_train.npy") ==
+        read_file(dir + "/embeddings_train.npy"));
 }
 
 TEST_CASE("a non-finite loss stops the run, names the step and keeps the last good checkpoint") {

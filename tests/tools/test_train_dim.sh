@@ -129,6 +129,25 @@ for prefix, n in [("train", 256), ("t10k", 64)]:
         f.write(struct.pack(">II", 2049, n) + labels)
 PY
 small=(--encoder mlp --mlp-hidden 16 --critic-hidden 16 --batch 64 --no-quick-metrics --progress never --loader-workers 0)
+# Test images of another size than the training ones, and a named pipe for a data file: refused
+# before training, naming the folder / the file (a pipe used to hang the loader).
+mkdir -p "$work/odd" "$work/pipe"
+cp "$work/cwd2/idx/"train-* "$work/odd/" && cp "$work/cwd2/idx/"t10k-labels* "$work/odd/"
+/usr/bin/python3 - "$work/odd" <<'PY' || fail "could not write the 32x32 IDX file"
+import gzip, struct, sys
+with gzip.open(f"{sys.argv[1]}/t10k-images-idx3-ubyte.gz", "wb") as f:
+    f.write(struct.pack(">IIII", 2051, 64, 32, 32) + bytes(64 * 1024))
+PY
+expect_error "the test images are 1x32x32 (channels x height x width) but the training images 1x28x28" \
+  --dataset mnist --data-dir "$work/odd" --encoder mlp --batch 64
+cp "$work/cwd2/idx/"* "$work/pipe/" && rm "$work/pipe/train-labels-idx1-ubyte.gz" && mkfifo "$work/pipe/train-labels-idx1-ubyte.gz"
+expect_error "train-labels-idx1-ubyte.gz: is not a regular file" --dataset mnist --data-dir "$work/pipe" --encoder mlp --batch 64
+# --noise-form additive without a level: the additive equivalent of the default p (sigma = 0.1).
+"$bin" --dataset synthetic "${small[@]}" --epochs 1 --noise-form additive --out "$work/additive" > "$work/additive.log" 2>&1 \
+  || fail "additive run: $(tail -1 "$work/additive.log")"
+/usr/bin/python3 -c 'import json, math, sys; n = json.load(open(sys.argv[1]))["noise"]; sys.exit(0 if n["form"] == "additive" and abs(n["sigma"] - 0.0995 / math.sqrt(1 - 0.0995**2)) < 1e-12 and abs(n["p"] - 0.0995) < 1e-12 else 1)' \
+  "$work/additive/config.json" && pass "--noise-form additive defaults to sigma = 0.1 (p = 0.0995)" \
+  || fail "--noise-form additive default: $(grep -A5 '"noise"' "$work/additive/config.json")"
 (cd "$work/cwd2" && "$bin" --dataset mnist --data-dir idx "${small[@]}" --epochs 1 --out "my run/") > "$work/cwd2.log" 2>&1 \
   || fail "mnist-shaped run: $(tail -1 "$work/cwd2.log")"
 grep -q "\"data_dir\": \"$work/cwd2/idx\"" "$work/cwd2/my run/config.json" && pass "config.json: the data folder, absolute" \

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -164,12 +165,14 @@ int train_dim_main(int argc, char** argv) {
   app.add_option("--noise-form", noise_form,
                  "vp (default, gaussian) | additive | rescaled (default, uniform)");
   app.add_option("--sigma", sigma,
-                 "gaussian additive noise scale sigma (sets --noise-form additive)");
+                 "gaussian additive noise scale sigma (sets --noise-form additive; that form's "
+                 "default is 0.1, the default p's sigma)");
   app.add_option(
       "--p", p,
       "variance-preserving / rescaled noise parameter p (default 0.0995, i.e. sigma = 0.1)");
   app.add_option("--epsilon", epsilon,
-                 "uniform additive noise width eps (sets --noise-form additive)");
+                 "uniform additive noise width eps (sets --noise-form additive; that form's "
+                 "default is 0.1105, the default p's eps)");
   app.add_option("--uniform-squash", squash,
                  "uniform prior's normalization: phi (Phi(BN(h))) | sigmoid")
       ->capture_default_str();
@@ -219,7 +222,14 @@ int train_dim_main(int argc, char** argv) {
                  "CUDA: adopt the convolution algorithms of an earlier run "
                  "(RUN/checkpoint/cudnn_algorithms.txt), to repeat it bit for bit");
   app.add_option("--out", out, "run directory (default runs/train_dim-<date>-<time>)");
-  app.add_option("--eval-every", c.eval_every, "epochs between evaluations (0: only at the end)")
+  app.add_option("--eval-every", c.eval_every,
+                 "epochs between evaluations (0: only at the end; the last epoch is always "
+                 "evaluated)")
+      ->capture_default_str();
+  app.add_option("--protocol-window", c.protocol_window,
+                 "evaluations in the last N epochs keep their embeddings in "
+                 "RUN/evaluations/epoch_E/ for eval_dm's mean +- std (the authors' protocol: "
+                 "every 50 epochs, last 101); 0: keep none")
       ->capture_default_str();
   app.add_option("--checkpoint-every", c.checkpoint_every,
                  "steps between checkpoints inside an epoch (0: epoch ends)")
@@ -302,10 +312,16 @@ int train_dim_main(int argc, char** argv) {
       c.channel.form = NoiseForm::additive;
     else
       c.channel.form = uni ? NoiseForm::rescaled : NoiseForm::variance_preserving;
-    c.channel.level = app.count("--sigma")     ? sigma
-                      : app.count("--epsilon") ? epsilon
-                      : app.count("--p")       ? p
-                                               : 0.0995;
+    // Without a level, the default p = 0.0995, or its additive equivalent (sigma = 0.1 or
+    // eps = p / (1 - p)) with --noise-form additive.
+    const double p_default = 0.0995;
+    const double additive_default =
+        uni ? p_default / (1 - p_default) : p_default / std::sqrt(1 - p_default * p_default);
+    c.channel.level = app.count("--sigma")                    ? sigma
+                      : app.count("--epsilon")                ? epsilon
+                      : app.count("--p")                      ? p
+                      : c.channel.form == NoiseForm::additive ? additive_default
+                                                              : p_default;
     NIDIM_CHECK(!(c.channel.form == NoiseForm::additive && app.count("--p")),
                 "--p is the variance-preserving/rescaled parameter; with --noise-form additive "
                 "give --sigma or --epsilon");
