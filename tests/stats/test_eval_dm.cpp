@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "core/io.h"
 #include "core/random.h"
@@ -202,6 +204,113 @@ TEST_CASE("eval_dm: a run directory gives the documented metrics.json, report an
   CHECK(m2["normality"] == m["normality"]);
   CHECK(m2["distances"] == m["distances"]);
   CHECK(m2["classifiers"] == m["classifiers"]);
+}
+
+TEST_CASE("eval_dm: the authors' protocol averages the kept evaluations of the window") {
+  // Evaluations kept after epochs 1-4 (4's files are the run's own, hard-linked, as train_dim
+  // leaves them), a window of 3: epochs 2, 3 and 4. Each number's mean and std must be those of
+  // separate evaluations of the same files given loose; the certificate's those of the log.
+  TempDir dir;
+  const std::vector<std::string> base = {
+      "--quiet", "--no-plots", "--no-distances", "--repetitions", "16", "--subsample", "30"};
+  nidim::Generator g(9, 0);
+  std::vector<int64_t> y_train(200), y_test(90);
+  for (auto& v : y_train) v = static_cast<int64_t>(g.uniform_int(3));
+  for (auto& v : y_test) v = static_cast<int64_t>(g.uniform_int(3));
+  save_labels(dir / "labels_train.npy", y_train);
+  save_labels(dir / "labels_test.npy", y_test);
+  for (int e = 1; e <= 4; ++e) {  // class separation grows with the epoch
+    fs::create_directories(dir / ("evaluations/epoch_" + std::to_string(e)));
+    for (auto [name, y] : {std::pair<std::string, const std::vector<int64_t>*>{"train", &y_train},
+                           {"test", &y_test}}) {
+      const int64_t n = static_cast<int64_t>(y->size());
+      std::vector<double> x(static_cast<size_t>(n * 2));
+      for (int64_t i = 0; i < n; ++i)
+        for (int c = 0; c < 2; ++c) x[i * 2 + c] = g.normal() + (c == 0 ? 0.4 * e * (*y)[i] : 0);
+      save_matrix(dir / ("evaluations/epoch_" + std::to_string(e) + "/embeddings_" + name + ".npy"),
+                  x, n, 2);
+    }
+  }
+  for (const char* name : {"embeddings_train.npy", "embeddings_test.npy"})
+    fs::create_hard_link(dir / (std::string("evaluations/epoch_4/") + name), dir / name);
+  nidim::write_file_atomic(dir / "config.json", R"({"prior": "gaussian", "protocol_window": 3})");
+  // Epoch 5 was trained but not evaluated: the run's embeddings are epoch 4's, and so must be the
+  // certificate.
+  std::string log;
+  const double mi[] = {0, 0.5, 0.8, 1.0, 1.1, 1.2};
+  for (int e = 1; e <= 5; ++e) {
+    log += fmt::format(R"({{"type": "epoch", "epoch": {}, "mi_estimate": {}, "capacity": 2.0}})", e,
+                       mi[e]) +
+           "\n";
+    if (e <= 4) log += fmt::format(R"({{"type": "eval", "epoch": {}}})", e) + "\n";
+  }
+  nidim::write_file_atomic(dir / "log.jsonl", log);
+  std::vector<std::string> args = base;
+  args.insert(args.begin(), dir.path.string());
+  REQUIRE(run(args) == 0);
+  const nlohmann::json m = read_json(dir / "metrics.json");
+  CHECK(m["certificate"]["epoch"] == 4);
+  CHECK_CLOSE(num(m["certificate"]["kl_upper_bound"]), 2.0 - 1.1, 1e-12, 0.0);
+  const nlohmann::json& p = m["protocol"];
+  REQUIRE_MESSAGE(p.contains("metrics"), p.dump());
+  CHECK(p["window_epochs"] == 3);
+  CHECK(p["epochs"] == nlohmann::json::array({2, 3, 4}));
+  // The certificate: C - I at epochs 2, 3, 4 = 1.2, 1.0, 0.9.
+  const double kl_mean = (1.2 + 1.0 + 0.9) / 3;
+  const double kl_std = std::sqrt(
+      (std::pow(1.2 - kl_mean, 2) + std::pow(1.0 - kl_mean, 2) + std::pow(0.9 - kl_mean, 2)) / 3);
+  CHECK_CLOSE(num(p["metrics"]["certificate.kl_upper_bound"]["mean"]), kl_mean, 1e-12, 0.0);
+  CHECK_CLOSE(num(p["metrics"]["certificate.kl_upper_bound"]["std"]), kl_std, 1e-12, 0.0);
+  // Everything else: against the loose evaluations.
+  const std::vector<std::vector<std::string>> paths = {
+      {"classifiers", "knn", "accuracy"},
+      {"classifiers", "logistic_regression", "roc_auc_ovo"},
+      {"normality", "test", "dagostino", "mean_pvalue"},
+      {"normality", "train", "henze_zirkler", "mean_pvalue"},
+      {"clustering", "silhouette"}};
+  std::vector<std::vector<double>> values(paths.size());
+  for (int e = 2; e <= 4; ++e) {
+    const std::string kept = dir / ("evaluations/epoch_" + std::to_string(e));
+    std::vector<std::string> loose = base;
+    for (const std::string& a :
+         {std::string("--train"), kept + "/embeddings_train.npy", std::string("--train-labels"),
+          dir / "labels_train.npy", std::string("--test"), kept + "/embeddings_test.npy",
+          std::string("--test-labels"), dir / "labels_test.npy", std::string("--out"),
+          dir / ("loose_" + std::to_string(e))})
+      loose.push_back(a);
+    REQUIRE(run(loose) == 0);
+    const nlohmann::json one = read_json(dir / ("loose_" + std::to_string(e) + "/metrics.json"));
+    for (size_t k = 0; k < paths.size(); ++k) {
+      nlohmann::json v = one;
+      for (const std::string& key : paths[k]) v = v.at(key);
+      values[k].push_back(num(v));
+    }
+  }
+  for (size_t k = 0; k < paths.size(); ++k) {
+    std::string path;
+    for (const std::string& key : paths[k]) path += (path.empty() ? "" : ".") + key;
+    CAPTURE(path);
+    double mean = 0, var = 0;
+    for (double v : values[k]) mean += v / 3;
+    for (double v : values[k]) var += (v - mean) * (v - mean) / 3;
+    REQUIRE(p["metrics"].contains(path));
+    CHECK_CLOSE(num(p["metrics"][path]["mean"]), mean, 1e-12, 1e-15);
+    CHECK_CLOSE(num(p["metrics"][path]["std"]), std::sqrt(var), 1e-9, 1e-15);
+  }
+  CHECK(values[0].front() < values[0].back());  // the epochs differ: the mean is not one of them
+  std::ifstream report(dir / "report.txt");
+  const std::string text((std::istreambuf_iterator<char>(report)),
+                         std::istreambuf_iterator<char>());
+  CHECK(text.find("The authors' protocol: mean +- std over the 3 evaluations in the last 3 epochs "
+                  "(epochs 2, 3, 4)") != std::string::npos);
+  // A window of one epoch holds one evaluation: not applicable; 0 turns it off.
+  args.push_back("--protocol-window");
+  args.push_back("1");
+  REQUIRE(run(args) == 0);
+  check_na(read_json(dir / "metrics.json")["protocol"], "one evaluation in the last 1 epochs");
+  args.back() = "0";
+  REQUIRE(run(args) == 0);
+  CHECK_FALSE(read_json(dir / "metrics.json").contains("protocol"));
 }
 
 TEST_CASE("eval_dm: a run that train_dim is still working in is noted") {

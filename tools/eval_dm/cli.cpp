@@ -3,6 +3,7 @@
 
 #include "core/parallel.h"
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -18,6 +19,67 @@
 #include "tools/eval_dm/inputs.h"
 
 namespace nidim::eval_dm {
+
+namespace {
+
+void add_seconds(nlohmann::ordered_json& timing, const char* key, double seconds) {
+  const double total = timing["total"].get<double>() + seconds;
+  timing.erase("total");  // stays the last key
+  timing[key] = seconds;
+  timing["total"] = total;
+}
+
+// The authors' protocol (METHOD.md §6) over the evaluations train_dim kept: each is evaluated as
+// the run directory's own files were (the same options, no plots); one whose files are those
+// files (hard links) reuses that evaluation. Returns metrics.json's "protocol".
+nlohmann::ordered_json protocol(const std::string& run_dir, const RunInfo& info, int64_t window,
+                                bool drop, const EvalOptions& opt, Evaluation& ev) {
+  namespace fs = std::filesystem;
+  const std::vector<KeptEvaluation> all = kept_evaluations(run_dir);
+  auto not_applicable = [&](const std::string& why) {
+    ev.report += fmt::format(
+        "\nThe authors' protocol (mean +- std over the last {} epochs): n/a ({})\n", window, why);
+    return nlohmann::ordered_json{{"not_applicable", why}};
+  };
+  if (all.empty())
+    return not_applicable(
+        "no evaluations kept in evaluations/ (train_dim --protocol-window; runs made before it "
+        "keep none)");
+  std::vector<KeptEvaluation> kept;
+  for (const KeptEvaluation& k : all)
+    if (k.epoch > all.back().epoch - window) kept.push_back(k);
+  if (kept.size() < 2)
+    return not_applicable(fmt::format(
+        "one evaluation in the last {} epochs (epoch {}); the mean +- std needs two or more",
+        window, kept.back().epoch));
+  std::vector<int64_t> epochs;
+  std::vector<nlohmann::ordered_json> documents;
+  EvalOptions each = opt;
+  each.plots = false;
+  for (const KeptEvaluation& k : kept) {
+    std::error_code ec;
+    const bool same =
+        fs::equivalent(run_dir + "/embeddings_train.npy", k.dir + "/embeddings_train.npy", ec) &&
+        fs::equivalent(run_dir + "/embeddings_test.npy", k.dir + "/embeddings_test.npy", ec);
+    epochs.push_back(k.epoch);
+    if (same && !ec) {
+      documents.push_back(ev.metrics);
+      continue;
+    }
+    if (opt.progress)
+      std::fprintf(stderr, "eval_dm: the evaluation after epoch %lld\n",
+                   static_cast<long long>(k.epoch));
+    const EmbeddingSet train = load_embedding_set("train", k.dir + "/embeddings_train.npy",
+                                                  run_dir + "/labels_train.npy", true, drop);
+    const EmbeddingSet test = load_embedding_set("test", k.dir + "/embeddings_test.npy",
+                                                 run_dir + "/labels_test.npy", true, drop);
+    check_compatible(train, test);
+    documents.push_back(evaluate(&train, &test, info.at_epoch(k.epoch), each).metrics);
+  }
+  return summarize_protocol(epochs, documents, window, ev.report);
+}
+
+}  // namespace
 
 int eval_dm_main(int argc, char** argv) {
   CLI::App app{
@@ -66,6 +128,13 @@ int eval_dm_main(int argc, char** argv) {
                "drop rows with NaN or Inf (with their labels) instead of failing");
   app.add_option("--threads", threads, "threads (default: all cores)")->check(CLI::Range(1, 4096));
   app.add_flag("--quiet", quiet, "no progress lines on stderr");
+  int64_t window = -1;
+  app.add_option("--protocol-window", window,
+                 "run directory: also evaluate the embeddings train_dim kept in "
+                 "evaluations/epoch_E/ for the last N epochs and report each number's mean +- std "
+                 "(the authors' protocol; default: config.json's protocol_window, else 101; 0: "
+                 "off)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1000000000}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -146,6 +215,17 @@ int eval_dm_main(int argc, char** argv) {
   opt.out_dir = out_dir;
 
   Evaluation ev = evaluate(train.get(), test.get(), info, opt);
+  if (!run_dir.empty()) {
+    if (window < 0)
+      window = info.config.is_object() ? info.config.value("protocol_window", 101) : 101;
+    if (window > 0) {
+      const auto t0 = std::chrono::steady_clock::now();
+      ev.metrics["protocol"] = protocol(run_dir, info, window, drop, opt, ev);
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      add_seconds(ev.metrics["timing_seconds"], "protocol", seconds);
+    }
+  }
   if (live) ev.metrics["notes"].push_back(live_note);
   if (!prior_flag.empty() && !from_config.empty() && prior_flag != from_config)
     ev.metrics["notes"].push_back(

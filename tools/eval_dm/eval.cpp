@@ -7,6 +7,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -224,12 +225,13 @@ json distances(const SetData& s, const EvalOptions& opt, int set_index) {
 
 json certificate(const RunInfo& info) {
   if (!info.has_certificate) return na(info.certificate_missing);
-  json j{{"capacity", info.capacity},
-         {"mi_estimate", info.mi_estimate},
-         {"kl_upper_bound", info.capacity - info.mi_estimate},
+  const CertificateLine& c = info.certificate;
+  json j{{"capacity", c.capacity},
+         {"mi_estimate", c.mi_estimate},
+         {"kl_upper_bound", c.capacity - c.mi_estimate},
          {"source", info.run_dir + "/log.jsonl"}};
-  if (info.epoch >= 0) j["epoch"] = info.epoch;
-  if (info.has_kl_bound) j["logged_kl_bound"] = info.kl_bound;
+  if (c.epoch >= 0) j["epoch"] = c.epoch;
+  if (c.has_kl_bound) j["logged_kl_bound"] = c.kl_bound;
   return j;
 }
 
@@ -316,6 +318,86 @@ std::string row(const std::string& label, const std::vector<std::string>& cells,
 }
 
 }  // namespace
+
+namespace {
+
+// Every number of a metrics.json document with its path ("classifiers.knn.accuracy"), in document
+// order, skipping what is not a result of the evaluation (and arrays: exact mode's per-column
+// tables).
+void numbers(const json& j, const std::string& path,
+             std::vector<std::pair<std::string, double>>& out) {
+  static const std::set<std::string> skipped = {
+      "schema", "inputs",         "options", "change_of_variables",
+      "plots",  "timing_seconds", "notes",   "protocol"};
+  if (j.is_number()) {
+    out.emplace_back(path, j.get<double>());
+    return;
+  }
+  if (!j.is_object()) return;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (path.empty() && skipped.count(it.key())) continue;
+    if (it.key() == "epoch") continue;  // the certificate's: what differs by design
+    numbers(it.value(), path.empty() ? it.key() : path + "." + it.key(), out);
+  }
+}
+
+}  // namespace
+
+json summarize_protocol(const std::vector<int64_t>& epochs, const std::vector<json>& documents,
+                        int64_t window, std::string& report) {
+  NIDIM_CHECK(epochs.size() == documents.size() && documents.size() >= 2,
+              "summarize_protocol: {} epochs for {} documents (at least 2)", epochs.size(),
+              documents.size());
+  std::vector<std::map<std::string, double>> found(documents.size());
+  std::vector<std::pair<std::string, double>> first;
+  numbers(documents[0], "", first);
+  for (size_t k = 1; k < documents.size(); ++k) {
+    std::vector<std::pair<std::string, double>> v;
+    numbers(documents[k], "", v);
+    found[k] = std::map<std::string, double>(v.begin(), v.end());
+  }
+  json stats = json::object();
+  for (const auto& [path, value] : first) {
+    std::vector<double> xs = {value};
+    for (size_t k = 1; k < documents.size(); ++k) {
+      const auto it = found[k].find(path);
+      if (it == found[k].end()) break;
+      xs.push_back(it->second);
+    }
+    if (xs.size() != documents.size()) continue;  // not applicable in some evaluation
+    double mean = 0, var = 0;
+    for (double x : xs) mean += x;
+    mean /= static_cast<double>(xs.size());
+    for (double x : xs) var += (x - mean) * (x - mean);
+    stats[path] = {{"mean", mean}, {"std", std::sqrt(var / static_cast<double>(xs.size()))}};
+  }
+  std::string list;
+  for (int64_t e : epochs) list += (list.empty() ? "" : ", ") + std::to_string(e);
+  report += fmt::format(
+      "\nThe authors' protocol: mean +- std over the {} evaluations in the last {} epochs "
+      "(epochs {})\n",
+      epochs.size(), window, list);
+  for (const auto& [label, path] : std::vector<std::pair<std::string, std::string>>{
+           {"logistic regression accuracy", "classifiers.logistic_regression.accuracy"},
+           {"Gaussian naive Bayes accuracy", "classifiers.gaussian_nb.accuracy"},
+           {"k nearest neighbours accuracy", "classifiers.knn.accuracy"},
+           {"MLP accuracy", "classifiers.mlp.accuracy"},
+           {"test D'Agostino-Pearson mean p", "normality.test.dagostino.mean_pvalue"},
+           {"test Shapiro-Wilk mean p", "normality.test.shapiro.mean_pvalue"},
+           {"test Henze-Zirkler mean p", "normality.test.henze_zirkler.mean_pvalue"},
+           {"train Henze-Zirkler mean p", "normality.train.henze_zirkler.mean_pvalue"},
+           {"test Henze-Zirkler p (exact)", "normality.test.henze_zirkler.pvalue"},
+           {"KL certificate C - I (nats)", "certificate.kl_upper_bound"},
+           {"silhouette", "clustering.silhouette"}}) {
+    if (!stats.contains(path)) continue;
+    report += row(label,
+                  {fmt::format("{:.4g} +- {:.2g}", stats[path]["mean"].get<double>(),
+                               stats[path]["std"].get<double>())},
+                  44);
+  }
+  report += fmt::format("  ({} numbers in metrics.json's \"protocol\")\n", stats.size());
+  return json{{"window_epochs", window}, {"epochs", epochs}, {"metrics", stats}};
+}
 
 int64_t sanitize_json(json& j) {
   int64_t count = 0;

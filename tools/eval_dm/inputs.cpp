@@ -1,10 +1,14 @@
 // nidim/tools/eval_dm/inputs.cpp: see inputs.h.
 #include "tools/eval_dm/inputs.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
+
+#include <fmt/format.h>
 
 #include "core/error.h"
 #include "core/io.h"
@@ -174,19 +178,62 @@ RunInfo read_run_info(const std::string& run_dir) {
       NIDIM_FAIL("{}:{}: not valid JSON", log, lineno);
     }
     ++info.log_lines;
-    if (!j.is_object() || !j.contains("capacity") || !j.contains("mi_estimate")) continue;
-    if (!j["capacity"].is_number() || !j["mi_estimate"].is_number()) continue;
-    info.has_certificate = true;
-    info.capacity = j["capacity"].get<double>();
-    info.mi_estimate = j["mi_estimate"].get<double>();
-    info.has_kl_bound = j.contains("kl_bound") && j["kl_bound"].is_number();
-    if (info.has_kl_bound) info.kl_bound = j["kl_bound"].get<double>();
-    info.epoch =
+    if (!j.is_object()) continue;
+    const int64_t epoch =
         j.contains("epoch") && j["epoch"].is_number_integer() ? j["epoch"].get<int64_t>() : -1;
+    if (j.value("type", "") == "eval") info.last_eval_epoch = epoch;
+    if (!j.contains("capacity") || !j.contains("mi_estimate")) continue;
+    if (!j["capacity"].is_number() || !j["mi_estimate"].is_number()) continue;
+    CertificateLine c;
+    c.capacity = j["capacity"].get<double>();
+    c.mi_estimate = j["mi_estimate"].get<double>();
+    c.has_kl_bound = j.contains("kl_bound") && j["kl_bound"].is_number();
+    if (c.has_kl_bound) c.kl_bound = j["kl_bound"].get<double>();
+    c.epoch = epoch;
+    info.has_certificate = true;
+    info.certificate = c;
+    if (epoch >= 0) info.by_epoch[epoch] = c;
   }
+  // The embeddings are those of the last evaluation, which may be older than the last epoch
+  // (--eval-every > 1 in a run that was stopped, or is still going).
+  const auto evaluated = info.by_epoch.find(info.last_eval_epoch);
+  if (evaluated != info.by_epoch.end()) info.certificate = evaluated->second;
   if (!info.has_certificate)
     info.certificate_missing = log + " has no line with both \"capacity\" and \"mi_estimate\"";
   return info;
+}
+
+RunInfo RunInfo::at_epoch(int64_t epoch) const {
+  RunInfo out = *this;
+  const auto it = by_epoch.find(epoch);
+  out.has_certificate = it != by_epoch.end();
+  out.certificate = out.has_certificate ? it->second : CertificateLine{};
+  if (!out.has_certificate)
+    out.certificate_missing =
+        fmt::format("{}/log.jsonl has no certificate line for epoch {}", run_dir, epoch);
+  return out;
+}
+
+std::vector<KeptEvaluation> kept_evaluations(const std::string& run_dir) {
+  namespace fs = std::filesystem;
+  std::vector<KeptEvaluation> out;
+  const fs::path dir = fs::path(run_dir) / "evaluations";
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string(), digits = name.substr(6);
+    if (name.rfind("epoch_", 0) != 0 || digits.empty() || digits.size() > 18 ||
+        digits.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    // Both files, or the evaluation was cut short (train_dim redoes it on resume).
+    if (!fs::is_regular_file(e.path() / "embeddings_train.npy", ec) ||
+        !fs::is_regular_file(e.path() / "embeddings_test.npy", ec))
+      continue;
+    out.push_back({std::stoll(digits), e.path().string()});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const KeptEvaluation& a, const KeptEvaluation& b) { return a.epoch < b.epoch; });
+  return out;
 }
 
 std::string config_prior(const RunInfo& info, bool overridden) {

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -46,21 +47,41 @@ EmbeddingSet load_embedding_set(const std::string& name, const std::string& path
 // Throws when the two sets disagree on d.
 void check_compatible(const EmbeddingSet& a, const EmbeddingSet& b);
 
-struct RunInfo {
-  std::string run_dir;         // empty for loose files
-  nlohmann::json config;       // null when absent
-  std::string config_missing;  // reason when null
-  // The last line of log.jsonl with both "capacity" and "mi_estimate".
-  bool has_certificate = false;
+// A line of log.jsonl with both "capacity" and "mi_estimate": the certificate at that epoch.
+struct CertificateLine {
   double capacity = 0, mi_estimate = 0;
   double kl_bound = 0;
   bool has_kl_bound = false;
   int64_t epoch = -1;  // "epoch" of that line when present
+};
+
+struct RunInfo {
+  std::string run_dir;         // empty for loose files
+  nlohmann::json config;       // null when absent
+  std::string config_missing;  // reason when null
+  // The certificate of the epoch whose embeddings the run directory holds: that of the last
+  // "eval" line's epoch when log.jsonl has it, else the last certificate line.
+  bool has_certificate = false;
+  CertificateLine certificate;
+  std::map<int64_t, CertificateLine> by_epoch;  // every certificate line with an epoch
+  int64_t last_eval_epoch = -1;                 // "epoch" of the last {"type": "eval"} line
   int64_t log_lines = 0;
   std::string certificate_missing;  // reason when !has_certificate
+
+  // This run's information with the certificate of `epoch` (none, with a reason, when the log
+  // has no certificate line for it).
+  RunInfo at_epoch(int64_t epoch) const;
 };
 
 RunInfo read_run_info(const std::string& run_dir);
+
+// Evaluations that train_dim kept for the authors' protocol (RUN/evaluations/epoch_E/ with both
+// embeddings files; ssl/dim.h, protocol_window), by epoch.
+struct KeptEvaluation {
+  int64_t epoch = 0;
+  std::string dir;
+};
+std::vector<KeptEvaluation> kept_evaluations(const std::string& run_dir);
 
 // The prior named in config.json ("prior"), or "" when absent; throws when it is there but not
 // a non-empty string, unless `overridden` (--prior was given and wins).
