@@ -6,6 +6,7 @@
 // non-negative integers. Every read is bounds-checked against the header's own length.
 #include "data/npy.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/io.h"
@@ -249,7 +250,10 @@ NpyArray parse_npy(const uint8_t* bytes, size_t size, const std::string& name) {
     NIDIM_FAIL("{}: unsupported dtype '{}'{} (nidim reads float32, float64, int32, int64, uint8)",
                name, descr, big ? " (big-endian)" : "");
   }
-  NIDIM_CHECK(!fortran,
+  // With at most one dimension above 1 the two orders are the same bytes (column-major writers
+  // such as Julia's label vectors and N x 1 arrays say Fortran).
+  const int64_t long_dims = std::count_if(a.shape.begin(), a.shape.end(), [](int64_t n) { return n > 1; });
+  NIDIM_CHECK(!fortran || long_dims <= 1,
               "{}: Fortran-order arrays are not supported (save with C order: "
               "np.ascontiguousarray)",
               name);

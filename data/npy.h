@@ -9,7 +9,8 @@
 //
 // Supported: versions 1.0, 2.0 (and 3.0, whose layout is that of 2.0 with a UTF-8 header);
 // dtypes float32, float64, int32, int64, uint8 ('<f4' '<f8' '<i4' '<i8' '|u1'); C order; little
-// endian. Left out, each rejected with an error naming the file: Fortran order, big-endian
+// endian (and Fortran order when at most one dimension exceeds 1: the same bytes). Left out, each
+// rejected with an error naming the file: Fortran order, big-endian
 // data, other dtypes (bool, float16, structured, object), pickled arrays.
 // write_npy writes version 1.0 unless the header needs more than 65535 bytes (then 2.0), like
 // numpy, always through write_file_atomic.
