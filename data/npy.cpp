@@ -252,7 +252,8 @@ NpyArray parse_npy(const uint8_t* bytes, size_t size, const std::string& name) {
   }
   // With at most one dimension above 1 the two orders are the same bytes (column-major writers
   // such as Julia's label vectors and N x 1 arrays say Fortran).
-  const int64_t long_dims = std::count_if(a.shape.begin(), a.shape.end(), [](int64_t n) { return n > 1; });
+  const int64_t long_dims =
+      std::count_if(a.shape.begin(), a.shape.end(), [](int64_t n) { return n > 1; });
   NIDIM_CHECK(!fortran || long_dims <= 1,
               "{}: Fortran-order arrays are not supported (save with C order: "
               "np.ascontiguousarray)",

@@ -309,8 +309,13 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, Star
   m_train = std::make_shared<const ImageDataset>(std::move(train));
   m_test = std::make_shared<const ImageDataset>(std::move(test));
   Generator init(m_config.seed, 0);
-  m_model = std::make_unique<DimModel>(m_config, m_train->channels(), m_train->height(),
-                                       m_train->width(), init);
+  try {
+    m_model = std::make_unique<DimModel>(m_config, m_train->channels(), m_train->height(),
+                                         m_train->width(), init);
+  } catch (const Error& e) {  // e.g. images too small for the ConvNet: say whose images
+    const std::string dir = resolved_data_dir(req);
+    NIDIM_FAIL("{}: {}", dir.empty() ? "the " + req.name + " data set" : dir, e.what());
+  }
   m_model->to(m_device);  // before the optimizers, whose moments are made like the parameters
   AdamOptions enc;
   enc.lr = m_config.lr;

@@ -295,12 +295,12 @@ TEST_CASE("npy: bad files give one-line errors naming the file and the problem")
   // Fortran order with one dimension above 1 is C order's bytes (Julia writes vectors so): read.
   for (const char* shape : {"(6,)", "(6, 1)", "(1, 6)"}) {
     CAPTURE(shape);
-    auto b = with_dict(std::string("{'descr': '<f4', 'fortran_order': True, 'shape': ") + shape +
-                       ", }");
+    auto b =
+        with_dict(std::string("{'descr': '<f4', 'fortran_order': True, 'shape': ") + shape + ", }");
     CHECK(parse_npy(b.data(), b.size(), "column").data.size() == 24);
   }
-  corrupt("fortran2d.npy",
-          with_dict("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }"), "Fortran-order");
+  corrupt("fortran2d.npy", with_dict("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }"),
+          "Fortran-order");
   // Python 2's numpy wrote "3L"; double quotes and any key order are valid Python too.
   {
     auto b = with_dict("{\"shape\": (2L, 3L), \"fortran_order\": False, \"descr\": \"<f4\"}");
