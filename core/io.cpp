@@ -161,4 +161,29 @@ int64_t remove_stale_temporaries(const std::string& dir) {
   return removed;
 }
 
+bool replace_with_link(const std::string& existing, const std::string& path) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  std::remove(tmp.c_str());
+  if (::link(existing.c_str(), tmp.c_str()) != 0) {
+    const int err = errno;
+    if (err == EPERM || err == EXDEV || err == EOPNOTSUPP || err == EMLINK) return false;
+    NIDIM_FAIL("{}: cannot link it to {}: {}", path, existing, std::strerror(err));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::remove(tmp.c_str());
+    NIDIM_FAIL("{}: cannot rename the link into place: {}", path, std::strerror(err));
+  }
+  return true;
+}
+
+int64_t numbered_name(const std::string& name, const std::string& prefix) {
+  if (name.size() <= prefix.size() || name.size() > prefix.size() + 18 ||
+      name.compare(0, prefix.size(), prefix) != 0)
+    return -1;
+  const std::string digits = name.substr(prefix.size());
+  if (digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoll(digits);
+}
+
 }  // namespace nidim

@@ -53,4 +53,13 @@ bool directory_in_use(const std::string& dir);
 // "<name>.tmp.<pid>", whose writing process no longer runs (killed mid-write); returns how many.
 int64_t remove_stale_temporaries(const std::string& dir);
 
+// Makes `path` a second name (hard link) of the file `existing`, replacing what was at `path` in
+// one step (a link at "<path>.tmp.<pid>", then a rename). Returns false, changing nothing, when
+// the file system cannot link; throws naming the path on other errors.
+bool replace_with_link(const std::string& existing, const std::string& path);
+
+// N when `name` is `prefix` followed by the decimal digits of N (at most 18), else -1: the
+// numbered entries of a folder ("epoch_12").
+int64_t numbered_name(const std::string& name, const std::string& prefix);
+
 }  // namespace nidim

@@ -159,6 +159,7 @@ json DimConfig::to_json() const {
           {"temperature", temperature},
           {"head_dim", head_dim},
           {"kernel_bandwidth", kernel_bandwidth},
+          {"kernel_offset", kernel_offset},
           {"bound", bound_label(bound)},
           {"dv_ema", dv_ema},
           {"batch", batch},
@@ -207,6 +208,7 @@ DimConfig DimConfig::from_json(const json& j) {
     c.temperature = j.at("temperature");
     c.head_dim = j.at("head_dim");
     c.kernel_bandwidth = j.at("kernel_bandwidth");
+    c.kernel_offset = j.value("kernel_offset", false);  // runs made before it had none
     c.bound = parse_bound(j.at("bound"));
     c.dv_ema = j.at("dv_ema");
     c.batch = j.at("batch");
@@ -252,7 +254,7 @@ DimModel::DimModel(const DimConfig& c, int64_t channels, int64_t height, int64_t
     const double one_view = c.channel.form == NoiseForm::additive ? c.channel.level : c.channel.p();
     critic = std::make_shared<GaussianKernelCritic>(
         c.kernel_bandwidth > 0 ? c.kernel_bandwidth : std::sqrt(2.0) * one_view,
-        c.bound == BoundKind::nwj);
+        c.kernel_offset && c.bound == BoundKind::nwj);
   } else {
     critic = std::make_shared<SeparableCritic>(
         c.dim, c.critic == "dot" ? Similarity::dot : Similarity::cosine, c.temperature, c.head_dim,
@@ -613,13 +615,23 @@ void DimTrainer::evaluate(const TrainHooks& hooks) {
   const Prior prior = m_config.channel.prior;
   Tensor train_y = to_prior_coordinates(embed_all(*m_train, "embedding train set", hooks), prior);
   Tensor test_y = to_prior_coordinates(embed_all(*m_test, "embedding test set", hooks), prior);
-  write_npy(path("embeddings_train.npy"), train_y);
-  write_npy(path("embeddings_test.npy"), test_y);
+  // An evaluation the protocol keeps is written into evaluations/epoch_E/ first and the run's own
+  // files become second names of those: the run's embeddings are then always a kept epoch's own
+  // files (or older ones), which is how eval_dm knows their epoch.
+  const std::string kept = protocol_directory();
+  for (const auto& [name, y] :
+       {std::pair<std::string, const Tensor*>{"embeddings_train.npy", &train_y},
+        {"embeddings_test.npy", &test_y}}) {
+    if (!kept.empty()) {
+      write_npy(kept + "/" + name, *y);
+      if (replace_with_link(kept + "/" + name, path(name))) continue;
+    }
+    write_npy(path(name), *y);
+  }
   write_npy(path("labels_train.npy"), m_train->labels().data(), DType::i32, {m_train->size()});
   write_npy(path("labels_test.npy"), m_test->labels().data(), DType::i32, {m_test->size()});
   save_module(path("model.safetensors"), *m_model,
               {{"made_by", "train_dim"}, {"epoch", std::to_string(m_epoch)}});
-  keep_for_protocol();
   m_last_eval_epoch = m_epoch;
   json line = {{"type", "eval"}, {"epoch", m_epoch}};
   // The metrics' own loops run on the thread pool and are not cut short; a stop is honoured
@@ -682,37 +694,25 @@ void DimTrainer::evaluate(const TrainHooks& hooks) {
   append_log(line, hooks);
 }
 
-void DimTrainer::keep_for_protocol() {
+std::string DimTrainer::protocol_directory() {
   namespace fs = std::filesystem;
   const int64_t window = m_config.protocol_window, first = m_config.epochs - window + 1;
-  if (window == 0) return;
+  if (window == 0) return "";
   const fs::path dir = path("evaluations");
   // Evaluations that have fallen out of the window (the run was extended with --resume --epochs).
   std::error_code ec;
   if (fs::is_directory(dir)) {
     for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
-      const std::string name = e.path().filename().string(), digits = name.substr(6);
-      const bool kept = name.rfind("epoch_", 0) == 0 && !digits.empty() && digits.size() < 19 &&
-                        digits.find_first_not_of("0123456789") == std::string::npos;
-      if (kept && std::stoll(digits) < first) fs::remove_all(e.path(), ec);
+      const int64_t epoch = numbered_name(e.path().filename().string(), "epoch_");
+      if (epoch >= 0 && epoch < first) fs::remove_all(e.path(), ec);
     }
   }
-  if (m_epoch < std::max<int64_t>(first, 1)) return;  // the untrained model (epoch 0) is not kept
-  // Hard links to the files just written (renamed into place, so complete): no copy, and the next
-  // evaluation's rename leaves them alone. A redone evaluation (after a resume) replaces them.
-  const fs::path keep = dir / fmt::format("epoch_{}", m_epoch);
-  make_directories(keep.string());
-  for (const char* name : {"embeddings_train.npy", "embeddings_test.npy"}) {
-    const fs::path target = keep / name;
-    fs::remove(target, ec);
-    fs::create_hard_link(path(name), target, ec);
-    if (ec) {  // a file system without hard links
-      ec.clear();
-      fs::copy_file(path(name), target, fs::copy_options::overwrite_existing, ec);
-      NIDIM_CHECK(!ec, "{}: cannot keep a copy of {}: {}", target.string(), path(name),
-                  ec.message());
-    }
-  }
+  if (m_epoch < std::max<int64_t>(first, 1))
+    return "";  // the untrained model (epoch 0) is not kept
+  const std::string keep = (dir / fmt::format("epoch_{}", m_epoch)).string();
+  make_directories(keep);
+  remove_stale_temporaries(keep);  // of a writer killed in an earlier try of this evaluation
+  return keep;
 }
 
 void DimTrainer::save_checkpoint() {

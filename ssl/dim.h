@@ -58,6 +58,7 @@ struct DimConfig {
   double temperature = 0.1;     // dot / cosine
   int64_t head_dim = 0;         // dot / cosine projection heads (0: none)
   double kernel_bandwidth = 0;  // gaussian critic; 0: sqrt(2) times one view's noise scale
+  bool kernel_offset = true;    // gaussian critic with NWJ: learn its "+ const" (runs before: no)
   BoundKind bound = BoundKind::infonce;
   double dv_ema = 0.01;
   int64_t batch = 1024;
@@ -168,9 +169,9 @@ class DimTrainer {
   void finish_step(const PendingStep& p, const TrainHooks& hooks,
                    std::chrono::steady_clock::time_point& last);
   void evaluate(const TrainHooks& hooks);
-  // Links this evaluation's embeddings into evaluations/epoch_E/ when E is in the protocol
-  // window, and removes kept evaluations that are no longer in it.
-  void keep_for_protocol();
+  // Removes kept evaluations that are no longer in the protocol window; returns the (new)
+  // directory evaluations/epoch_E/ for this epoch's when it is in the window, else "".
+  std::string protocol_directory();
   Tensor embed_all(const ImageDataset& data, const std::string& phase, const TrainHooks& hooks);
   void save_checkpoint();
   void load_checkpoint();

@@ -208,8 +208,9 @@ TEST_CASE("eval_dm: a run directory gives the documented metrics.json, report an
 
 TEST_CASE("eval_dm: the authors' protocol averages the kept evaluations of the window") {
   // Evaluations kept after epochs 1-4 (4's files are the run's own, hard-linked, as train_dim
-  // leaves them), a window of 3: epochs 2, 3 and 4. Each number's mean and std must be those of
-  // separate evaluations of the same files given loose; the certificate's those of the log.
+  // leaves them), a window of 3, every epoch: epochs 2, 3 and 4. Each number's mean and std must
+  // be those of separate evaluations of the same files given loose; the certificate's those of
+  // the log.
   TempDir dir;
   const std::vector<std::string> base = {
       "--quiet", "--no-plots", "--no-distances", "--repetitions", "16", "--subsample", "30"};
@@ -234,19 +235,25 @@ TEST_CASE("eval_dm: the authors' protocol averages the kept evaluations of the w
   for (const char* name : {"embeddings_train.npy", "embeddings_test.npy"})
     fs::create_hard_link(dir / (std::string("evaluations/epoch_4/") + name), dir / name);
   nidim::write_file_atomic(dir / "config.json", R"({"prior": "gaussian", "protocol_window": 3})");
-  // Epoch 5 was trained but not evaluated: the run's embeddings are epoch 4's, and so must be the
-  // certificate.
+  // Epoch 5 was trained but not evaluated, and the evaluation after epoch 4 was stopped before
+  // its log line (its files were in place): the run's embeddings are epoch 4's, and so must be
+  // the certificate.
   std::string log;
   const double mi[] = {0, 0.5, 0.8, 1.0, 1.1, 1.2};
   for (int e = 1; e <= 5; ++e) {
     log += fmt::format(R"({{"type": "epoch", "epoch": {}, "mi_estimate": {}, "capacity": 2.0}})", e,
                        mi[e]) +
            "\n";
-    if (e <= 4) log += fmt::format(R"({{"type": "eval", "epoch": {}}})", e) + "\n";
+    if (e <= 3) log += fmt::format(R"({{"type": "eval", "epoch": {}}})", e) + "\n";
   }
   nidim::write_file_atomic(dir / "log.jsonl", log);
+  // Entries that are not kept evaluations are ignored.
+  nidim::write_file_atomic(dir / "evaluations/tmp", "x");
+  fs::create_directories(dir / "evaluations/epoch_x");
   std::vector<std::string> args = base;
   args.insert(args.begin(), dir.path.string());
+  args.push_back("--protocol-every");
+  args.push_back("1");
   REQUIRE(run(args) == 0);
   const nlohmann::json m = read_json(dir / "metrics.json");
   CHECK(m["certificate"]["epoch"] == 4);
@@ -254,18 +261,20 @@ TEST_CASE("eval_dm: the authors' protocol averages the kept evaluations of the w
   const nlohmann::json& p = m["protocol"];
   REQUIRE_MESSAGE(p.contains("metrics"), p.dump());
   CHECK(p["window_epochs"] == 3);
+  CHECK(p["every_epochs"] == 1);
   CHECK(p["epochs"] == nlohmann::json::array({2, 3, 4}));
   // The certificate: C - I at epochs 2, 3, 4 = 1.2, 1.0, 0.9.
   const double kl_mean = (1.2 + 1.0 + 0.9) / 3;
   const double kl_std = std::sqrt(
       (std::pow(1.2 - kl_mean, 2) + std::pow(1.0 - kl_mean, 2) + std::pow(0.9 - kl_mean, 2)) / 3);
-  CHECK_CLOSE(num(p["metrics"]["certificate.kl_upper_bound"]["mean"]), kl_mean, 1e-12, 0.0);
-  CHECK_CLOSE(num(p["metrics"]["certificate.kl_upper_bound"]["std"]), kl_std, 1e-12, 0.0);
-  // Everything else: against the loose evaluations.
+  CHECK_CLOSE(num(p["metrics"]["/certificate/kl_upper_bound"]["mean"]), kl_mean, 1e-12, 0.0);
+  CHECK_CLOSE(num(p["metrics"]["/certificate/kl_upper_bound"]["std"]), kl_std, 1e-12, 0.0);
+  // Everything else: against the loose evaluations (keys are JSON pointers: some hold a '.').
   const std::vector<std::vector<std::string>> paths = {
       {"classifiers", "knn", "accuracy"},
       {"classifiers", "logistic_regression", "roc_auc_ovo"},
       {"normality", "test", "dagostino", "mean_pvalue"},
+      {"normality", "test", "shapiro", "fraction_below_0.05"},
       {"normality", "train", "henze_zirkler", "mean_pvalue"},
       {"clustering", "silhouette"}};
   std::vector<std::vector<double>> values(paths.size());
@@ -288,7 +297,7 @@ TEST_CASE("eval_dm: the authors' protocol averages the kept evaluations of the w
   }
   for (size_t k = 0; k < paths.size(); ++k) {
     std::string path;
-    for (const std::string& key : paths[k]) path += (path.empty() ? "" : ".") + key;
+    for (const std::string& key : paths[k]) path += "/" + key;
     CAPTURE(path);
     double mean = 0, var = 0;
     for (double v : values[k]) mean += v / 3;
@@ -301,16 +310,38 @@ TEST_CASE("eval_dm: the authors' protocol averages the kept evaluations of the w
   std::ifstream report(dir / "report.txt");
   const std::string text((std::istreambuf_iterator<char>(report)),
                          std::istreambuf_iterator<char>());
-  CHECK(text.find("The authors' protocol: mean +- std over the 3 evaluations in the last 3 epochs "
-                  "(epochs 2, 3, 4)") != std::string::npos);
-  // A window of one epoch holds one evaluation: not applicable; 0 turns it off.
-  args.push_back("--protocol-window");
-  args.push_back("1");
+  CHECK(text.find("The authors' protocol: mean +- std over the 3 evaluations at multiples of 1 "
+                  "epochs (and the newest) in the last 3 (epochs 2, 3, 4)") != std::string::npos);
+  // Every 2 epochs: 2 and 4. By default (every 50) only the newest, 4: not applicable.
+  args.back() = "2";
   REQUIRE(run(args) == 0);
-  check_na(read_json(dir / "metrics.json")["protocol"], "one evaluation in the last 1 epochs");
-  args.back() = "0";
+  CHECK(read_json(dir / "metrics.json")["protocol"]["epochs"] == nlohmann::json::array({2, 4}));
+  std::vector<std::string> plain = base;
+  plain.insert(plain.begin(), dir.path.string());
+  REQUIRE(run(plain) == 0);
+  check_na(read_json(dir / "metrics.json")["protocol"], "1 evaluation(s) at multiples of 50");
+  // A kept evaluation that cannot be evaluated (rows that do not match the labels) is skipped
+  // with a note; the rest is reported.
+  save_matrix(dir / "evaluations/epoch_3/embeddings_train.npy", std::vector<double>(20, 0.5), 10,
+              2);
+  args.back() = "1";
+  REQUIRE(run(args) == 0);
+  const nlohmann::json skipped = read_json(dir / "metrics.json")["protocol"];
+  CHECK(skipped["epochs"] == nlohmann::json::array({2, 4}));
+  CHECK(skipped["notes"].dump().find("epoch 3 skipped") != std::string::npos);
+  // 0 turns it off; with loose files it is an error.
+  args.push_back("--protocol-window");
+  args.push_back("0");
   REQUIRE(run(args) == 0);
   CHECK_FALSE(read_json(dir / "metrics.json").contains("protocol"));
+  std::string error;
+  try {
+    run({"--train", dir / "embeddings_train.npy", "--protocol-window", "5", "--quiet"});
+  } catch (const nidim::Error& e) {
+    error = e.what();
+  }
+  CHECK(error.find("--protocol-window and --protocol-every go with a run directory") !=
+        std::string::npos);
 }
 
 TEST_CASE("eval_dm: a run that train_dim is still working in is noted") {

@@ -29,54 +29,84 @@ void add_seconds(nlohmann::ordered_json& timing, const char* key, double seconds
   timing["total"] = total;
 }
 
-// The authors' protocol (METHOD.md §6) over the evaluations train_dim kept: each is evaluated as
-// the run directory's own files were (the same options, no plots); one whose files are those
-// files (hard links) reuses that evaluation. Returns metrics.json's "protocol".
-nlohmann::ordered_json protocol(const std::string& run_dir, const RunInfo& info, int64_t window,
-                                bool drop, const EvalOptions& opt, Evaluation& ev) {
-  namespace fs = std::filesystem;
-  const std::vector<KeptEvaluation> all = kept_evaluations(run_dir);
+// The kept evaluation whose files the run's own embeddings are (train_dim links them), or -1.
+int64_t epoch_of_files(const std::vector<KeptEvaluation>& kept, const EmbeddingSet& train,
+                       const EmbeddingSet& test) {
+  if (!train.file.known() || !test.file.known()) return -1;
+  for (const KeptEvaluation& k : kept)
+    if (file_id(k.dir + "/embeddings_train.npy") == train.file &&
+        file_id(k.dir + "/embeddings_test.npy") == test.file)
+      return k.epoch;
+  return -1;
+}
+
+struct ProtocolOptions {
+  int64_t window = 101, every = 50;
+  bool drop = false;
+};
+
+// The authors' protocol (METHOD.md §6) over the evaluations train_dim kept: those at multiples
+// of `every` epochs, and the newest, in the last `window` epochs, each evaluated as the run's own
+// files were (the same options, no plots); the one that is the run's own files (files_epoch)
+// reuses that evaluation. One that cannot be evaluated is skipped with a note. Returns
+// metrics.json's "protocol".
+nlohmann::ordered_json protocol(const std::string& run_dir, const RunInfo& info,
+                                const std::vector<KeptEvaluation>& all, int64_t files_epoch,
+                                const ProtocolOptions& po, const EvalOptions& opt,
+                                const EmbeddingSet& main_test, Evaluation& ev) {
+  std::vector<std::string> notes;
   auto not_applicable = [&](const std::string& why) {
-    ev.report += fmt::format(
-        "\nThe authors' protocol (mean +- std over the last {} epochs): n/a ({})\n", window, why);
-    return nlohmann::ordered_json{{"not_applicable", why}};
+    ev.report +=
+        fmt::format("\nThe authors' protocol (mean +- std over the last {} epochs): n/a ({})\n",
+                    po.window, why);
+    nlohmann::ordered_json j{{"not_applicable", why}};
+    if (!notes.empty()) j["notes"] = notes;
+    return j;
   };
   if (all.empty())
     return not_applicable(
         "no evaluations kept in evaluations/ (train_dim --protocol-window; runs made before it "
         "keep none)");
-  std::vector<KeptEvaluation> kept;
-  for (const KeptEvaluation& k : all)
-    if (k.epoch > all.back().epoch - window) kept.push_back(k);
-  if (kept.size() < 2)
-    return not_applicable(fmt::format(
-        "one evaluation in the last {} epochs (epoch {}); the mean +- std needs two or more",
-        window, kept.back().epoch));
+  const int64_t newest = all.back().epoch;
   std::vector<int64_t> epochs;
   std::vector<nlohmann::ordered_json> documents;
   EvalOptions each = opt;
   each.plots = false;
-  for (const KeptEvaluation& k : kept) {
-    std::error_code ec;
-    const bool same =
-        fs::equivalent(run_dir + "/embeddings_train.npy", k.dir + "/embeddings_train.npy", ec) &&
-        fs::equivalent(run_dir + "/embeddings_test.npy", k.dir + "/embeddings_test.npy", ec);
-    epochs.push_back(k.epoch);
-    if (same && !ec) {
+  for (const KeptEvaluation& k : all) {
+    if (k.epoch <= newest - po.window || (k.epoch % po.every != 0 && k.epoch != newest)) continue;
+    if (k.epoch == files_epoch) {
+      epochs.push_back(k.epoch);
       documents.push_back(ev.metrics);
       continue;
     }
     if (opt.progress)
       std::fprintf(stderr, "eval_dm: the evaluation after epoch %lld\n",
                    static_cast<long long>(k.epoch));
-    const EmbeddingSet train = load_embedding_set("train", k.dir + "/embeddings_train.npy",
-                                                  run_dir + "/labels_train.npy", true, drop);
-    const EmbeddingSet test = load_embedding_set("test", k.dir + "/embeddings_test.npy",
-                                                 run_dir + "/labels_test.npy", true, drop);
-    check_compatible(train, test);
-    documents.push_back(evaluate(&train, &test, info.at_epoch(k.epoch), each).metrics);
+    try {
+      const EmbeddingSet train = load_embedding_set("train", k.dir + "/embeddings_train.npy",
+                                                    run_dir + "/labels_train.npy", true, po.drop);
+      const EmbeddingSet test = load_embedding_set("test", k.dir + "/embeddings_test.npy",
+                                                   run_dir + "/labels_test.npy", true, po.drop);
+      check_compatible(train, test);
+      NIDIM_CHECK(test.d == main_test.d, "{} has d = {} but the run's embeddings have d = {}",
+                  test.path, test.d, main_test.d);
+      documents.push_back(evaluate(&train, &test, info.at_epoch(k.epoch), each).metrics);
+      epochs.push_back(k.epoch);
+    } catch (const nidim::Error& e) {
+      notes.push_back(fmt::format("epoch {} skipped: {}", k.epoch, e.what()));
+      std::fprintf(stderr, "eval_dm: note: the protocol skips epoch %lld: %s\n",
+                   static_cast<long long>(k.epoch), e.what());
+    }
   }
-  return summarize_protocol(epochs, documents, window, ev.report);
+  if (epochs.size() < 2)
+    return not_applicable(fmt::format(
+        "{} evaluation(s) at multiples of {} epochs (and the newest, {}) in the last {} epochs; "
+        "the mean +- std needs two or more",
+        epochs.size(), po.every, newest, po.window));
+  nlohmann::ordered_json j = summarize_protocol(epochs, documents, po.window, po.every, ev.report);
+  for (const std::string& n : notes) ev.report += "  note: " + n + "\n";
+  if (!notes.empty()) j["notes"] = notes;
+  return j;
 }
 
 }  // namespace
@@ -128,13 +158,18 @@ int eval_dm_main(int argc, char** argv) {
                "drop rows with NaN or Inf (with their labels) instead of failing");
   app.add_option("--threads", threads, "threads (default: all cores)")->check(CLI::Range(1, 4096));
   app.add_flag("--quiet", quiet, "no progress lines on stderr");
-  int64_t window = -1;
+  int64_t window = -1, every = 50;
   app.add_option("--protocol-window", window,
                  "run directory: also evaluate the embeddings train_dim kept in "
                  "evaluations/epoch_E/ for the last N epochs and report each number's mean +- std "
                  "(the authors' protocol; default: config.json's protocol_window, else 101; 0: "
                  "off)")
       ->check(CLI::Range(int64_t{0}, int64_t{1000000000}));
+  app.add_option("--protocol-every", every,
+                 "run directory: of those, the evaluations at multiples of K epochs, and the "
+                 "newest (the authors evaluate every 50)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000000}))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -149,6 +184,9 @@ int eval_dm_main(int argc, char** argv) {
   NIDIM_CHECK(
       loose || (train_labels.empty() && test_labels.empty()),
       "--train-labels/--test-labels go with --train/--test; a run directory has labels_*.npy");
+  NIDIM_CHECK(!loose || (app.count("--protocol-window") == 0 && app.count("--protocol-every") == 0),
+              "--protocol-window and --protocol-every go with a run directory (its "
+              "evaluations/), not with --train/--test files");
   if (!run_dir.empty()) {
     NIDIM_CHECK(std::filesystem::is_directory(run_dir), "{}: not a directory", run_dir);
   }
@@ -168,7 +206,7 @@ int eval_dm_main(int argc, char** argv) {
   if (live) std::fprintf(stderr, "eval_dm: note: %s\n", live_note.c_str());
 
   // Inputs.
-  const RunInfo info = read_run_info(run_dir);
+  RunInfo info = read_run_info(run_dir);
   std::unique_ptr<EmbeddingSet> train, test;
   if (!run_dir.empty()) {
     train = std::make_unique<EmbeddingSet>(load_embedding_set(
@@ -214,13 +252,25 @@ int eval_dm_main(int argc, char** argv) {
               "{}: cannot create the output folder: {}", out_dir, ec.message());
   opt.out_dir = out_dir;
 
+  // The epoch of the run's embeddings: that of the kept evaluation they are (hard links), else
+  // the last evaluation the log records. Its certificate goes with them.
+  const std::vector<KeptEvaluation> kept =
+      run_dir.empty() ? std::vector<KeptEvaluation>{} : kept_evaluations(run_dir);
+  const int64_t files_epoch = run_dir.empty() ? -1 : epoch_of_files(kept, *train, *test);
+  if (files_epoch >= 0 && info.by_epoch.count(files_epoch)) info = info.at_epoch(files_epoch);
+
   Evaluation ev = evaluate(train.get(), test.get(), info, opt);
   if (!run_dir.empty()) {
     if (window < 0)
-      window = info.config.is_object() ? info.config.value("protocol_window", 101) : 101;
+      window = info.config.is_object() && info.config.contains("protocol_window") &&
+                       info.config["protocol_window"].is_number_integer() &&
+                       info.config["protocol_window"].get<int64_t>() >= 0
+                   ? info.config["protocol_window"].get<int64_t>()
+                   : 101;
     if (window > 0) {
       const auto t0 = std::chrono::steady_clock::now();
-      ev.metrics["protocol"] = protocol(run_dir, info, window, drop, opt, ev);
+      ev.metrics["protocol"] =
+          protocol(run_dir, info, kept, files_epoch, {window, every, drop}, opt, *test, ev);
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       add_seconds(ev.metrics["timing_seconds"], "protocol", seconds);

@@ -321,7 +321,8 @@ std::string row(const std::string& label, const std::vector<std::string>& cells,
 
 namespace {
 
-// Every number of a metrics.json document with its path ("classifiers.knn.accuracy"), in document
+// Every number of a metrics.json document with its JSON pointer ("/classifiers/knn/accuracy"; no
+// key holds '/' or '~'), in document
 // order, skipping what is not a result of the evaluation (and arrays: exact mode's per-column
 // tables).
 void numbers(const json& j, const std::string& path,
@@ -337,14 +338,14 @@ void numbers(const json& j, const std::string& path,
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (path.empty() && skipped.count(it.key())) continue;
     if (it.key() == "epoch") continue;  // the certificate's: what differs by design
-    numbers(it.value(), path.empty() ? it.key() : path + "." + it.key(), out);
+    numbers(it.value(), path + "/" + it.key(), out);
   }
 }
 
 }  // namespace
 
 json summarize_protocol(const std::vector<int64_t>& epochs, const std::vector<json>& documents,
-                        int64_t window, std::string& report) {
+                        int64_t window, int64_t every, std::string& report) {
   NIDIM_CHECK(epochs.size() == documents.size() && documents.size() >= 2,
               "summarize_protocol: {} epochs for {} documents (at least 2)", epochs.size(),
               documents.size());
@@ -374,21 +375,21 @@ json summarize_protocol(const std::vector<int64_t>& epochs, const std::vector<js
   std::string list;
   for (int64_t e : epochs) list += (list.empty() ? "" : ", ") + std::to_string(e);
   report += fmt::format(
-      "\nThe authors' protocol: mean +- std over the {} evaluations in the last {} epochs "
-      "(epochs {})\n",
-      epochs.size(), window, list);
+      "\nThe authors' protocol: mean +- std over the {} evaluations at multiples of {} epochs "
+      "(and the newest) in the last {} (epochs {})\n",
+      epochs.size(), every, window, list);
   for (const auto& [label, path] : std::vector<std::pair<std::string, std::string>>{
-           {"logistic regression accuracy", "classifiers.logistic_regression.accuracy"},
-           {"Gaussian naive Bayes accuracy", "classifiers.gaussian_nb.accuracy"},
-           {"k nearest neighbours accuracy", "classifiers.knn.accuracy"},
-           {"MLP accuracy", "classifiers.mlp.accuracy"},
-           {"test D'Agostino-Pearson mean p", "normality.test.dagostino.mean_pvalue"},
-           {"test Shapiro-Wilk mean p", "normality.test.shapiro.mean_pvalue"},
-           {"test Henze-Zirkler mean p", "normality.test.henze_zirkler.mean_pvalue"},
-           {"train Henze-Zirkler mean p", "normality.train.henze_zirkler.mean_pvalue"},
-           {"test Henze-Zirkler p (exact)", "normality.test.henze_zirkler.pvalue"},
-           {"KL certificate C - I (nats)", "certificate.kl_upper_bound"},
-           {"silhouette", "clustering.silhouette"}}) {
+           {"logistic regression accuracy", "/classifiers/logistic_regression/accuracy"},
+           {"Gaussian naive Bayes accuracy", "/classifiers/gaussian_nb/accuracy"},
+           {"k nearest neighbours accuracy", "/classifiers/knn/accuracy"},
+           {"MLP accuracy", "/classifiers/mlp/accuracy"},
+           {"test D'Agostino-Pearson mean p", "/normality/test/dagostino/mean_pvalue"},
+           {"test Shapiro-Wilk mean p", "/normality/test/shapiro/mean_pvalue"},
+           {"test Henze-Zirkler mean p", "/normality/test/henze_zirkler/mean_pvalue"},
+           {"train Henze-Zirkler mean p", "/normality/train/henze_zirkler/mean_pvalue"},
+           {"test Henze-Zirkler p (exact)", "/normality/test/henze_zirkler/pvalue"},
+           {"KL certificate C - I (nats)", "/certificate/kl_upper_bound"},
+           {"silhouette", "/clustering/silhouette"}}) {
     if (!stats.contains(path)) continue;
     report += row(label,
                   {fmt::format("{:.4g} +- {:.2g}", stats[path]["mean"].get<double>(),
@@ -396,7 +397,8 @@ json summarize_protocol(const std::vector<int64_t>& epochs, const std::vector<js
                   44);
   }
   report += fmt::format("  ({} numbers in metrics.json's \"protocol\")\n", stats.size());
-  return json{{"window_epochs", window}, {"epochs", epochs}, {"metrics", stats}};
+  return json{
+      {"window_epochs", window}, {"every_epochs", every}, {"epochs", epochs}, {"metrics", stats}};
 }
 
 int64_t sanitize_json(json& j) {

@@ -51,11 +51,13 @@ Evaluation evaluate(const EmbeddingSet* train, const EmbeddingSet* test, const R
 
 // The authors' protocol (METHOD.md §6): the mean and standard deviation (population, as numpy's
 // std) of every number that all of `documents` (metrics.json documents of evaluations at `epochs`,
-// in that order) have, outside inputs, options, the change of variables, plots, timings and
-// notes. Returns metrics.json's "protocol" object and appends the report's section to `report`.
+// in that order, chosen at multiples of `every` epochs in the last `window`) have, outside
+// inputs, options, the change of variables, plots, timings and notes, keyed by JSON pointer
+// ("/classifiers/knn/accuracy"). Returns metrics.json's "protocol" object and appends the
+// report's section to `report`.
 nlohmann::ordered_json summarize_protocol(const std::vector<int64_t>& epochs,
                                           const std::vector<nlohmann::ordered_json>& documents,
-                                          int64_t window, std::string& report);
+                                          int64_t window, int64_t every, std::string& report);
 
 // Replaces every non-finite number in j by {"not_applicable": "not a finite number"} and returns
 // how many there were.

@@ -1,6 +1,8 @@
 // nidim/tools/eval_dm/inputs.cpp: see inputs.h.
 #include "tools/eval_dm/inputs.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -36,6 +38,12 @@ T load_le(const uint8_t* p) {
 
 }  // namespace
 
+FileId file_id(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+}
+
 EmbeddingSet load_embedding_set(const std::string& name, const std::string& path,
                                 const std::string& labels_path, bool labels_optional,
                                 bool drop_nonfinite) {
@@ -43,7 +51,11 @@ EmbeddingSet load_embedding_set(const std::string& name, const std::string& path
   s.name = name;
   s.path = path;
   NIDIM_CHECK(file_exists(path), "{}: {} embeddings not found", path, name);
+  // The file's identity, when it is the same before and after the read: train_dim replaces files
+  // by renaming, so what was read is that file's (FileId).
+  const FileId before = file_id(path);
   const NpyArray a = read_npy(path);
+  if (file_id(path) == before) s.file = before;
   NIDIM_CHECK(a.dtype == DType::f32 || a.dtype == DType::f64,
               "{}: embeddings must be float32 or float64, got {}", path, dtype_name(a.dtype));
   NIDIM_CHECK(a.shape.size() == 2, "{}: embeddings must be a 2-D array N x d, got shape {}", path,
@@ -221,15 +233,13 @@ std::vector<KeptEvaluation> kept_evaluations(const std::string& run_dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return out;
   for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string(), digits = name.substr(6);
-    if (name.rfind("epoch_", 0) != 0 || digits.empty() || digits.size() > 18 ||
-        digits.find_first_not_of("0123456789") != std::string::npos)
-      continue;
     // Both files, or the evaluation was cut short (train_dim redoes it on resume).
+    const int64_t epoch = numbered_name(e.path().filename().string(), "epoch_");
+    if (epoch < 0) continue;
     if (!fs::is_regular_file(e.path() / "embeddings_train.npy", ec) ||
         !fs::is_regular_file(e.path() / "embeddings_test.npy", ec))
       continue;
-    out.push_back({std::stoll(digits), e.path().string()});
+    out.push_back({epoch, e.path().string()});
   }
   std::sort(out.begin(), out.end(),
             [](const KeptEvaluation& a, const KeptEvaluation& b) { return a.epoch < b.epoch; });

@@ -22,9 +22,18 @@
 
 namespace nidim::eval_dm {
 
+// A file's device and inode: equal for two names of one file (hard links).
+struct FileId {
+  uint64_t device = 0, inode = 0;
+  bool known() const { return inode != 0; }
+  bool operator==(const FileId& o) const { return device == o.device && inode == o.inode; }
+};
+FileId file_id(const std::string& path);  // unknown when it cannot be read
+
 struct EmbeddingSet {
   std::string name;  // "train" or "test"
   std::string path;
+  FileId file;        // of the file read (unknown if it was replaced while being read)
   std::string dtype;  // "float32" / "float64" as stored
   int64_t n = 0, d = 0;
   std::vector<double> x;  // N x d, row-major

@@ -312,11 +312,10 @@ int train_dim_main(int argc, char** argv) {
       c.channel.form = NoiseForm::additive;
     else
       c.channel.form = uni ? NoiseForm::rescaled : NoiseForm::variance_preserving;
-    // Without a level, the default p = 0.0995, or its additive equivalent (sigma = 0.1 or
-    // eps = p / (1 - p)) with --noise-form additive.
+    // Without a level, the default p = 0.0995 (the authors' sigma = 0.1, rounded), or with
+    // --noise-form additive sigma = 0.1 itself, or the uniform eps = p / (1 - p).
     const double p_default = 0.0995;
-    const double additive_default =
-        uni ? p_default / (1 - p_default) : p_default / std::sqrt(1 - p_default * p_default);
+    const double additive_default = uni ? p_default / (1 - p_default) : 0.1;
     c.channel.level = app.count("--sigma")                    ? sigma
                       : app.count("--epsilon")                ? epsilon
                       : app.count("--p")                      ? p
