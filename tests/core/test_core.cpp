@@ -205,6 +205,26 @@ TEST_CASE("run directories: fresh names, one process at a time, stale temporarie
   fs::remove_all("nidim_test_dirs");
 }
 
+TEST_CASE("files: numbered names and links that replace a file") {
+  CHECK(numbered_name("epoch_12", "epoch_") == 12);
+  CHECK(numbered_name("epoch_0", "epoch_") == 0);
+  for (const char* other : {"", "tmp", "epoch_", "epoch_1x", "epoch_-3", "Epoch_3", "x_epoch_3",
+                            "epoch_1234567890123456789"})
+    CHECK_MESSAGE(numbered_name(other, "epoch_") == -1, other);
+  const std::string dir = "nidim_test_links";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  write_file_atomic(dir + "/a", "new");
+  write_file_atomic(dir + "/b", "old");
+  REQUIRE(replace_with_link(dir + "/a", dir + "/b"));
+  CHECK(std::filesystem::equivalent(dir + "/a", dir + "/b"));
+  const std::vector<uint8_t> b = read_file(dir + "/b");
+  CHECK(std::string(b.begin(), b.end()) == "new");
+  CHECK(std::distance(std::filesystem::directory_iterator(dir), {}) == 2);  // no temporary left
+  check_error([&] { replace_with_link(dir + "/missing", dir + "/c"); }, {dir + "/c", "missing"});
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("devices") {
   CHECK(parse_device("cpu").is_cpu());
   CHECK(parse_device("cuda:1").index == 1);
