@@ -100,9 +100,10 @@ nlohmann::ordered_json protocol(const std::string& run_dir, const RunInfo& info,
   }
   if (epochs.size() < 2)
     return not_applicable(fmt::format(
-        "{} evaluation(s) at multiples of {} epochs (and the newest, {}) in the last {} epochs; "
-        "the mean +- std needs two or more",
-        epochs.size(), po.every, newest, po.window));
+        "{} of the kept evaluations {} at a multiple of {} epochs or the newest (epoch {}) in "
+        "the last {} epochs; a mean +- std needs two (a longer run, or --protocol-every)",
+        epochs.size() == 1 ? "only one" : "none", epochs.size() == 1 ? "is" : "are", po.every,
+        newest, po.window));
   nlohmann::ordered_json j = summarize_protocol(epochs, documents, po.window, po.every, ev.report);
   for (const std::string& n : notes) ev.report += "  note: " + n + "\n";
   if (!notes.empty()) j["notes"] = notes;
