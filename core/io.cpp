@@ -183,6 +183,7 @@ int64_t numbered_name(const std::string& name, const std::string& prefix) {
     return -1;
   const std::string digits = name.substr(prefix.size());
   if (digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  if (digits.size() > 1 && digits[0] == '0') return -1;  // one name per number
   return std::stoll(digits);
 }
 

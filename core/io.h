@@ -58,8 +58,8 @@ int64_t remove_stale_temporaries(const std::string& dir);
 // the file system cannot link; throws naming the path on other errors.
 bool replace_with_link(const std::string& existing, const std::string& path);
 
-// N when `name` is `prefix` followed by the decimal digits of N (at most 18), else -1: the
-// numbered entries of a folder ("epoch_12").
+// N when `name` is `prefix` followed by the decimal digits of N (at most 18, no leading zero),
+// else -1: the numbered entries of a folder ("epoch_12", not "epoch_012").
 int64_t numbered_name(const std::string& name, const std::string& prefix);
 
 }  // namespace nidim

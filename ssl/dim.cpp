@@ -619,15 +619,13 @@ void DimTrainer::evaluate(const TrainHooks& hooks) {
   // files become second names of those: the run's embeddings are then always a kept epoch's own
   // files (or older ones), which is how eval_dm knows their epoch.
   const std::string kept = protocol_directory();
-  for (const auto& [name, y] :
-       {std::pair<std::string, const Tensor*>{"embeddings_train.npy", &train_y},
-        {"embeddings_test.npy", &test_y}}) {
-    if (!kept.empty()) {
-      write_npy(kept + "/" + name, *y);
-      if (replace_with_link(kept + "/" + name, path(name))) continue;
-    }
-    write_npy(path(name), *y);
-  }
+  const std::vector<std::pair<std::string, const Tensor*>> files = {
+      {"embeddings_train.npy", &train_y}, {"embeddings_test.npy", &test_y}};
+  if (!kept.empty())  // both, before either of the run's own files changes
+    for (const auto& [name, y] : files) write_npy(kept + "/" + name, *y);
+  for (const auto& [name, y] : files)
+    if (kept.empty() || !replace_with_link(kept + "/" + name, path(name)))
+      write_npy(path(name), *y);
   write_npy(path("labels_train.npy"), m_train->labels().data(), DType::i32, {m_train->size()});
   write_npy(path("labels_test.npy"), m_test->labels().data(), DType::i32, {m_test->size()});
   save_module(path("model.safetensors"), *m_model,

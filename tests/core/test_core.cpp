@@ -209,7 +209,7 @@ TEST_CASE("files: numbered names and links that replace a file") {
   CHECK(numbered_name("epoch_12", "epoch_") == 12);
   CHECK(numbered_name("epoch_0", "epoch_") == 0);
   for (const char* other : {"", "tmp", "epoch_", "epoch_1x", "epoch_-3", "Epoch_3", "x_epoch_3",
-                            "epoch_1234567890123456789"})
+                            "epoch_1234567890123456789", "epoch_01", "epoch_00"})
     CHECK_MESSAGE(numbered_name(other, "epoch_") == -1, other);
   const std::string dir = "nidim_test_links";
   std::filesystem::remove_all(dir);

@@ -331,6 +331,37 @@ TEST_CASE("eval_dm: the authors' protocol averages the kept evaluations of the w
   const nlohmann::json skipped = read_json(dir / "metrics.json")["protocol"];
   CHECK(skipped["epochs"] == nlohmann::json::array({2, 4}));
   CHECK(skipped["notes"].dump().find("epoch 3 skipped") != std::string::npos);
+  // The log lacks the embeddings' epoch: its certificate is not applicable (never another
+  // epoch's), and the protocol leaves the certificate's numbers out, saying so.
+  std::string short_log;
+  for (int e = 1; e <= 3; ++e)
+    short_log +=
+        fmt::format(R"({{"type": "epoch", "epoch": {}, "mi_estimate": {}, "capacity": 2.0}})", e,
+                    mi[e]) +
+        "\n";
+  nidim::write_file_atomic(dir / "log.jsonl", short_log);
+  REQUIRE(run(args) == 0);
+  const nlohmann::json no_line = read_json(dir / "metrics.json");
+  check_na(no_line["certificate"], "no certificate line for epoch 4");
+  CHECK(no_line["protocol"]["left_out"].dump().find("/certificate/kl_upper_bound") !=
+        std::string::npos);
+  CHECK_FALSE(no_line["protocol"]["metrics"].contains("/certificate/kl_upper_bound"));
+  // The run's two files from different evaluations (a stop between train_dim's two links): noted.
+  // A kept evaluation with one file only: skipped with a note.
+  fs::remove(dir / "embeddings_test.npy");
+  fs::create_hard_link(dir / "evaluations/epoch_2/embeddings_test.npy",
+                       dir / "embeddings_test.npy");
+  fs::remove(dir / "evaluations/epoch_1/embeddings_test.npy");
+  args.back() = "1";
+  args.push_back("--protocol-window");
+  args.push_back("4");
+  REQUIRE(run(args) == 0);
+  const nlohmann::json mixed = read_json(dir / "metrics.json");
+  CHECK(mixed["notes"].dump().find("embeddings_train.npy is epoch 4's and embeddings_test.npy "
+                                   "epoch 2's") != std::string::npos);
+  CHECK(mixed["protocol"]["notes"].dump().find("epoch 1 skipped") != std::string::npos);
+  CHECK(mixed["protocol"]["epochs"] == nlohmann::json::array({2, 4}));
+  args.resize(args.size() - 2);
   // 0 turns it off; with loose files it is an error.
   args.push_back("--protocol-window");
   args.push_back("0");

@@ -29,15 +29,30 @@ void add_seconds(nlohmann::ordered_json& timing, const char* key, double seconds
   timing["total"] = total;
 }
 
-// The kept evaluation whose files the run's own embeddings are (train_dim links them), or -1.
-int64_t epoch_of_files(const std::vector<KeptEvaluation>& kept, const EmbeddingSet& train,
-                       const EmbeddingSet& test) {
-  if (!train.file.known() || !test.file.known()) return -1;
-  for (const KeptEvaluation& k : kept)
-    if (file_id(k.dir + "/embeddings_train.npy") == train.file &&
-        file_id(k.dir + "/embeddings_test.npy") == test.file)
-      return k.epoch;
-  return -1;
+// The kept evaluation whose files the run's own embeddings are (train_dim links them): its
+// epoch, or -1 with a note when the two files are of different kept evaluations (a stop between
+// train_dim's two links) or only one of them is a kept evaluation's.
+struct FilesEpoch {
+  int64_t epoch = -1;
+  std::string note;
+};
+FilesEpoch epoch_of_files(const std::string& run_dir, const std::vector<KeptEvaluation>& kept,
+                          const EmbeddingSet& train, const EmbeddingSet& test) {
+  int64_t train_epoch = -1, test_epoch = -1;
+  for (const KeptEvaluation& k : kept) {
+    if (train.file.known() && file_id(k.dir + "/embeddings_train.npy") == train.file)
+      train_epoch = k.epoch;
+    if (test.file.known() && file_id(k.dir + "/embeddings_test.npy") == test.file)
+      test_epoch = k.epoch;
+  }
+  if (train_epoch == test_epoch) return {train_epoch, ""};
+  auto which = [](int64_t e) {
+    return e < 0 ? std::string("no kept evaluation") : fmt::format("epoch {}", e);
+  };
+  return {-1, fmt::format("{}/embeddings_train.npy is {}'s and embeddings_test.npy {}'s: the run "
+                          "stopped while it replaced them (train_dim --resume redoes that "
+                          "evaluation), or they were replaced while being read",
+                          run_dir, which(train_epoch), which(test_epoch))};
 }
 
 struct ProtocolOptions {
@@ -67,13 +82,29 @@ nlohmann::ordered_json protocol(const std::string& run_dir, const RunInfo& info,
     return not_applicable(
         "no evaluations kept in evaluations/ (train_dim --protocol-window; runs made before it "
         "keep none)");
-  const int64_t newest = all.back().epoch;
+  int64_t newest = -1;  // the newest complete one
+  for (const KeptEvaluation& k : all)
+    if (k.complete) newest = k.epoch;
+  if (newest < 0)
+    return not_applicable("every evaluation kept in evaluations/ lacks one of its two files");
   std::vector<int64_t> epochs;
   std::vector<nlohmann::ordered_json> documents;
   EvalOptions each = opt;
   each.plots = false;
+  auto skip = [&](int64_t epoch, const std::string& why) {
+    notes.push_back(fmt::format("epoch {} skipped: {}", epoch, why));
+    std::fprintf(stderr, "eval_dm: note: the protocol skips epoch %lld: %s\n",
+                 static_cast<long long>(epoch), why.c_str());
+  };
   for (const KeptEvaluation& k : all) {
     if (k.epoch <= newest - po.window || (k.epoch % po.every != 0 && k.epoch != newest)) continue;
+    if (!k.complete) {
+      skip(k.epoch,
+           fmt::format("{} holds only one of embeddings_train.npy and embeddings_test.npy (an "
+                       "evaluation that was stopped; train_dim --resume redoes it)",
+                       k.dir));
+      continue;
+    }
     if (k.epoch == files_epoch) {
       epochs.push_back(k.epoch);
       documents.push_back(ev.metrics);
@@ -92,10 +123,11 @@ nlohmann::ordered_json protocol(const std::string& run_dir, const RunInfo& info,
                   test.path, test.d, main_test.d);
       documents.push_back(evaluate(&train, &test, info.at_epoch(k.epoch), each).metrics);
       epochs.push_back(k.epoch);
+      if (train.dropped_rows + test.dropped_rows > 0)
+        notes.push_back(fmt::format("epoch {}: {} rows with NaN or Inf dropped", k.epoch,
+                                    train.dropped_rows + test.dropped_rows));
     } catch (const nidim::Error& e) {
-      notes.push_back(fmt::format("epoch {} skipped: {}", k.epoch, e.what()));
-      std::fprintf(stderr, "eval_dm: note: the protocol skips epoch %lld: %s\n",
-                   static_cast<long long>(k.epoch), e.what());
+      skip(k.epoch, e.what());
     }
   }
   if (epochs.size() < 2)
@@ -257,10 +289,14 @@ int eval_dm_main(int argc, char** argv) {
   // the last evaluation the log records. Its certificate goes with them.
   const std::vector<KeptEvaluation> kept =
       run_dir.empty() ? std::vector<KeptEvaluation>{} : kept_evaluations(run_dir);
-  const int64_t files_epoch = run_dir.empty() ? -1 : epoch_of_files(kept, *train, *test);
-  if (files_epoch >= 0 && info.by_epoch.count(files_epoch)) info = info.at_epoch(files_epoch);
+  const FilesEpoch files =
+      run_dir.empty() ? FilesEpoch{} : epoch_of_files(run_dir, kept, *train, *test);
+  if (!files.note.empty()) std::fprintf(stderr, "eval_dm: note: %s\n", files.note.c_str());
+  if (files.epoch >= 0) info = info.at_epoch(files.epoch);
+  const int64_t files_epoch = files.epoch;
 
   Evaluation ev = evaluate(train.get(), test.get(), info, opt);
+  if (!files.note.empty()) ev.metrics["notes"].push_back(files.note);
   if (!run_dir.empty()) {
     if (window < 0)
       window = info.config.is_object() && info.config.contains("protocol_window") &&

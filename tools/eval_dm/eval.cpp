@@ -10,6 +10,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/error.h"
 #include "core/random.h"
@@ -358,6 +359,11 @@ json summarize_protocol(const std::vector<int64_t>& epochs, const std::vector<js
     found[k] = std::map<std::string, double>(v.begin(), v.end());
   }
   json stats = json::object();
+  std::set<std::string> left_out;  // numbers that some evaluation lacks (not applicable there)
+  for (size_t k = 1; k < documents.size(); ++k)
+    for (const auto& [path, value] : found[k])
+      if (std::none_of(first.begin(), first.end(), [&](const auto& e) { return e.first == path; }))
+        left_out.insert(path);
   for (const auto& [path, value] : first) {
     std::vector<double> xs = {value};
     for (size_t k = 1; k < documents.size(); ++k) {
@@ -365,7 +371,10 @@ json summarize_protocol(const std::vector<int64_t>& epochs, const std::vector<js
       if (it == found[k].end()) break;
       xs.push_back(it->second);
     }
-    if (xs.size() != documents.size()) continue;  // not applicable in some evaluation
+    if (xs.size() != documents.size()) {
+      left_out.insert(path);
+      continue;
+    }
     double mean = 0, var = 0;
     for (double x : xs) mean += x;
     mean /= static_cast<double>(xs.size());
@@ -397,8 +406,14 @@ json summarize_protocol(const std::vector<int64_t>& epochs, const std::vector<js
                   44);
   }
   report += fmt::format("  ({} numbers in metrics.json's \"protocol\")\n", stats.size());
-  return json{
+  json out{
       {"window_epochs", window}, {"every_epochs", every}, {"epochs", epochs}, {"metrics", stats}};
+  if (!left_out.empty()) {
+    report += fmt::format("  left out, not applicable in some of the evaluations: {}\n",
+                          fmt::join(left_out, ", "));
+    out["left_out"] = left_out;
+  }
+  return out;
 }
 
 int64_t sanitize_json(json& j) {

@@ -233,13 +233,12 @@ std::vector<KeptEvaluation> kept_evaluations(const std::string& run_dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return out;
   for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-    // Both files, or the evaluation was cut short (train_dim redoes it on resume).
+    // One file only: an evaluation cut short (train_dim redoes it on resume); the caller notes it.
     const int64_t epoch = numbered_name(e.path().filename().string(), "epoch_");
     if (epoch < 0) continue;
-    if (!fs::is_regular_file(e.path() / "embeddings_train.npy", ec) ||
-        !fs::is_regular_file(e.path() / "embeddings_test.npy", ec))
-      continue;
-    out.push_back({epoch, e.path().string()});
+    const bool train = fs::is_regular_file(e.path() / "embeddings_train.npy", ec),
+               test = fs::is_regular_file(e.path() / "embeddings_test.npy", ec);
+    if (train || test) out.push_back({epoch, e.path().string(), train && test});
   }
   std::sort(out.begin(), out.end(),
             [](const KeptEvaluation& a, const KeptEvaluation& b) { return a.epoch < b.epoch; });

@@ -84,11 +84,12 @@ struct RunInfo {
 
 RunInfo read_run_info(const std::string& run_dir);
 
-// Evaluations that train_dim kept for the authors' protocol (RUN/evaluations/epoch_E/ with both
-// embeddings files; ssl/dim.h, protocol_window), by epoch.
+// Evaluations that train_dim kept for the authors' protocol (RUN/evaluations/epoch_E/ holding
+// embeddings_train.npy and/or embeddings_test.npy; ssl/dim.h, protocol_window), by epoch.
 struct KeptEvaluation {
   int64_t epoch = 0;
   std::string dir;
+  bool complete = true;  // false: one of the files is missing (a stopped evaluation)
 };
 std::vector<KeptEvaluation> kept_evaluations(const std::string& run_dir);
 
