@@ -166,7 +166,7 @@ int train_dim_main(int argc, char** argv) {
                  "vp (default, gaussian) | additive | rescaled (default, uniform)");
   app.add_option("--sigma", sigma,
                  "gaussian additive noise scale sigma (sets --noise-form additive; that form's "
-                 "default is 0.1, the default p's sigma)");
+                 "default is 0.1, the sigma whose p the default 0.0995 rounds)");
   app.add_option(
       "--p", p,
       "variance-preserving / rescaled noise parameter p (default 0.0995, i.e. sigma = 0.1)");
