@@ -377,6 +377,44 @@ TEST_CASE("eval_dm: the authors' protocol averages the kept evaluations of the w
         std::string::npos);
 }
 
+TEST_CASE("eval_dm: an evaluation that did not finish is noted") {
+  // The checkpoint is after epoch 3, whose evaluation was due (every epoch), but the log has no
+  // eval line for it: the run stopped during it. Nothing is kept, so the files cannot tell.
+  TempDir dir;
+  make_run(dir, 80, 80, 2);
+  nidim::write_file_atomic(dir / "config.json",
+                           R"({"prior": "gaussian", "eval_every": 1, "epochs": 5})");
+  fs::create_directories(dir / "checkpoint");
+  nidim::write_file_atomic(dir / "checkpoint/state.json", R"({"epoch": 3, "next_batch": 0})");
+  std::string log;
+  for (int e = 1; e <= 3; ++e) {
+    log +=
+        fmt::format(R"({{"type": "epoch", "epoch": {}, "mi_estimate": 0.5, "capacity": 1.0}})", e) +
+        "\n";
+    if (e <= 2) log += fmt::format(R"({{"type": "eval", "epoch": {}}})", e) + "\n";
+  }
+  nidim::write_file_atomic(dir / "log.jsonl", log);
+  const std::vector<std::string> args = {dir.path.string(),
+                                         "--quiet",
+                                         "--no-plots",
+                                         "--no-classifiers",
+                                         "--no-distances",
+                                         "--repetitions",
+                                         "2",
+                                         "--subsample",
+                                         "20"};
+  REQUIRE(run(args) == 0);
+  const nlohmann::json m = read_json(dir / "metrics.json");
+  CHECK(m["certificate"]["epoch"] == 2);
+  CHECK(m["notes"].dump().find("the evaluation after epoch 3 did not finish") != std::string::npos);
+  CHECK(m["notes"].dump().find("the certificate is epoch 2's") != std::string::npos);
+  // Once it has its eval line, no note.
+  nidim::write_file_atomic(dir / "log.jsonl", log + R"({"type": "eval", "epoch": 3})" + "\n");
+  REQUIRE(run(args) == 0);
+  CHECK(read_json(dir / "metrics.json")["notes"].dump().find("did not finish") ==
+        std::string::npos);
+}
+
 TEST_CASE("eval_dm: a run that train_dim is still working in is noted") {
   TempDir dir;
   make_run(dir, 80, 80, 2);

@@ -291,12 +291,23 @@ int eval_dm_main(int argc, char** argv) {
       run_dir.empty() ? std::vector<KeptEvaluation>{} : kept_evaluations(run_dir);
   const FilesEpoch files =
       run_dir.empty() ? FilesEpoch{} : epoch_of_files(run_dir, kept, *train, *test);
-  if (!files.note.empty()) std::fprintf(stderr, "eval_dm: note: %s\n", files.note.c_str());
+  std::vector<std::string> run_notes;
+  if (!files.note.empty()) run_notes.push_back(files.note);
   if (files.epoch >= 0) info = info.at_epoch(files.epoch);
+  const int64_t unfinished = info.unfinished_evaluation();
+  if (files.epoch < 0 && unfinished > 0)
+    run_notes.push_back(fmt::format(
+        "the evaluation after epoch {} did not finish (the run stopped during it, or is in it): "
+        "the embeddings may be that epoch's or older, and the certificate is {}; train_dim "
+        "--resume redoes it",
+        unfinished,
+        info.has_certificate ? fmt::format("epoch {}'s", info.certificate.epoch)
+                             : std::string("not applicable")));
+  for (const std::string& n : run_notes) std::fprintf(stderr, "eval_dm: note: %s\n", n.c_str());
   const int64_t files_epoch = files.epoch;
 
   Evaluation ev = evaluate(train.get(), test.get(), info, opt);
-  if (!files.note.empty()) ev.metrics["notes"].push_back(files.note);
+  for (const std::string& n : run_notes) ev.metrics["notes"].push_back(n);
   if (!run_dir.empty()) {
     if (window < 0)
       window = info.config.is_object() && info.config.contains("protocol_window") &&

@@ -167,6 +167,13 @@ RunInfo read_run_info(const std::string& run_dir) {
   } else {
     info.config_missing = cfg + " not found";
   }
+  const std::string state = run_dir + "/checkpoint/state.json";
+  if (file_exists(state)) {  // only a hint: a file that cannot be read is left aside
+    const std::vector<uint8_t> bytes = read_file(state);
+    const nlohmann::json j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+    if (j.is_object() && j.contains("epoch") && j["epoch"].is_number_integer())
+      info.checkpoint_epoch = j["epoch"].get<int64_t>();
+  }
   const std::string log = run_dir + "/log.jsonl";
   if (!file_exists(log)) {
     info.certificate_missing = log + " not found";
@@ -213,6 +220,18 @@ RunInfo read_run_info(const std::string& run_dir) {
   if (!info.has_certificate)
     info.certificate_missing = log + " has no line with both \"capacity\" and \"mi_estimate\"";
   return info;
+}
+
+int64_t RunInfo::unfinished_evaluation() const {
+  const int64_t e = checkpoint_epoch;
+  if (e <= 0 || last_eval_epoch >= e || !config.is_object()) return -1;
+  const auto integer = [&](const char* key) {
+    return config.contains(key) && config[key].is_number_integer() ? config[key].get<int64_t>()
+                                                                   : int64_t{-1};
+  };
+  const int64_t every = integer("eval_every"), epochs = integer("epochs");
+  const bool due = (every > 0 && e % every == 0) || e == epochs;
+  return due ? e : -1;
 }
 
 RunInfo RunInfo::at_epoch(int64_t epoch) const {
