@@ -307,7 +307,6 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, Star
               "the training set has {} samples; the quick metrics' kNN classifier needs at least "
               "{} (or give --no-quick-metrics)",
               train.size(), quick_knn_neighbors);
-  NIDIM_CHECK(test.size() >= 1, "the test set is empty (--limit-test {})", req.limit_test);
   m_train = std::make_shared<const ImageDataset>(std::move(train));
   m_test = std::make_shared<const ImageDataset>(std::move(test));
   Generator init(m_config.seed, 0);

@@ -318,14 +318,9 @@ std::string row(const std::string& label, const std::vector<std::string>& cells,
   return s + "\n";
 }
 
-}  // namespace
-
-namespace {
-
 // Every number of a metrics.json document with its JSON pointer ("/classifiers/knn/accuracy"; no
-// key holds '/' or '~'), in document
-// order, skipping what is not a result of the evaluation (and arrays: exact mode's per-column
-// tables).
+// key holds '/' or '~'), in document order, skipping what is not a result of the evaluation (and
+// arrays: exact mode's per-column tables).
 void numbers(const json& j, const std::string& path,
              std::vector<std::pair<std::string, double>>& out) {
   static const std::set<std::string> skipped = {
@@ -350,43 +345,37 @@ json summarize_protocol(const std::vector<int64_t>& epochs, const std::vector<js
   NIDIM_CHECK(epochs.size() == documents.size() && documents.size() >= 2,
               "summarize_protocol: {} epochs for {} documents (at least 2)", epochs.size(),
               documents.size());
-  std::vector<std::map<std::string, double>> found(documents.size());
+  // Each document's numbers by path; the first one's order is the output's.
   std::vector<std::pair<std::string, double>> first;
-  numbers(documents[0], "", first);
-  for (size_t k = 1; k < documents.size(); ++k) {
+  std::vector<std::map<std::string, double>> found;
+  std::set<std::string> left_out;  // every path at first; those that all documents have go
+  for (const json& document : documents) {
     std::vector<std::pair<std::string, double>> v;
-    numbers(documents[k], "", v);
-    found[k] = std::map<std::string, double>(v.begin(), v.end());
+    numbers(document, "", v);
+    for (const auto& [path, value] : v) left_out.insert(path);
+    found.emplace_back(v.begin(), v.end());
+    if (first.empty()) first = std::move(v);
   }
   json stats = json::object();
-  std::set<std::string> left_out;  // numbers that some evaluation lacks (not applicable there)
-  for (size_t k = 1; k < documents.size(); ++k)
-    for (const auto& [path, value] : found[k])
-      if (std::none_of(first.begin(), first.end(), [&](const auto& e) { return e.first == path; }))
-        left_out.insert(path);
   for (const auto& [path, value] : first) {
-    std::vector<double> xs = {value};
-    for (size_t k = 1; k < documents.size(); ++k) {
-      const auto it = found[k].find(path);
-      if (it == found[k].end()) break;
+    std::vector<double> xs;
+    for (const auto& f : found) {
+      const auto it = f.find(path);
+      if (it == f.end()) break;
       xs.push_back(it->second);
     }
-    if (xs.size() != documents.size()) {
-      left_out.insert(path);
-      continue;
-    }
+    if (xs.size() != found.size()) continue;  // not applicable in some evaluation
+    left_out.erase(path);
     double mean = 0, var = 0;
     for (double x : xs) mean += x;
     mean /= static_cast<double>(xs.size());
     for (double x : xs) var += (x - mean) * (x - mean);
     stats[path] = {{"mean", mean}, {"std", std::sqrt(var / static_cast<double>(xs.size()))}};
   }
-  std::string list;
-  for (int64_t e : epochs) list += (list.empty() ? "" : ", ") + std::to_string(e);
   report += fmt::format(
       "\nThe authors' protocol: mean +- std over the {} evaluations at multiples of {} epochs "
       "(and the newest) in the last {} (epochs {})\n",
-      epochs.size(), every, window, list);
+      epochs.size(), every, window, fmt::join(epochs, ", "));
   for (const auto& [label, path] : std::vector<std::pair<std::string, std::string>>{
            {"logistic regression accuracy", "/classifiers/logistic_regression/accuracy"},
            {"Gaussian naive Bayes accuracy", "/classifiers/gaussian_nb/accuracy"},

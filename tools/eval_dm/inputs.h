@@ -76,14 +76,13 @@ struct RunInfo {
   int64_t last_eval_epoch = -1;                 // "epoch" of the last {"type": "eval"} line
   // checkpoint/state.json's "epoch" (epochs trained), -1 when absent or unreadable.
   int64_t checkpoint_epoch = -1;
+  int64_t log_lines = 0;
+  std::string certificate_missing;  // reason when !has_certificate
 
   // When the checkpoint is at an epoch whose evaluation was due (config.json's eval_every and
   // epochs) but log.jsonl has no eval line for it: that epoch, else -1. The run stopped during
   // that evaluation (or is in it), so its embeddings may be that epoch's or the previous ones.
   int64_t unfinished_evaluation() const;
-  int64_t log_lines = 0;
-  std::string certificate_missing;  // reason when !has_certificate
-
   // This run's information with the certificate of `epoch` (none, with a reason, when the log
   // has no certificate line for it).
   RunInfo at_epoch(int64_t epoch) const;
