@@ -6,11 +6,15 @@
 // the CPU's. Results may still differ from the CPU's in the last bit: nvcc contracts a * b + c
 // into one fused multiply-add, and CUDA's exp/log/tanh/erf are not glibc's (CUDA's math is within
 // 1-2 ulp). Threads: one per element in grid-stride loops (uniform/normal: one per Philox block of
-// four words). Broadcast backward reduces each operand's gradient with the lane scheme of
+// four words). The random bits are cuRAND's Philox4_32_10 (its device API), laid out as
+// core/philox.h lays out the CPU's, so both give the same bits; core/philox.h's conversions turn
+// them into floats on both devices. Broadcast backward reduces each operand's gradient with the lane scheme of
 // common.cuh: lanes are the operand's elements, the reduced axis enumerates the output elements
 // that read each of them; sums in double, in a fixed order.
 // Kernel names start with "elementwise_".
 #include <algorithm>
+
+#include <curand_kernel.h>
 
 #include "core/error.h"
 #include "core/philox.h"
@@ -29,13 +33,25 @@ __global__ void elementwise_fill_kernel(T* x, int64_t n, T value) {
   NIDIM_GRID_LOOP(i, n) x[i] = value;
 }
 
+// Block `block` of the sequence (seed, stream), from cuRAND: curand_init keys Philox with the seed
+// and moves its counter to word 4 * block of subsequence `stream`, which is core/philox.h's
+// philox_block(seed, stream, block) for every block below 2^62 (tests/core/test_curand.cpp runs
+// cuRAND's header on the host against it). The state lives in registers: curand4's look-ahead
+// to the next block is dead code and compiled away.
+__device__ __forceinline__ Philox4 curand_block(uint64_t seed, uint64_t stream, uint64_t block) {
+  curandStatePhilox4_32_10_t state;
+  curand_init(seed, stream, 4 * block, &state);
+  const uint4 r = curand4(&state);
+  return {{r.x, r.y, r.z, r.w}};
+}
+
 // Thread b computes Philox block (offset / 4 + b) and writes elements 4b .. 4b + 3.
 template <class T>
 __global__ void elementwise_uniform_kernel(T* x, int64_t n, uint64_t seed, uint64_t stream,
                                            uint64_t offset, T low, T high) {
   const int64_t blocks = (n + 3) / 4;
   NIDIM_GRID_LOOP(blk, blocks) {
-    const Philox4 r = philox_block(seed, stream, offset / 4 + static_cast<uint64_t>(blk));
+    const Philox4 r = curand_block(seed, stream, offset / 4 + static_cast<uint64_t>(blk));
     for (int j = 0; j < 4 && blk * 4 + j < n; ++j)
       x[blk * 4 + j] = low + (high - low) * static_cast<T>(philox_uniform(r.v[j]));
   }
@@ -47,7 +63,7 @@ __global__ void elementwise_normal_kernel(T* x, int64_t n, uint64_t seed, uint64
   const int64_t blocks = (n + 3) / 4;
   const T two_pi = static_cast<T>(6.283185307179586476925);
   NIDIM_GRID_LOOP(blk, blocks) {
-    const Philox4 r = philox_block(seed, stream, offset / 4 + static_cast<uint64_t>(blk));
+    const Philox4 r = curand_block(seed, stream, offset / 4 + static_cast<uint64_t>(blk));
     for (int pair = 0; pair < 2; ++pair) {
       const T radius = m_sqrt(T(-2) * m_log(static_cast<T>(philox_uniform_pos(r.v[2 * pair]))));
       const T angle = two_pi * static_cast<T>(philox_uniform(r.v[2 * pair + 1]));
