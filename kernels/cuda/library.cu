@@ -7,6 +7,7 @@
 // (plain float32 FMA) unless TF32 is on, then CUBLAS_TF32_TENSOR_OP_MATH.
 #include <atomic>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 
 #include "core/cuda/memory.h"
@@ -73,15 +74,22 @@ cublasHandle_t cublas_handle() {
   Handles& h = handles();
   std::lock_guard<std::mutex> lock(h.mutex);
   if (!h.cublas[device]) {
-    NIDIM_CUBLAS_CHECK(cublasCreate(&h.cublas[device]), "cublasCreate");
-    NIDIM_CUBLAS_CHECK(cublasSetStream(h.cublas[device], compute_stream(device)),
-                       "cublasSetStream");
-    h.cublas_workspace[device] = new CudaBuffer(cublas_workspace_bytes, device);
-    NIDIM_CUBLAS_CHECK(cublasSetWorkspace(h.cublas[device], h.cublas_workspace[device]->get(),
-                                          cublas_workspace_bytes),
-                       "cublasSetWorkspace");
-    NIDIM_CUBLAS_CHECK(cublasSetMathMode(h.cublas[device], CUBLAS_DEFAULT_MATH),
-                       "cublasSetMathMode");
+    // Configured before it is published: a failed setting destroys it, and the next call starts
+    // over instead of getting a handle on the wrong stream or without its workspace.
+    cublasHandle_t handle = nullptr;
+    NIDIM_CUBLAS_CHECK(cublasCreate(&handle), "cublasCreate");
+    try {
+      auto workspace = std::make_unique<CudaBuffer>(cublas_workspace_bytes, device);
+      NIDIM_CUBLAS_CHECK(cublasSetStream(handle, compute_stream(device)), "cublasSetStream");
+      NIDIM_CUBLAS_CHECK(cublasSetWorkspace(handle, workspace->get(), cublas_workspace_bytes),
+                         "cublasSetWorkspace");
+      NIDIM_CUBLAS_CHECK(cublasSetMathMode(handle, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+      h.cublas_workspace[device] = workspace.release();
+    } catch (...) {
+      cublasDestroy(handle);
+      throw;
+    }
+    h.cublas[device] = handle;
     h.cublas_tf32[device] = false;
   }
   const bool tf32 = tf32_cuda();
@@ -99,8 +107,15 @@ cudnnHandle_t cudnn_handle() {
   Handles& h = handles();
   std::lock_guard<std::mutex> lock(h.mutex);
   if (!h.cudnn[device]) {
-    NIDIM_CUDNN_CHECK(cudnnCreate(&h.cudnn[device]), "cudnnCreate");
-    NIDIM_CUDNN_CHECK(cudnnSetStream(h.cudnn[device], compute_stream(device)), "cudnnSetStream");
+    cudnnHandle_t handle = nullptr;  // published once bound to the stream, as cuBLAS's above
+    NIDIM_CUDNN_CHECK(cudnnCreate(&handle), "cudnnCreate");
+    try {
+      NIDIM_CUDNN_CHECK(cudnnSetStream(handle, compute_stream(device)), "cudnnSetStream");
+    } catch (...) {
+      cudnnDestroy(handle);
+      throw;
+    }
+    h.cudnn[device] = handle;
   }
   return h.cudnn[device];
 }
