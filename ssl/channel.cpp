@@ -65,9 +65,10 @@ void ChannelSpec::validate() const {
                 prior_label(prior));
   }
   if (form == NoiseForm::additive)
-    NIDIM_CHECK(level > 0 && std::isfinite(level), "noise level {} must be > 0", level);
+    NIDIM_CHECK(level > 0 && std::isfinite(level), "noise level --{} {} must be finite and > 0",
+                uniform_base(prior) ? "epsilon" : "sigma", level);
   else
-    NIDIM_CHECK(level > 0 && level < 1, "noise level p = {} must be in (0, 1)", level);
+    NIDIM_CHECK(level > 0 && level < 1, "noise level --p {} must be in (0, 1)", level);
 }
 
 double ChannelSpec::sigma() const {

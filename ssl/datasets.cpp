@@ -68,17 +68,20 @@ std::pair<ImageDataset, ImageDataset> load_datasets(const DatasetRequest& r) {
     where = r.dir.empty() ? default_fashion_mnist_dir : r.dir;
     train = load_fashion_mnist(where, Split::train);
     test = load_fashion_mnist(where, Split::test);
-  } else if (r.name == "cifar10") {
+  } else if (r.name == "cifar10" || r.name == "cifar100") {
+    const bool ten = r.name == "cifar10";
     NIDIM_CHECK(!r.dir.empty(),
-                "cifar10 needs --data-dir: the cifar-10-batches-bin folder of the binary "
-                "version (https://www.cs.toronto.edu/~kriz/cifar.html; see docs/DATA.md)");
-    train = load_cifar10(r.dir, Split::train);
-    test = load_cifar10(r.dir, Split::test);
+                "{} needs --data-dir: the {} folder of the binary version "
+                "(https://www.cs.toronto.edu/~kriz/cifar.html; see docs/DATA.md)",
+                r.name, ten ? "cifar-10-batches-bin" : "cifar-100-binary");
+    train = ten ? load_cifar10(r.dir, Split::train) : load_cifar100(r.dir, Split::train);
+    test = ten ? load_cifar10(r.dir, Split::test) : load_cifar100(r.dir, Split::test);
   } else if (r.name == "synthetic") {
     train = synthetic_quadrants(r.synthetic_train, r.synthetic_seed);
     test = synthetic_quadrants(r.synthetic_test, r.synthetic_seed + 1);
   } else {
-    NIDIM_FAIL("dataset '{}': expected mnist, fashion-mnist, cifar10 or synthetic", r.name);
+    NIDIM_FAIL("dataset '{}': expected mnist, fashion-mnist, cifar10, cifar100 or synthetic",
+               r.name);
   }
   if (r.name == "synthetic") where = "the synthetic data set";
   NIDIM_CHECK(train.size() > 0, "{}: the training set has no samples", where);

@@ -3,6 +3,8 @@
 //   mnist          data/mnist, or $NIDIM_DATA_DIR/mnist when set (scripts/get_data), or --data-dir
 //   fashion-mnist  /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist) or --data-dir
 //   cifar10        --data-dir: the cifar-10-batches-bin folder of the binary version
+//   cifar100       --data-dir: the cifar-100-binary folder of the binary version; fine labels
+//                  (100 classes)
 //   synthetic      made here, seeded: 1x8x8 images of a Gaussian blob of random brightness whose
 //                  centre lies near the centre of one quadrant (the class), plus pixel noise.
 //                  The positions form four separate clusters, so an untrained encoder gives a

@@ -40,12 +40,18 @@ struct EvaluationStopped {};
 // Refuses a directory a new run must not write into: one that holds a run, a file, or a folder
 // with files of its own (a new run would overwrite model.safetensors, log.jsonl, ...). A missing
 // or empty directory is fine; so is one holding only the lock of a run that never began.
-void check_new_run_dir(const std::string& dir) {
+// `locked`: this process holds the directory's lock (the second check, made under it).
+void check_new_run_dir(const std::string& dir, bool locked) {
   std::error_code ec;
   const auto status = std::filesystem::status(dir, ec);
   if (!std::filesystem::exists(status)) return;
   NIDIM_CHECK(std::filesystem::is_directory(status), "--out {}: exists and is not a directory",
               dir);
+  // Before the lock is ours: a run that is still going is not one to remove or resume.
+  NIDIM_CHECK(locked || !file_exists(dir + "/config.json") || !directory_in_use(dir),
+              "{}: holds a run that is still going (another process holds {}/.lock); choose "
+              "another --out",
+              dir, dir);
   NIDIM_CHECK(!file_exists(dir + "/config.json"),
               "{}: holds a run already (config.json); resume it with --resume {} or choose "
               "another --out{}",
@@ -159,7 +165,8 @@ json DimConfig::to_json() const {
           {"temperature", temperature},
           {"head_dim", head_dim},
           {"kernel_bandwidth", kernel_bandwidth},
-          {"kernel_offset", kernel_offset},
+          // Whether the critic has critic.offset: a run made before it existed resumes without.
+          {"kernel_offset", kernel_offset && critic == "gaussian" && bound == BoundKind::nwj},
           {"bound", bound_label(bound)},
           {"dv_ema", dv_ema},
           {"batch", batch},
@@ -284,11 +291,16 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, Star
   if (start != Start::resume) m_config.data.dir = resolved_data_dir(m_config.data);
   m_device = parse_device(m_config.device);
   set_tf32_cuda(m_config.tf32);
-  if (start == Start::fresh) check_new_run_dir(m_dir);
+  if (start == Start::fresh) check_new_run_dir(m_dir, /*locked=*/false);
   if (start == Start::resume) {
     m_lock = DirectoryLock(m_dir);  // before anything is read that another process may write
     remove_stale_temporaries(m_dir);
     if (file_exists(path("checkpoint"))) remove_stale_temporaries(path("checkpoint"));
+    // Kept evaluations are written before the run's own files, so a kill can leave one there.
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(path("evaluations"), ec))
+      if (numbered_name(e.path().filename().string(), "epoch_") >= 0 && e.is_directory(ec))
+        remove_stale_temporaries(e.path().string());
   }
   // Before (re)starting the pool's threads, which inherit it.
   set_flush_denormals(m_config.flush_denormals);
@@ -341,11 +353,13 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, Star
     // the same --out cannot both write a run into it (the second is refused).
     if (start == Start::fresh_unique) {
       m_dir = claim_new_directory(m_dir);
+      m_made = Made::new_directory;
     } else {
+      m_made = file_exists(m_dir) ? Made::in_existing_directory : Made::new_directory;
       make_directories(m_dir);
     }
     m_lock = DirectoryLock(m_dir);
-    check_new_run_dir(m_dir);  // again, under the lock
+    check_new_run_dir(m_dir, /*locked=*/true);  // again, under the lock
     make_directories(path("checkpoint"));
     write_file_atomic(path("config.json"), m_config.to_json().dump(2) + "\n");
   }
@@ -397,6 +411,28 @@ std::string DimTrainer::path(const std::string& name) const {
   return m_dir + "/" + name;
 }
 
+std::string DimTrainer::discard_unsaved_run() {
+  if (m_made == Made::resumed)
+    return fmt::format(
+        "before any checkpoint was written: nothing to resume (remove {} to "
+        "start it again with other settings)",
+        m_dir);
+  std::error_code ec;
+  if (m_made == Made::new_directory) {
+    std::filesystem::remove_all(m_dir, ec);
+  } else {
+    for (const auto& entry : std::filesystem::directory_iterator(m_dir, ec))
+      if (entry.path().filename() != ".lock") std::filesystem::remove_all(entry.path(), ec);
+  }
+  if (ec)
+    return fmt::format(
+        "before any checkpoint was written (removing what the run wrote in {} "
+        "failed: {})",
+        m_dir, ec.message());
+  return fmt::format("before any checkpoint was written: {} {}", m_dir,
+                     m_made == Made::new_directory ? "was removed" : "was emptied");
+}
+
 void DimTrainer::append_log(const json& line, const TrainHooks& hooks) {
   m_log.push_back(line);
   std::string text;
@@ -441,17 +477,26 @@ DimTrainer::PendingStep DimTrainer::step(const Batch& batch) {
 void DimTrainer::finish_step(const PendingStep& p, const TrainHooks& hooks,
                              Clock::time_point& last) {
   const double loss = p.loss.get(), mi = p.estimate.get();
-  // The parameters may already hold the next step's update, made from this loss: nothing is saved
-  // from here on, and the checkpoint on disk predates both.
-  NIDIM_CHECK(
-      std::isfinite(loss) && std::isfinite(mi),
-      "non-finite loss ({}) at epoch {}, step {} (global step {}); stopped without saving, {}",
-      loss, m_epoch + 1, p.batch + 1, p.global_step,
-      file_exists(path("checkpoint/checkpoint.safetensors"))
-          ? fmt::format("the last good checkpoint in {}/checkpoint is kept", m_dir)
-          : fmt::format("before any checkpoint was written: nothing to resume (remove {} and start "
-                        "again, with a smaller --lr?)",
-                        m_dir));
+  if (!std::isfinite(loss) || !std::isfinite(mi)) {
+    // The parameters may already hold the next step's update, made from this loss: nothing is
+    // saved from here on, and the checkpoint on disk predates both.
+    std::string hint;
+    if (m_config.bound == BoundKind::nwj)
+      hint = "with --bound nwj a critic score above ~89 overflows exp(score - 1) in float32";
+    if (m_config.bound == BoundKind::nwj && m_config.critic == "dot")
+      hint += ": a larger --temperature, or --bound infonce";
+    if (p.global_step > 1)
+      hint += fmt::format("{}a smaller --lr or --critic-lr?", hint.empty() ? "" : "; or ");
+    const std::string kept =
+        file_exists(path("checkpoint/checkpoint.safetensors"))
+            ? fmt::format("the last good checkpoint in {}/checkpoint is kept", m_dir)
+            : discard_unsaved_run();
+    NIDIM_FAIL(
+        "non-finite loss ({}) at epoch {}, step {} (global step {}); stopped without "
+        "saving, {}{}{}",
+        std::isfinite(loss) ? mi : loss, m_epoch + 1, p.batch + 1, p.global_step, kept,
+        hint.empty() ? "" : " (", hint.empty() ? "" : hint + ")");
+  }
   const auto now = Clock::now();
   m_epoch_seconds += std::chrono::duration<double>(now - last).count();
   last = now;

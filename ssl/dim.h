@@ -177,6 +177,10 @@ class DimTrainer {
   void load_checkpoint();
   void append_log(const nlohmann::json& line, const TrainHooks& hooks);
   std::string path(const std::string& name) const;
+  // A run that this process started and that failed before its first checkpoint holds nothing
+  // worth keeping, and its config.json would block the same --out: removes the directory (or,
+  // if it existed before, empty, what the run wrote in it). Returns what it did, in words.
+  std::string discard_unsaved_run();
 
   DimConfig m_config;
   std::string m_dir;
@@ -191,6 +195,7 @@ class DimTrainer {
   std::vector<nlohmann::json> m_log;
   std::vector<std::string> m_resume_notes;  // said once the run starts
   std::string m_stopped_at;
+  enum class Made { resumed, in_existing_directory, new_directory } m_made = Made::resumed;
   int64_t m_epoch = 0, m_next_batch = 0, m_global_step = 0, m_last_eval_epoch = 0;
   // When this process last wrote an epoch line (or started running): an epoch line's
   // wall_seconds is the time since, so it counts the previous epoch's checkpoint and evaluation.

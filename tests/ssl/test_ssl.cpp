@@ -296,6 +296,13 @@ TEST_CASE("runs made before the kernel critic's constant resume without it") {
   CHECK_FALSE(has_offset(DimConfig::from_json(old)));
   c.bound = BoundKind::infonce;  // the constant only matters to NWJ
   CHECK_FALSE(has_offset(c));
+  // config.json says whether the critic has it.
+  CHECK_FALSE(c.to_json()["kernel_offset"].get<bool>());
+  c.critic = "mlp";
+  c.bound = BoundKind::nwj;
+  CHECK_FALSE(c.to_json()["kernel_offset"].get<bool>());
+  c.critic = "gaussian";
+  CHECK(c.to_json()["kernel_offset"].get<bool>());
 }
 
 TEST_CASE("critics compute their definitions") {
@@ -567,25 +574,63 @@ TEST_CASE("a non-finite loss stops the run, names the step and keeps the last go
   c.quick_metrics = false;
   c.lr = 1e30;  // the first update wrecks the encoder
   c.critic = "dot";
+  namespace fs = std::filesystem;
+  // A new run that fails before its first checkpoint leaves nothing that could block its --out:
+  // a directory it made is removed, one that existed (empty) is emptied but for its lock file.
   {
     DimTrainer t(c, fresh_dir("ssl_test_nan"));
-    check_error([&] { t.run({}); },
-                {"non-finite loss", "epoch 1", "step", "before any checkpoint was written"});
-    CHECK_FALSE(std::filesystem::exists("ssl_test_nan/checkpoint/checkpoint.safetensors"));
+    check_error([&] { t.run({}); }, {"non-finite loss", "epoch 1", "step 2 (global step 2)",
+                                     "before any checkpoint was written: ssl_test_nan was removed",
+                                     "a smaller --lr or --critic-lr?"});
+  }
+  CHECK_FALSE(fs::exists("ssl_test_nan"));
+  fs::create_directories("ssl_test_nan");
+  {
+    DimTrainer t(c, "ssl_test_nan");
+    check_error([&] { t.run({}); }, {"non-finite loss", "ssl_test_nan was emptied"});
+  }
+  CHECK(fs::exists("ssl_test_nan/.lock"));
+  CHECK(std::distance(fs::directory_iterator("ssl_test_nan"), fs::directory_iterator()) == 1);
+  // A run killed before its first checkpoint (here: stopped, its checkpoint then deleted) keeps
+  // its directory; resumed, it starts from the beginning, and when that fails the directory is
+  // kept and the user's to remove.
+  {
+    DimTrainer t(c, "ssl_test_nan");  // accepted: the emptied directory holds no run
+    std::atomic<bool> stop{true};
+    TrainHooks hooks;
+    hooks.stop = &stop;
+    CHECK(t.run(hooks) == RunOutcome::interrupted);
     // One process per run directory: t still holds it.
     check_error([&] { DimTrainer::resume("ssl_test_nan"); }, {"in use by another process"});
   }
-  // With no checkpoint to go back to, a resumed run starts from the beginning.
+  fs::remove_all("ssl_test_nan/checkpoint");
   std::unique_ptr<DimTrainer> again = DimTrainer::resume("ssl_test_nan");
   CHECK(again->epoch() == 0);
   CHECK(again->next_batch() == 0);
   std::vector<std::string> notes;
   TrainHooks hooks;
   hooks.on_note = [&](const std::string& s) { notes.push_back(s); };
-  check_error([&] { again->run(hooks); }, {"non-finite loss", "epoch 1"});
+  check_error([&] { again->run(hooks); }, {"non-finite loss", "epoch 1", "nothing to resume"});
+  CHECK(fs::exists("ssl_test_nan/config.json"));
   CHECK(std::any_of(notes.begin(), notes.end(), [](const std::string& n) {
     return n.find("no checkpoint yet") != std::string::npos;
   }));
+}
+
+TEST_CASE("a critic score that overflows exp() in the NWJ bound is named in the error") {
+  DimConfig c = synthetic_config("nwj");
+  c.epochs = 1;
+  c.eval_every = 0;
+  c.quick_metrics = false;
+  c.critic = "dot";
+  c.bound = BoundKind::nwj;
+  c.temperature = 1e-3;  // scores of order 10^3: exp overflows at the first step
+  DimTrainer t(c, fresh_dir("ssl_test_nwj"));
+  check_error([&] { t.run({}); },
+              {"non-finite loss (inf) at epoch 1, step 1 (global step 1)",
+               "with --bound nwj a critic score above ~89 overflows exp(score - 1) in float32: a "
+               "larger --temperature, or --bound infonce"});
+  CHECK_FALSE(std::filesystem::exists("ssl_test_nwj"));
 }
 
 TEST_CASE("configuration: JSON round trip and one-line errors") {
@@ -605,9 +650,13 @@ TEST_CASE("configuration: JSON round trip and one-line errors") {
   mnist.data.dir = "no/such/folder";
   check_error([&] { DimTrainer t(mnist, fresh_dir("ssl_test_missing")); }, {"no/such/folder"});
   check_error([&] { DimTrainer::resume("no/such/run"); }, {"no/such/run", "config.json"});
-  DimTrainer first(synthetic_config("x"), fresh_dir("ssl_test_exists"));
+  {
+    DimTrainer first(synthetic_config("x"), fresh_dir("ssl_test_exists"));
+    check_error([&] { DimTrainer second(synthetic_config("x"), "ssl_test_exists"); },
+                {"holds a run that is still going"});
+  }
   check_error([&] { DimTrainer second(synthetic_config("x"), "ssl_test_exists"); },
-              {"holds a run already"});
+              {"holds a run already", "--resume ssl_test_exists"});
 }
 
 TEST_CASE("a batch too small for the capacity draws a warning") {

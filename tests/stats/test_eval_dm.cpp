@@ -204,6 +204,19 @@ TEST_CASE("eval_dm: a run directory gives the documented metrics.json, report an
   CHECK(m2["normality"] == m["normality"]);
   CHECK(m2["distances"] == m["distances"]);
   CHECK(m2["classifiers"] == m["classifiers"]);
+  CHECK_FALSE(m["certificate"].contains("note"));
+  // A negative MI estimate makes C - I exceed C: said in metrics.json and the report.
+  nidim::write_file_atomic(dir / "log.jsonl",
+                           "{\"epoch\": 1, \"mi_estimate\": -2.5, \"capacity\": 1.6}\n");
+  REQUIRE(run({dir.path.string(), "--quiet", "--repetitions", "32", "--subsample", "40",
+               "--no-plots", "--out", dir / "negative"}) == 0);
+  const nlohmann::json c = read_json(dir / "negative/metrics.json")["certificate"];
+  CHECK_CLOSE(num(c["kl_upper_bound"]), 4.1, 1e-12, 0.0);
+  REQUIRE(c.contains("note"));
+  CHECK(c["note"].get<std::string>().find("exceeds the capacity C") != std::string::npos);
+  const std::vector<uint8_t> report = nidim::read_file(dir / "negative/report.txt");
+  CHECK(std::string(report.begin(), report.end()).find("note: the MI estimate is negative") !=
+        std::string::npos);
 }
 
 TEST_CASE("eval_dm: the authors' protocol averages the kept evaluations of the window") {
@@ -269,6 +282,20 @@ TEST_CASE("eval_dm: the authors' protocol averages the kept evaluations of the w
       (std::pow(1.2 - kl_mean, 2) + std::pow(1.0 - kl_mean, 2) + std::pow(0.9 - kl_mean, 2)) / 3);
   CHECK_CLOSE(num(p["metrics"]["/certificate/kl_upper_bound"]["mean"]), kl_mean, 1e-12, 0.0);
   CHECK_CLOSE(num(p["metrics"]["/certificate/kl_upper_bound"]["std"]), kl_std, 1e-12, 0.0);
+  {
+    // A copy made without hard links (cp -r): the run's files are known by their bytes, so the
+    // certificate is still epoch 4's and epoch 4 is not evaluated a second time.
+    TempDir copy;
+    fs::copy(dir.path, copy.path,
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    std::vector<std::string> copy_args = args;
+    copy_args[0] = copy.path.string();
+    REQUIRE(run(copy_args) == 0);
+    const nlohmann::json mc = read_json(copy / "metrics.json");
+    CHECK(mc["certificate"]["epoch"] == 4);
+    CHECK(mc["protocol"]["epochs"] == nlohmann::json::array({2, 3, 4}));
+    CHECK(mc["protocol"]["metrics"] == p["metrics"]);
+  }
   // Everything else: against the loose evaluations (keys are JSON pointers: some hold a '.').
   const std::vector<std::vector<std::string>> paths = {
       {"classifiers", "knn", "accuracy"},
@@ -331,6 +358,23 @@ TEST_CASE("eval_dm: the authors' protocol averages the kept evaluations of the w
   const nlohmann::json skipped = read_json(dir / "metrics.json")["protocol"];
   CHECK(skipped["epochs"] == nlohmann::json::array({2, 4}));
   CHECK(skipped["notes"].dump().find("epoch 3 skipped") != std::string::npos);
+  // With epoch 2 skipped too, one of the three is left: not applicable, saying why, and the
+  // notes go into the report as well.
+  const std::vector<uint8_t> epoch2 =
+      nidim::read_file(dir / "evaluations/epoch_2/embeddings_train.npy");
+  save_matrix(dir / "evaluations/epoch_2/embeddings_train.npy", std::vector<double>(20, 0.5), 10,
+              2);
+  REQUIRE(run(args) == 0);
+  const nlohmann::json one_left = read_json(dir / "metrics.json")["protocol"];
+  check_na(one_left,
+           "only one of the 3 kept evaluations at a multiple of 1 epochs or the newest "
+           "in the last 3 epochs could be evaluated");
+  CHECK(one_left["notes"].dump().find("epoch 2 skipped") != std::string::npos);
+  const std::vector<uint8_t> report_text = nidim::read_file(dir / "report.txt");
+  CHECK(std::string(report_text.begin(), report_text.end()).find("note: epoch 3 skipped") !=
+        std::string::npos);
+  nidim::write_file_atomic(dir / "evaluations/epoch_2/embeddings_train.npy",
+                           std::string(epoch2.begin(), epoch2.end()));
   // The log lacks the embeddings' epoch: its certificate is not applicable (never another
   // epoch's), and the protocol leaves the certificate's numbers out, saying so.
   std::string short_log;

@@ -45,6 +45,15 @@ expect_error "--sigma is the additive noise's level" --dataset synthetic --sigma
 expect_error "must be finite" --dataset synthetic --lr inf
 expect_error "--threads must be in [0, 4096]" --dataset synthetic --threads -1
 expect_error "quick metrics' kNN classifier needs at least 5" --dataset synthetic --limit-train 3 --batch 2
+expect_error "noise level --sigma inf must be finite and > 0" --dataset synthetic --sigma inf
+# A flag that the run would not use is refused rather than recorded in config.json.
+expect_error "--head-dim: applies to --critic dot or cosine only" --dataset synthetic --head-dim 8
+expect_error "--dv-ema: applies to --bound dv only" --dataset synthetic --bound nwj --dv-ema 0.5
+expect_error "--kernel-bandwidth: applies to --critic gaussian only" --dataset synthetic --critic dot --kernel-bandwidth 1
+expect_error "--data-dir: applies to --dataset mnist, fashion-mnist, cifar10 or cifar100 only" --dataset synthetic --data-dir "$work"
+expect_error "--mlp-hidden: applies to --encoder mlp only" --dataset synthetic --mlp-hidden 8
+expect_error "--uniform-squash: applies to --prior uniform only" --dataset synthetic --uniform-squash sigmoid
+expect_error "--metric-subsample: applies to runs with quick metrics" --dataset synthetic --no-quick-metrics --metric-subsample 32
 mkdir -p "$work/isdir"
 for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
   mkdir -p "$work/isdir/$f"
@@ -105,12 +114,18 @@ else fail "--resume before the first checkpoint: $(tail -2 "$work/early.log")"; 
 pid=$!
 for _ in $(seq 200); do [[ -f "$work/busy/config.json" ]] && break; sleep 0.05; done
 expect_error_raw "in use by another process" --resume "$work/busy"
+expect_error_raw "holds a run that is still going" --dataset synthetic --out "$work/busy"
 kill -INT "$pid"; wait "$pid"
 sleep 0 & dead=$!; wait "$dead"  # a process id that no longer runs
 stale="$work/busy/checkpoint/checkpoint.safetensors.tmp.$dead"
 touch "$stale" || fail "cannot make $stale"
+# Kept evaluations are written first: a kill can leave a temporary there too.
+mkdir -p "$work/busy/evaluations/epoch_9000"
+stale_eval="$work/busy/evaluations/epoch_9000/embeddings_test.npy.tmp.$dead"
+touch "$stale_eval" || fail "cannot make $stale_eval"
 "$bin" --resume "$work/busy" --epochs 401 --progress never > "$work/busy2.log" 2>&1 || fail "resume busy: $(tail -1 "$work/busy2.log")"
 [[ ! -e "$stale" ]] && pass "a dead writer's temporary file is removed" || fail "$stale was left in place"
+[[ ! -e "$stale_eval" ]] && pass "a dead writer's temporary in evaluations/ is removed" || fail "$stale_eval was left in place"
 
 # 3e. A run records its data folder as an absolute path: it resumes from another working
 # directory; data that moved are named with --data-dir. Printed commands are quoted for the shell.
@@ -196,6 +211,35 @@ if "$bin" --dataset cifar10 --data-dir "$work/cifar" --batch 32 --epochs 1 --dim
      --no-quick-metrics --progress never --out "$work/cifar_run" > "$work/cifar.log" 2>&1 \
    && [[ -f "$work/cifar_run/embeddings_test.npy" ]]; then pass "cifar10 plumbing (fake batches)"
 else fail "cifar10 run: $(tail -3 "$work/cifar.log")"; fi
+
+# 6. CIFAR-100: records of a coarse (0..19) and a fine (0..99) label byte + 3072 pixel bytes in
+# train.bin and test.bin; the run's labels are the fine ones, in file order.
+mkdir -p "$work/cifar100"
+/usr/bin/python3 - "$work/cifar100" <<'PY'
+import os, random, sys
+random.seed(1)
+for name, n in [("train", 96), ("test", 40)]:
+    fine = [random.randrange(100) for _ in range(n)]
+    with open(os.path.join(sys.argv[1], name + ".bin"), "wb") as f:
+        for y in fine:
+            f.write(bytes([y // 5, y]) + bytes(random.randrange(256) for _ in range(3072)))
+    with open(os.path.join(sys.argv[1], name + ".fine"), "w") as f:
+        f.write(" ".join(map(str, fine)))
+PY
+if "$bin" --dataset cifar100 --data-dir "$work/cifar100" --batch 32 --epochs 1 --dim 4 --critic dot \
+     --no-quick-metrics --progress never --out "$work/cifar100_run" > "$work/cifar100.log" 2>&1 \
+   && /usr/bin/python3 -c "
+import numpy as np, sys
+d = sys.argv[1]
+for s in ('train', 'test'):
+    got = np.load(f'{d}/cifar100_run/labels_{s}.npy')
+    want = np.array(open(f'{d}/cifar100/{s}.fine').read().split(), dtype=np.int32)
+    assert np.array_equal(got, want), (s, got[:8], want[:8])
+    assert np.load(f'{d}/cifar100_run/embeddings_{s}.npy').shape == (len(want), 4)
+" "$work"; then pass "cifar100 plumbing (fake files): fine labels in file order"
+else fail "cifar100 run: $(tail -3 "$work/cifar100.log")"; fi
+expect_error "cifar100 needs --data-dir" --dataset cifar100
+expect_error "--augment-sigma: applies to --dataset mnist, fashion-mnist or synthetic (grey images" --dataset cifar100 --data-dir "$work/cifar100" --augment-sigma 0.5
 
 echo "$failures failures"
 [[ $failures -eq 0 ]]

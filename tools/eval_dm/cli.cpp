@@ -29,7 +29,8 @@ void add_seconds(nlohmann::ordered_json& timing, const char* key, double seconds
   timing["total"] = total;
 }
 
-// The kept evaluation whose files the run's own embeddings are (train_dim links them): its
+// The kept evaluation whose files the run's own embeddings are (train_dim links them; a copy of
+// the run made without links is known by its bytes, those of the newest kept evaluation): its
 // epoch, or -1 with a note when the two files are of different kept evaluations (a stop between
 // train_dim's two links) or only one of them is a kept evaluation's.
 struct FilesEpoch {
@@ -44,6 +45,21 @@ FilesEpoch epoch_of_files(const std::string& run_dir, const std::vector<KeptEval
       train_epoch = k.epoch;
     if (test.file.known() && file_id(k.dir + "/embeddings_test.npy") == test.file)
       test_epoch = k.epoch;
+  }
+  // A copy of the run directory made without hard links (cp -r): the run's files have the bytes
+  // of the newest complete kept evaluation's, as train_dim leaves them.
+  if (train_epoch < 0 && test_epoch < 0) {
+    for (auto k = kept.rbegin(); k != kept.rend(); ++k) {
+      if (!k->complete) continue;
+      auto same = [&](const char* name) {
+        const std::string a = run_dir + "/" + name, b = k->dir + "/" + name;
+        std::error_code ec;
+        return std::filesystem::file_size(a, ec) == std::filesystem::file_size(b, ec) && !ec &&
+               read_file(a) == read_file(b);
+      };
+      if (same("embeddings_train.npy") && same("embeddings_test.npy")) return {k->epoch, ""};
+      break;
+    }
   }
   if (train_epoch == test_epoch) return {train_epoch, ""};
   auto which = [](int64_t e) {
@@ -74,6 +90,7 @@ nlohmann::ordered_json protocol(const std::string& run_dir, const RunInfo& info,
     ev.report +=
         fmt::format("\nThe authors' protocol (mean +- std over the last {} epochs): n/a ({})\n",
                     po.window, why);
+    for (const std::string& n : notes) ev.report += "  note: " + n + "\n";
     nlohmann::ordered_json j{{"not_applicable", why}};
     if (!notes.empty()) j["notes"] = notes;
     return j;
@@ -96,8 +113,10 @@ nlohmann::ordered_json protocol(const std::string& run_dir, const RunInfo& info,
     std::fprintf(stderr, "eval_dm: note: the protocol skips epoch %lld: %s\n",
                  static_cast<long long>(epoch), why.c_str());
   };
+  int64_t chosen = 0;  // on the grid, in the window
   for (const KeptEvaluation& k : all) {
     if (k.epoch <= newest - po.window || (k.epoch % po.every != 0 && k.epoch != newest)) continue;
+    ++chosen;
     if (!k.complete) {
       skip(k.epoch,
            fmt::format("{} holds only one of embeddings_train.npy and embeddings_test.npy (an "
@@ -130,6 +149,11 @@ nlohmann::ordered_json protocol(const std::string& run_dir, const RunInfo& info,
       skip(k.epoch, e.what());
     }
   }
+  if (epochs.size() < 2 && chosen >= 2)
+    return not_applicable(fmt::format(
+        "{} of the {} kept evaluations at a multiple of {} epochs or the newest in the last {} "
+        "epochs could be evaluated (the notes say why not the others); a mean +- std needs two",
+        epochs.size() == 1 ? "only one" : "none", chosen, po.every, po.window));
   if (epochs.size() < 2)
     return not_applicable(fmt::format(
         "{} of the kept evaluations {} at a multiple of {} epochs or the newest (epoch {}) in "

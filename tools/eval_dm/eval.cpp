@@ -233,6 +233,11 @@ json certificate(const RunInfo& info) {
          {"source", info.run_dir + "/log.jsonl"}};
   if (c.epoch >= 0) j["epoch"] = c.epoch;
   if (c.has_kl_bound) j["logged_kl_bound"] = c.kl_bound;
+  // KL <= C - I holds for the true I >= 0, so it never says more than KL <= C.
+  if (c.mi_estimate < 0)
+    j["note"] =
+        "the MI estimate is negative, so C - I exceeds the capacity C: the certificate says no "
+        "more than KL <= C (the critic or the bound has not learned yet)";
   return j;
 }
 
@@ -673,6 +678,7 @@ Evaluation evaluate(const EmbeddingSet* train, const EmbeddingSet* test, const R
         c["kl_upper_bound"].get<double>(), c["capacity"].get<double>(),
         c["mi_estimate"].get<double>(),
         c.contains("epoch") ? fmt::format(", epoch {}", c["epoch"].get<int64_t>()) : "");
+    if (c.contains("note")) r += fmt::format("  note: {}\n", c["note"].get<std::string>());
   }
   r += "\n";
   const json& cl = m["classifiers"];

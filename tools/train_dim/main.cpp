@@ -152,11 +152,12 @@ int train_dim_main(int argc, char** argv) {
                            squash = "phi";
   double sigma = 0, p = 0, epsilon = 0;
   int64_t epochs_flag = 0;
-  app.add_option("--dataset", c.data.name, "mnist | fashion-mnist | cifar10 | synthetic")
+  app.add_option("--dataset", c.data.name, "mnist | fashion-mnist | cifar10 | cifar100 | synthetic")
       ->capture_default_str();
   app.add_option("--data-dir", c.data.dir,
-                 "the data set's folder (default: data/mnist, "
-                 "/usr/share/datasets/fashion-mnist; required for cifar10)");
+                 "the data set's folder (default: mnist $NIDIM_DATA_DIR/mnist, else data/mnist "
+                 "in the working directory; fashion-mnist /usr/share/datasets/fashion-mnist; "
+                 "required for cifar10 and cifar100)");
   app.add_option("--limit-train", c.data.limit_train,
                  "use only the first N training samples (0: all)");
   app.add_option("--limit-test", c.data.limit_test, "use only the first N test samples (0: all)");
@@ -336,6 +337,37 @@ int train_dim_main(int argc, char** argv) {
           "--mlp-hidden '{}': expected comma-separated positive integers", mlp_hidden);
       c.mlp_hidden.push_back(std::stoll(w));
     }
+    // A flag that this run's dataset, encoder, critic, bound or prior does not use is refused:
+    // config.json would record it as if it had taken effect.
+    const bool separable = c.critic == "dot" || c.critic == "cosine";
+    const struct {
+      const char* flag;
+      bool used;
+      const char* by;
+    } applies[] = {
+        {"--augment-sigma", c.data.name != "cifar10" && c.data.name != "cifar100",
+         "--dataset mnist, fashion-mnist or synthetic (grey images; CIFAR's two views are "
+         "SimCLR's augmentations)"},
+        {"--uniform-squash", uni, "--prior uniform"},
+        {"--layer-order", c.encoder == "convnet", "--encoder convnet"},
+        {"--mlp-hidden", c.encoder == "mlp", "--encoder mlp"},
+        {"--critic-hidden", c.critic == "mlp", "--critic mlp"},
+        {"--tile-rows", c.critic == "mlp", "--critic mlp"},
+        {"--temperature", separable, "--critic dot or cosine"},
+        {"--head-dim", separable, "--critic dot or cosine"},
+        {"--kernel-bandwidth", c.critic == "gaussian", "--critic gaussian"},
+        {"--dv-ema", c.bound == BoundKind::dv, "--bound dv"},
+        {"--data-dir", c.data.name != "synthetic",
+         "--dataset mnist, fashion-mnist, cifar10 or cifar100"},
+        {"--metric-repetitions", c.quick_metrics,
+         "runs with quick metrics (no --no-quick-metrics)"},
+        {"--metric-subsample", c.quick_metrics, "runs with quick metrics (no --no-quick-metrics)"},
+    };
+    for (const auto& a : applies)
+      NIDIM_CHECK(a.used || app.count(a.flag) == 0,
+                  "{}: applies to {} only; this run (--dataset {}, --encoder {}, --critic {}, "
+                  "--bound {}, --prior {}) would not use it",
+                  a.flag, a.by, c.data.name, c.encoder, c.critic, bound, prior);
     c.flush_denormals = !keep_denormals;
     c.device = device;
     c.tf32 = tf32;
