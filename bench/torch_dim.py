@@ -56,7 +56,8 @@ LRELU = 0.01
 
 
 # ---------------------------------------------------------------------------------------------
-# Model. Module names follow nidim's state dict ("encoder.conv1", "normalization.bn", "critic").
+# Model. Module names follow nidim's state dict ("encoder.conv1", "normalization.bn", "critic.fc1"),
+# so a train_dim run's model.safetensors loads into DimModel with strict key matching.
 
 def make_encoder(dim):
     """The "paper" order ConvNet g: [N, 1, 28, 28] -> [N, d] (28 -> 26 -> 13 -> 11 -> 5 -> 3 -> 1)."""
@@ -104,14 +105,17 @@ class JointCritic(nn.Module):
 
     def __init__(self, dim, hidden=256):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(2 * dim, hidden), nn.LeakyReLU(LRELU),
-                                 nn.Linear(hidden, hidden), nn.LeakyReLU(LRELU),
-                                 nn.Linear(hidden, 1))
+        # nidim's names (critic.fc1, fc2, fc3), so that its model.safetensors loads strictly.
+        self.fc1 = nn.Linear(2 * dim, hidden)
+        self.fc2 = nn.Linear(hidden, hidden)
+        self.fc3 = nn.Linear(hidden, 1)
 
     def forward(self, a, b):  # a, b [B, d] -> S [B, B], S[i, j] = T(a_i, b_j)
         n, d = a.shape
         pairs = torch.cat([a.unsqueeze(1).expand(n, n, d), b.unsqueeze(0).expand(n, n, d)], dim=2)
-        return self.net(pairs).squeeze(-1)
+        h = F.leaky_relu(self.fc1(pairs), LRELU)
+        h = F.leaky_relu(self.fc2(h), LRELU)
+        return self.fc3(h).squeeze(-1)
 
 
 class DotCritic(nn.Module):

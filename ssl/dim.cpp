@@ -137,6 +137,11 @@ void DimConfig::validate() const {
   }
 }
 
+double DimConfig::kernel_bandwidth_used() const {
+  const double one_view = channel.form == NoiseForm::additive ? channel.level : channel.p();
+  return kernel_bandwidth > 0 ? kernel_bandwidth : std::sqrt(2.0) * one_view;
+}
+
 json DimConfig::to_json() const {
   return {{"dataset", data.name},
           {"data_dir", data.dir},
@@ -165,6 +170,8 @@ json DimConfig::to_json() const {
           {"temperature", temperature},
           {"head_dim", head_dim},
           {"kernel_bandwidth", kernel_bandwidth},
+          {"kernel_bandwidth_used",  // what 0 (automatic) came to; derived, like the capacity
+           critic == "gaussian" ? json(kernel_bandwidth_used()) : json(nullptr)},
           // Whether the critic has critic.offset: a run made before it existed resumes without.
           {"kernel_offset", kernel_offset && critic == "gaussian" && bound == BoundKind::nwj},
           {"bound", bound_label(bound)},
@@ -258,10 +265,8 @@ DimModel::DimModel(const DimConfig& c, int64_t channels, int64_t height, int64_t
   if (c.critic == "mlp") {
     critic = std::make_shared<JointMlpCritic>(c.dim, c.critic_hidden, gen, 0.01, c.tile_rows);
   } else if (c.critic == "gaussian") {
-    const double one_view = c.channel.form == NoiseForm::additive ? c.channel.level : c.channel.p();
-    critic = std::make_shared<GaussianKernelCritic>(
-        c.kernel_bandwidth > 0 ? c.kernel_bandwidth : std::sqrt(2.0) * one_view,
-        c.kernel_offset && c.bound == BoundKind::nwj);
+    critic = std::make_shared<GaussianKernelCritic>(c.kernel_bandwidth_used(),
+                                                    c.kernel_offset && c.bound == BoundKind::nwj);
   } else {
     critic = std::make_shared<SeparableCritic>(
         c.dim, c.critic == "dot" ? Similarity::dot : Similarity::cosine, c.temperature, c.head_dim,

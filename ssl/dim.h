@@ -86,6 +86,8 @@ struct DimConfig {
   void validate() const;  // throws naming the flag
   // C = d * C_1, the channel's capacity for the whole embedding, in nats (METHOD.md §3, §4).
   double capacity() const { return channel.capacity_per_dim() * static_cast<double>(dim); }
+  // The Gaussian-kernel critic's s: --kernel-bandwidth, or (0) sqrt(2) x one view's noise scale.
+  double kernel_bandwidth_used() const;
   nlohmann::json to_json() const;
   static DimConfig from_json(const nlohmann::json& j);
 };

@@ -278,6 +278,21 @@ TEST_CASE("the Gaussian kernel critic's constant lifts NWJ to DV") {
         doctest::Approx(MiBound(BoundKind::dv).compute(plain, a, b).estimate.item()).epsilon(1e-5));
 }
 
+TEST_CASE("config.json records the kernel bandwidth the critic used") {
+  DimConfig c = synthetic_config("bandwidth");
+  CHECK(c.to_json()["kernel_bandwidth_used"].is_null());  // the joint MLP critic has none
+  c.critic = "gaussian";
+  c.channel = spec(Prior::gaussian, NoiseForm::variance_preserving, 0.2);
+  CHECK(c.to_json()["kernel_bandwidth"].get<double>() == 0.0);  // automatic
+  CHECK(c.to_json()["kernel_bandwidth_used"].get<double>() ==
+        doctest::Approx(std::sqrt(2.0) * 0.2));
+  c.channel = spec(Prior::gaussian, NoiseForm::additive, 0.5);
+  CHECK(c.to_json()["kernel_bandwidth_used"].get<double>() ==
+        doctest::Approx(std::sqrt(2.0) * 0.5));
+  c.kernel_bandwidth = 0.7;
+  CHECK(c.to_json()["kernel_bandwidth_used"].get<double>() == 0.7);
+}
+
 TEST_CASE("runs made before the kernel critic's constant resume without it") {
   DimConfig c = synthetic_config("offset");
   c.critic = "gaussian";

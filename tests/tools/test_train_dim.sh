@@ -5,6 +5,7 @@
 # batches. Usage: test_train_dim.sh <train_dim> <eval_dm>; run by CTest.
 set -u
 bin="$(realpath "$1")"
+src="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 eval_bin="${2:+$(realpath "$2")}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/train_dim_test.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -169,6 +170,30 @@ grep -q "\"data_dir\": \"$work/cwd2/idx\"" "$work/cwd2/my run/config.json" && pa
   || fail "config.json's data_dir: $(grep data_dir "$work/cwd2/my run/config.json")"
 grep -q "evaluate with: eval_dm 'my run'\$" "$work/cwd2.log" && pass "printed command quoted for the shell" \
   || fail "printed command: $(grep 'evaluate with' "$work/cwd2.log")"
+# The run's model.safetensors loads into bench/torch_dim.py's PyTorch model (the same ConvNet,
+# normalization and joint critic) with strict key matching, and gives the run's test embeddings.
+"$bin" --dataset mnist --data-dir "$work/cwd2/idx" --batch 32 --epochs 1 --limit-train 96 --no-quick-metrics \
+  --progress never --loader-workers 0 --out "$work/torch_load" > "$work/torch_load.log" 2>&1 \
+  || fail "convnet run: $(tail -1 "$work/torch_load.log")"
+if /usr/bin/python3 - "$src" "$work" <<'PY'
+import sys
+import numpy as np, torch
+src, work = sys.argv[1], sys.argv[2]
+sys.path[:0] = [f"{src}/bench", f"{src}/tests/fixtures/nn"]
+import safetensors_py, torch_dim
+state, _ = safetensors_py.load(f"{work}/torch_load/model.safetensors")
+model = torch_dim.DimModel(2, "gaussian", "mlp")
+model.load_state_dict(state, strict=True)
+x, labels = torch_dim.load_mnist(f"{work}/cwd2/idx", "test")
+got = torch_dim.embed_all(model, x)
+want = np.load(f"{work}/torch_load/embeddings_test.npy")
+assert np.array_equal(labels, np.load(f"{work}/torch_load/labels_test.npy"))
+err = np.abs(got - want).max()
+print(f"PyTorch loaded {len(state)} tensors; max |embedding difference| {err:.3g}")
+sys.exit(0 if np.allclose(got, want, rtol=1e-5, atol=1e-5) else 1)
+PY
+then pass "model.safetensors loads strictly into bench/torch_dim.py's model, same embeddings"
+else fail "model.safetensors in PyTorch"; fi
 (cd / && "$bin" --resume "$work/cwd2/my run" --epochs 2 --progress never) > "$work/cwd2b.log" 2>&1 \
   && pass "resumed from another working directory" || fail "resume from /: $(tail -1 "$work/cwd2b.log")"
 mv "$work/cwd2/idx" "$work/cwd2/moved"

@@ -435,9 +435,10 @@ int train_dim_main(int argc, char** argv) {
   }
   std::printf(
       "train_dim: done. %s/: model.safetensors, embeddings_{train,test}.npy, "
-      "labels_{train,test}.npy, "
-      "log.jsonl, checkpoint/\n  evaluate with: eval_dm %s\n",
-      dir.c_str(), shell_word(dir).c_str());
+      "labels_{train,test}.npy, config.json, log.jsonl, checkpoint/%s\n  evaluate with: eval_dm "
+      "%s\n",
+      dir.c_str(), file_exists(dir + "/evaluations") ? ", evaluations/" : "",
+      shell_word(dir).c_str());
   return 0;
 }
 
