@@ -6,15 +6,15 @@
 // the CPU's. Results may still differ from the CPU's in the last bit: nvcc contracts a * b + c
 // into one fused multiply-add, and CUDA's exp/log/tanh/erf are not glibc's (CUDA's math is within
 // 1-2 ulp). Threads: one per element in grid-stride loops (uniform/normal: one per Philox block of
-// four words). The random bits are cuRAND's Philox4_32_10 (its device API), laid out as
-// core/philox.h lays out the CPU's, so both give the same bits; core/philox.h's conversions turn
+// four words). The random bits are cuRAND's Philox4x32-10, laid out as core/philox.h lays out
+// the CPU's, so both give the same bits; core/philox.h's conversions turn
 // them into floats on both devices. Broadcast backward reduces each operand's gradient with the lane scheme of
 // common.cuh: lanes are the operand's elements, the reduced axis enumerates the output elements
 // that read each of them; sums in double, in a fixed order.
 // Kernel names start with "elementwise_".
 #include <algorithm>
 
-#include <curand_kernel.h>
+#include <curand_philox4x32_x.h>
 
 #include "core/error.h"
 #include "core/philox.h"
@@ -33,15 +33,17 @@ __global__ void elementwise_fill_kernel(T* x, int64_t n, T value) {
   NIDIM_GRID_LOOP(i, n) x[i] = value;
 }
 
-// Block `block` of the sequence (seed, stream), from cuRAND: curand_init keys Philox with the seed
-// and moves its counter to word 4 * block of subsequence `stream`, which is core/philox.h's
-// philox_block(seed, stream, block) for every block below 2^62 (tests/core/test_curand.cpp runs
-// cuRAND's header on the host against it). The state lives in registers: curand4's look-ahead
-// to the next block is dead code and compiled away.
+// Block `block` of the sequence (seed, stream), from cuRAND's Philox4x32-10 block function with
+// core/philox.h's layout: key = the seed's two halves, counter = (block, stream) in 32-bit words,
+// low first; that is also where curand_init(seed, stream, 4 * block) puts cuRAND's Philox state
+// (tests/core/test_curand.cpp runs cuRAND's header on the host against core/philox.h, both
+// ways). Only this header of cuRAND's: curand_kernel.h would bring ~200 kB of XORWOW and MRG
+// tables into the module, unused.
 __device__ __forceinline__ Philox4 curand_block(uint64_t seed, uint64_t stream, uint64_t block) {
-  curandStatePhilox4_32_10_t state;
-  curand_init(seed, stream, 4 * block, &state);
-  const uint4 r = curand4(&state);
+  const uint4 r = curand_Philox4x32_10(
+      make_uint4(static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
+                 static_cast<uint32_t>(stream), static_cast<uint32_t>(stream >> 32)),
+      make_uint2(static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)));
   return {{r.x, r.y, r.z, r.w}};
 }
 

@@ -1,8 +1,10 @@
-// core: cuRAND's Philox4_32_10, which the CUDA backend's random fills use, against core/philox.h,
-// which the CPU backend uses. The test runs cuRAND's own device-API header on the host (its
-// functions become host functions through the QUALIFIERS macro the header provides for that, and
-// its multiply takes the header's host branch), so the two generators are compared bit for bit
-// without a GPU. Built only where the CUDA toolkit's headers are (NIDIM_HAVE_CUDA).
+// core: cuRAND's Philox4x32-10, which the CUDA backend's random fills use, against core/philox.h,
+// which the CPU backend uses: cuRAND's block function as the fills call it, and its documented
+// curand_init/curand4 addressing, which puts a sequence's words in the same places. The test runs
+// cuRAND's own device-API headers on the host (their functions become host functions through
+// the QUALIFIERS macro they provide for that, and the multiply takes the header's host branch),
+// so the two generators are compared bit for bit without a GPU. Built only where the CUDA
+// toolkit's headers are (NIDIM_HAVE_CUDA).
 #define QUALIFIERS static inline
 #include <curand_kernel.h>
 
@@ -17,12 +19,26 @@ using namespace nidim;
 
 namespace {
 
-// The words curand4 returns right after curand_init(seed, stream, offset): the CUDA fills' call.
+// The words curand4 returns right after curand_init(seed, stream, offset): cuRAND's documented
+// way to address a Philox sequence.
 Philox4 curand_words(uint64_t seed, uint64_t stream, uint64_t offset) {
   curandStatePhilox4_32_10_t state;
   curand_init(seed, stream, offset, &state);
   const uint4 r = curand4(&state);
   return {{r.x, r.y, r.z, r.w}};
+}
+
+// cuRAND's block function as the CUDA fills call it (kernels/cuda/elementwise.cu curand_block).
+Philox4 curand_block_words(uint64_t seed, uint64_t stream, uint64_t block) {
+  const uint4 r = curand_Philox4x32_10(
+      make_uint4(static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
+                 static_cast<uint32_t>(stream), static_cast<uint32_t>(stream >> 32)),
+      make_uint2(static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)));
+  return {{r.x, r.y, r.z, r.w}};
+}
+
+bool same(const Philox4& a, const Philox4& b) {
+  return a.v[0] == b.v[0] && a.v[1] == b.v[1] && a.v[2] == b.v[2] && a.v[3] == b.v[3];
 }
 
 }  // namespace
@@ -43,8 +59,8 @@ TEST_CASE("cuRAND's Philox4_32_10 gives core/philox.h's blocks for every (seed, 
       for (uint64_t block : edges) {
         if (block >= (1ull << 62)) continue;
         const Philox4 expected = philox_block(seed, stream, block);
-        const Philox4 got = curand_words(seed, stream, 4 * block);
-        for (int j = 0; j < 4; ++j) CHECK(got.v[j] == expected.v[j]);
+        CHECK(same(curand_words(seed, stream, 4 * block), expected));
+        CHECK(same(curand_block_words(seed, stream, block), expected));
         ++compared;
       }
   CHECK(compared == 7 * 7 * 6);  // the block 0xffffffff00000000 is past 2^62
@@ -56,10 +72,10 @@ TEST_CASE("cuRAND's Philox4_32_10 gives core/philox.h's blocks for every (seed, 
   for (int i = 0; i < 10000; ++i) {
     const uint64_t seed = next(), stream = next(), block = next() >> 2;
     const Philox4 expected = philox_block(seed, stream, block);
-    const Philox4 got = curand_words(seed, stream, 4 * block);
-    bool same = true;
-    for (int j = 0; j < 4; ++j) same = same && got.v[j] == expected.v[j];
-    REQUIRE_MESSAGE(same, "seed ", seed, " stream ", stream, " block ", block);
+    REQUIRE_MESSAGE(same(curand_words(seed, stream, 4 * block), expected), "seed ", seed,
+                    " stream ", stream, " block ", block);
+    REQUIRE_MESSAGE(same(curand_block_words(seed, stream, block), expected), "seed ", seed,
+                    " stream ", stream, " block ", block);
   }
 }
 
