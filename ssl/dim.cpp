@@ -1,6 +1,8 @@
 // nidim/ssl/dim.cpp: see dim.h.
 #include "ssl/dim.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -140,6 +142,12 @@ void DimConfig::validate() const {
 double DimConfig::kernel_bandwidth_used() const {
   const double one_view = channel.form == NoiseForm::additive ? channel.level : channel.p();
   return kernel_bandwidth > 0 ? kernel_bandwidth : std::sqrt(2.0) * one_view;
+}
+
+bool DimConfig::critic_has_parameters() const {
+  if (critic == "mlp") return true;
+  if (critic == "gaussian") return kernel_offset && bound == BoundKind::nwj;
+  return head_dim > 0;
 }
 
 json DimConfig::to_json() const {
@@ -290,6 +298,8 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, Star
       m_noise(config.seed, 1),
       m_bound(config.bound, config.dv_ema) {
   NIDIM_CHECK(!m_dir.empty(), "the run directory's name is empty");
+  // "runs/x/.." names runs, as the shell's cd takes it: checked as such before anything is made.
+  if (start != Start::resume) m_dir = std::filesystem::path(m_dir).lexically_normal().string();
   while (m_dir.size() > 1 && m_dir.back() == '/') m_dir.pop_back();  // "runs/x/" names runs/x
   m_config.validate();
   // A new run records where its data are, absolute, so it resumes from any working directory.
@@ -379,8 +389,11 @@ std::unique_ptr<DimTrainer> DimTrainer::resume(const std::string& run_dir, int64
               "--resume {}: no config.json there (not a train_dim run "
               "directory?)",
               run_dir);
-  DimConfig config = DimConfig::from_json(read_json(run_dir + "/config.json"));
+  const DimConfig recorded = DimConfig::from_json(read_json(run_dir + "/config.json"));
+  DimConfig config = recorded;
   if (epochs > 0) config.epochs = epochs;
+  NIDIM_CHECK(data_dir.empty() || config.data.name != "synthetic",
+              "--data-dir: {} trains on the synthetic data set, which is made, not read", run_dir);
   NIDIM_CHECK(!data_dir.empty() || config.data.dir.empty() || file_exists(config.data.dir),
               "--resume {}: its data folder {} is not there; if the data moved, give --data-dir",
               run_dir, config.data.dir);
@@ -403,7 +416,7 @@ std::unique_ptr<DimTrainer> DimTrainer::resume(const std::string& run_dir, int64
   NIDIM_CHECK(begun <= t->m_config.epochs,
               "--epochs {}: {} has trained {} epoch(s){} already; give at least {}", epochs,
               run_dir, t->m_epoch, t->m_next_batch > 0 ? " and part of the next" : "", begun);
-  if (epochs > 0 || !data_dir.empty())
+  if (t->m_config.epochs != recorded.epochs || t->m_config.data.dir != recorded.data.dir)
     write_file_atomic(t->path("config.json"), t->m_config.to_json().dump(2) + "\n");
   return t;
 }
@@ -422,20 +435,33 @@ std::string DimTrainer::discard_unsaved_run() {
         "before any checkpoint was written: nothing to resume (remove {} to "
         "start it again with other settings)",
         m_dir);
+  namespace fs = std::filesystem;
+  // What a run writes, and nothing else (eval_dm's report, say, may have joined it), with the
+  // temporaries of its own writes (this process's: "<name>.tmp.<pid>").
   std::error_code ec;
-  if (m_made == Made::new_directory) {
-    std::filesystem::remove_all(m_dir, ec);
-  } else {
-    for (const auto& entry : std::filesystem::directory_iterator(m_dir, ec))
-      if (entry.path().filename() != ".lock") std::filesystem::remove_all(entry.path(), ec);
+  const std::string own_temporary = fmt::format(".tmp.{}", static_cast<long long>(::getpid()));
+  for (const auto& e : fs::directory_iterator(m_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    static const char* const run_files[] = {
+        "config.json",          "log.jsonl",           "model.safetensors",
+        "embeddings_train.npy", "embeddings_test.npy", "labels_train.npy",
+        "labels_test.npy",      "checkpoint",          "evaluations"};
+    bool ours =
+        name.size() > own_temporary.size() &&
+        name.compare(name.size() - own_temporary.size(), own_temporary.size(), own_temporary) == 0;
+    for (const char* f : run_files) ours = ours || name == f;
+    if (ours) fs::remove_all(e.path(), ec);
   }
   if (ec)
     return fmt::format(
         "before any checkpoint was written (removing what the run wrote in {} "
         "failed: {})",
         m_dir, ec.message());
-  return fmt::format("before any checkpoint was written: {} {}", m_dir,
-                     m_made == Made::new_directory ? "was removed" : "was emptied");
+  fs::remove(path(".lock"), ec);  // this process holds it; a new run makes it again
+  if (m_made == Made::new_directory && fs::remove(m_dir, ec))  // only when nothing else is in it
+    return fmt::format("before any checkpoint was written: {} was removed", m_dir);
+  return fmt::format("before any checkpoint was written: what the run wrote in {} was removed",
+                     m_dir);
 }
 
 void DimTrainer::append_log(const json& line, const TrainHooks& hooks) {
@@ -486,12 +512,15 @@ void DimTrainer::finish_step(const PendingStep& p, const TrainHooks& hooks,
     // The parameters may already hold the next step's update, made from this loss: nothing is
     // saved from here on, and the checkpoint on disk predates both.
     std::string hint;
-    if (m_config.bound == BoundKind::nwj)
-      hint = "with --bound nwj a critic score above ~89 overflows exp(score - 1) in float32";
-    if (m_config.bound == BoundKind::nwj && m_config.critic == "dot")
-      hint += ": a larger --temperature, or --bound infonce";
+    if (m_config.bound == BoundKind::nwj) {
+      hint = "with --bound nwj a critic score above ~89 overflows exp(score - 1) in float32: ";
+      hint += m_config.critic == "dot" || m_config.critic == "cosine"
+                  ? "a larger --temperature, or --bound infonce"
+                  : "--bound infonce or dv";
+    }
     if (p.global_step > 1)
-      hint += fmt::format("{}a smaller --lr or --critic-lr?", hint.empty() ? "" : "; or ");
+      hint += fmt::format("{}a smaller --lr{}?", hint.empty() ? "" : "; or ",
+                          m_config.critic_has_parameters() ? " or --critic-lr" : "");
     const std::string kept =
         file_exists(path("checkpoint/checkpoint.safetensors"))
             ? fmt::format("the last good checkpoint in {}/checkpoint is kept", m_dir)
@@ -705,12 +734,23 @@ void DimTrainer::evaluate(const TrainHooks& hooks) {
       auto knn_progress = [&](int64_t done, int64_t total) {
         if (hooks.on_progress) hooks.on_progress("kNN accuracy", done, total);
       };
-      const stats::KnnResult knn =
-          stats::knn_classify(tr.data(), m_train->size(), d, ytr.data(), m_train->num_classes(),
-                              te.data(), m_test->size(), quick_knn_neighbors, knn_progress);
-      int64_t correct = 0;
-      for (size_t i = 0; i < yte.size(); ++i) correct += knn.predicted[i] == yte[i];
-      line["knn_accuracy"] = static_cast<double>(correct) / static_cast<double>(yte.size());
+      // The classes the training rows have (a --limit-train subset of CIFAR-100 may lack some):
+      // coded as eval_dm codes them; a test row of a class absent from training counts as wrong.
+      const stats::LabelEncoding enc = stats::encode_labels(ytr.data(), m_train->size());
+      const int64_t classes = static_cast<int64_t>(enc.classes.size());
+      if (classes < 2) {
+        line["knn_not_applicable"] =
+            fmt::format("the training rows have {} class; kNN needs at least 2", classes);
+      } else {
+        const std::vector<int64_t> codes =
+            stats::apply_encoding(enc.classes, yte.data(), m_test->size());
+        const stats::KnnResult knn =
+            stats::knn_classify(tr.data(), m_train->size(), d, enc.codes.data(), classes, te.data(),
+                                m_test->size(), quick_knn_neighbors, knn_progress);
+        int64_t correct = 0;
+        for (size_t i = 0; i < codes.size(); ++i) correct += knn.predicted[i] == codes[i];
+        line["knn_accuracy"] = static_cast<double>(correct) / static_cast<double>(codes.size());
+      }
       check_stop();
       const stats::Prior sp = stats::parse_prior(prior_label(prior));
       const stats::PriorCoordinates pc =

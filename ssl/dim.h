@@ -88,6 +88,9 @@ struct DimConfig {
   double capacity() const { return channel.capacity_per_dim() * static_cast<double>(dim); }
   // The Gaussian-kernel critic's s: --kernel-bandwidth, or (0) sqrt(2) x one view's noise scale.
   double kernel_bandwidth_used() const;
+  // Whether the critic learns anything (--critic-lr): the joint MLP, dot/cosine with projection
+  // heads, the kernel critic's constant with NWJ.
+  bool critic_has_parameters() const;
   nlohmann::json to_json() const;
   static DimConfig from_json(const nlohmann::json& j);
 };
@@ -180,8 +183,9 @@ class DimTrainer {
   void append_log(const nlohmann::json& line, const TrainHooks& hooks);
   std::string path(const std::string& name) const;
   // A run that this process started and that failed before its first checkpoint holds nothing
-  // worth keeping, and its config.json would block the same --out: removes the directory (or,
-  // if it existed before, empty, what the run wrote in it). Returns what it did, in words.
+  // worth keeping, and its config.json would block the same --out: removes what the run wrote
+  // (its files, checkpoint/, evaluations/, its lock), then the directory if the run made it and
+  // nothing else is in it. Returns what it did, in words.
   std::string discard_unsaved_run();
 
   DimConfig m_config;

@@ -295,6 +295,30 @@ TEST_CASE("eval_dm: the authors' protocol averages the kept evaluations of the w
     CHECK(mc["certificate"]["epoch"] == 4);
     CHECK(mc["protocol"]["epochs"] == nlohmann::json::array({2, 3, 4}));
     CHECK(mc["protocol"]["metrics"] == p["metrics"]);
+    // The run's files with epoch 3's bytes (in a copy, from any kept evaluation), while the log
+    // goes on to epoch 4's evaluation: the certificate follows the files, found by their bytes
+    // among all the kept evaluations, not the log's last evaluation.
+    for (const char* name : {"embeddings_train.npy", "embeddings_test.npy"})
+      fs::copy_file(copy / (std::string("evaluations/epoch_3/") + name), copy / name,
+                    fs::copy_options::overwrite_existing);
+    std::ofstream(copy / "log.jsonl", std::ios::app) << R"({"type": "eval", "epoch": 4})"
+                                                     << "\n";
+    REQUIRE(run(copy_args) == 0);
+    const nlohmann::json m3 = read_json(copy / "metrics.json");
+    CHECK(m3["certificate"]["epoch"] == 3);
+    CHECK_CLOSE(num(m3["certificate"]["kl_upper_bound"]), 2.0 - 1.0, 1e-12, 0.0);
+    // The one evaluation the window takes cannot be evaluated: said so, not "none is there".
+    save_matrix(copy / "evaluations/epoch_4/embeddings_test.npy", std::vector<double>(20, 0.5), 10,
+                2);
+    std::vector<std::string> one = copy_args;
+    one.push_back("--protocol-window");
+    one.push_back("1");
+    REQUIRE(run(one) == 0);
+    const nlohmann::json p1 = read_json(copy / "metrics.json")["protocol"];
+    check_na(p1,
+             "none of the 1 kept evaluation at a multiple of 1 epochs or the newest in the last "
+             "1 epochs could be evaluated");
+    CHECK(p1["notes"].dump().find("epoch 4 skipped") != std::string::npos);
   }
   // Everything else: against the loose evaluations (keys are JSON pointers: some hold a '.').
   const std::vector<std::vector<std::string>> paths = {

@@ -3,11 +3,14 @@
 
 #include "core/parallel.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -33,6 +36,22 @@ void add_seconds(nlohmann::ordered_json& timing, const char* key, double seconds
 // the run made without links is known by its bytes, those of the newest kept evaluation): its
 // epoch, or -1 with a note when the two files are of different kept evaluations (a stop between
 // train_dim's two links) or only one of them is a kept evaluation's.
+// Whether two files have the same bytes; reads both in chunks, up to the first difference.
+bool same_bytes(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(a, ec);
+  if (ec || std::filesystem::file_size(b, ec) != size || ec) return false;
+  std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
+  std::vector<char> ba(size_t(1) << 20), bb(ba.size());
+  while (fa && fb) {
+    fa.read(ba.data(), static_cast<std::streamsize>(ba.size()));
+    fb.read(bb.data(), static_cast<std::streamsize>(bb.size()));
+    if (fa.gcount() != fb.gcount() || !std::equal(ba.begin(), ba.begin() + fa.gcount(), bb.begin()))
+      return false;
+  }
+  return fa.eof() && fb.eof();
+}
+
 struct FilesEpoch {
   int64_t epoch = -1;
   std::string note;
@@ -47,19 +66,14 @@ FilesEpoch epoch_of_files(const std::string& run_dir, const std::vector<KeptEval
       test_epoch = k.epoch;
   }
   // A copy of the run directory made without hard links (cp -r): the run's files have the bytes
-  // of the newest complete kept evaluation's, as train_dim leaves them.
+  // of a complete kept evaluation's (the newest, unless the run stopped between writing one and
+  // linking it). Compared newest first, in chunks, each stopping at its first difference.
   if (train_epoch < 0 && test_epoch < 0) {
-    for (auto k = kept.rbegin(); k != kept.rend(); ++k) {
-      if (!k->complete) continue;
-      auto same = [&](const char* name) {
-        const std::string a = run_dir + "/" + name, b = k->dir + "/" + name;
-        std::error_code ec;
-        return std::filesystem::file_size(a, ec) == std::filesystem::file_size(b, ec) && !ec &&
-               read_file(a) == read_file(b);
-      };
-      if (same("embeddings_train.npy") && same("embeddings_test.npy")) return {k->epoch, ""};
-      break;
-    }
+    for (auto k = kept.rbegin(); k != kept.rend(); ++k)
+      if (k->complete &&
+          same_bytes(run_dir + "/embeddings_train.npy", k->dir + "/embeddings_train.npy") &&
+          same_bytes(run_dir + "/embeddings_test.npy", k->dir + "/embeddings_test.npy"))
+        return {k->epoch, ""};
   }
   if (train_epoch == test_epoch) return {train_epoch, ""};
   auto which = [](int64_t e) {
@@ -149,11 +163,12 @@ nlohmann::ordered_json protocol(const std::string& run_dir, const RunInfo& info,
       skip(k.epoch, e.what());
     }
   }
-  if (epochs.size() < 2 && chosen >= 2)
+  if (epochs.size() < 2 && static_cast<int64_t>(epochs.size()) < chosen)
     return not_applicable(fmt::format(
-        "{} of the {} kept evaluations at a multiple of {} epochs or the newest in the last {} "
+        "{} of the {} kept evaluation{} at a multiple of {} epochs or the newest in the last {} "
         "epochs could be evaluated (the notes say why not the others); a mean +- std needs two",
-        epochs.size() == 1 ? "only one" : "none", chosen, po.every, po.window));
+        epochs.size() == 1 ? "only one" : "none", chosen, chosen == 1 ? "" : "s", po.every,
+        po.window));
   if (epochs.size() < 2)
     return not_applicable(fmt::format(
         "{} of the kept evaluations {} at a multiple of {} epochs or the newest (epoch {}) in "

@@ -136,6 +136,8 @@ void print_log_line(const nlohmann::json& l) {
     if (l.contains("not_applicable"))
       s += "  metrics not applicable: " + l["not_applicable"].get<std::string>();
     if (l.size() == 2) s += "  embeddings and model written (no quick metrics)";
+    if (l.contains("knn_not_applicable"))
+      s += "  no kNN accuracy: " + l["knn_not_applicable"].get<std::string>();
     if (l.contains("bootstrap_not_applicable"))
       s += "  no normality p-values: " + l["bootstrap_not_applicable"].get<std::string>();
     std::printf("%s\n", s.c_str());
@@ -337,6 +339,16 @@ int train_dim_main(int argc, char** argv) {
           "--mlp-hidden '{}': expected comma-separated positive integers", mlp_hidden);
       c.mlp_hidden.push_back(std::stoll(w));
     }
+    c.flush_denormals = !keep_denormals;
+    c.device = device;
+    c.tf32 = tf32;
+    NIDIM_CHECK(!tf32 || device.rfind("cuda", 0) == 0,
+                "--tf32: only with --device cuda (the CPU computes in float32)");
+    // On a GPU a step takes milliseconds and one loader thread cannot keep up (an MNIST batch of
+    // 1024 with its noise views takes it about as long as an H200's step): four by default. The
+    // batches do not depend on the number of loader threads.
+    if (app.count("--loader-workers") == 0 && device.rfind("cuda", 0) == 0) c.loader_workers = 4;
+    c.validate();
     // A flag that this run's dataset, encoder, critic, bound or prior does not use is refused:
     // config.json would record it as if it had taken effect.
     const bool separable = c.critic == "dot" || c.critic == "cosine";
@@ -357,6 +369,9 @@ int train_dim_main(int argc, char** argv) {
         {"--head-dim", separable, "--critic dot or cosine"},
         {"--kernel-bandwidth", c.critic == "gaussian", "--critic gaussian"},
         {"--dv-ema", c.bound == BoundKind::dv, "--bound dv"},
+        {"--critic-lr", c.critic_has_parameters(),
+         "a critic with parameters (mlp; dot or cosine with --head-dim; gaussian with --bound "
+         "nwj)"},
         {"--data-dir", c.data.name != "synthetic",
          "--dataset mnist, fashion-mnist, cifar10 or cifar100"},
         {"--metric-repetitions", c.quick_metrics,
@@ -368,16 +383,6 @@ int train_dim_main(int argc, char** argv) {
                   "{}: applies to {} only; this run (--dataset {}, --encoder {}, --critic {}, "
                   "--bound {}, --prior {}) would not use it",
                   a.flag, a.by, c.data.name, c.encoder, c.critic, bound, prior);
-    c.flush_denormals = !keep_denormals;
-    c.device = device;
-    c.tf32 = tf32;
-    NIDIM_CHECK(!tf32 || device.rfind("cuda", 0) == 0,
-                "--tf32: only with --device cuda (the CPU computes in float32)");
-    // On a GPU a step takes milliseconds and one loader thread cannot keep up (an MNIST batch of
-    // 1024 with its noise views takes it about as long as an H200's step): four by default. The
-    // batches do not depend on the number of loader threads.
-    if (app.count("--loader-workers") == 0 && device.rfind("cuda", 0) == 0) c.loader_workers = 4;
-    c.validate();
     if (!cudnn_algorithms.empty()) {
       const Device dev = parse_device(c.device);
       NIDIM_CHECK(dev.is_cuda(), "--cudnn-algorithms {}: only with --device cuda",
