@@ -371,6 +371,10 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, Star
       m_made = Made::new_directory;
     } else {
       m_made = file_exists(m_dir) ? Made::in_existing_directory : Made::new_directory;
+      std::filesystem::path top = m_dir;
+      while (top.has_parent_path() && !file_exists(top.parent_path().string()))
+        top = top.parent_path();
+      m_made_top = m_made == Made::new_directory ? top.string() : "";
       make_directories(m_dir);
     }
     m_lock = DirectoryLock(m_dir);
@@ -458,8 +462,15 @@ std::string DimTrainer::discard_unsaved_run() {
         "failed: {})",
         m_dir, ec.message());
   fs::remove(path(".lock"), ec);  // this process holds it; a new run makes it again
-  if (m_made == Made::new_directory && fs::remove(m_dir, ec))  // only when nothing else is in it
+  if (m_made == Made::new_directory && fs::remove(m_dir, ec)) {  // only when nothing else is in it
+    // And the folders made for it, up to the outermost, while they are empty.
+    for (fs::path up = fs::path(m_dir).parent_path();
+         !m_made_top.empty() && m_made_top != m_dir &&
+         (up == m_made_top || up.string().rfind(m_made_top + "/", 0) == 0) && fs::remove(up, ec);
+         up = up.parent_path()) {
+    }
     return fmt::format("before any checkpoint was written: {} was removed", m_dir);
+  }
   return fmt::format("before any checkpoint was written: what the run wrote in {} was removed",
                      m_dir);
 }

@@ -202,6 +202,7 @@ class DimTrainer {
   std::vector<std::string> m_resume_notes;  // said once the run starts
   std::string m_stopped_at;
   enum class Made { resumed, in_existing_directory, new_directory } m_made = Made::resumed;
+  std::string m_made_top;  // new_directory: the outermost folder made for it (--out a/b, new a)
   int64_t m_epoch = 0, m_next_batch = 0, m_global_step = 0, m_last_eval_epoch = 0;
   // When this process last wrote an epoch line (or started running): an epoch line's
   // wall_seconds is the time since, so it counts the previous epoch's checkpoint and evaluation.

@@ -599,6 +599,14 @@ TEST_CASE("a non-finite loss stops the run, names the step and keeps the last go
                                      "(a smaller --lr?)"});
   }
   CHECK_FALSE(fs::exists("ssl_test_nan"));
+  {  // the folders made for it go too, not those that were there
+    fs::create_directories("ssl_test_nan_up/there");
+    DimTrainer t(c, "ssl_test_nan_up/there/a/b");
+    check_error([&] { t.run({}); }, {"ssl_test_nan_up/there/a/b was removed"});
+  }
+  CHECK(fs::is_directory("ssl_test_nan_up/there"));
+  CHECK(fs::is_empty("ssl_test_nan_up/there"));
+  fs::remove_all("ssl_test_nan_up");
   fs::create_directories("ssl_test_nan");
   {
     DimTrainer t(c, "ssl_test_nan");
