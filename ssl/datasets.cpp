@@ -53,7 +53,10 @@ std::string resolved_data_dir(const DatasetRequest& r) {
   if (dir.empty()) return "";
   std::error_code ec;
   const std::filesystem::path abs = std::filesystem::absolute(dir, ec);
-  return ec ? dir : abs.lexically_normal().string();
+  if (ec) return dir;
+  std::string normal = abs.lexically_normal().string();
+  while (normal.size() > 1 && normal.back() == '/') normal.pop_back();  // "mn2/" is "mn2"
+  return normal;
 }
 
 std::pair<ImageDataset, ImageDataset> load_datasets(const DatasetRequest& r) {

@@ -298,8 +298,16 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, Star
       m_noise(config.seed, 1),
       m_bound(config.bound, config.dv_ema) {
   NIDIM_CHECK(!m_dir.empty(), "the run directory's name is empty");
-  // "runs/x/.." names runs, as the shell's cd takes it: checked as such before anything is made.
-  if (start != Start::resume) m_dir = std::filesystem::path(m_dir).lexically_normal().string();
+  // "runs/x/.." is checked as the folder it names before anything is made: resolved as the file
+  // system resolves it (through symbolic links: absolute then), other names only tidied.
+  if (start != Start::resume) {
+    const std::filesystem::path given(m_dir);
+    std::error_code ec;
+    const bool up = std::any_of(given.begin(), given.end(),
+                                [](const std::filesystem::path& part) { return part == ".."; });
+    const std::filesystem::path resolved = std::filesystem::weakly_canonical(given, ec);
+    m_dir = (up && !ec ? resolved : given.lexically_normal()).string();
+  }
   while (m_dir.size() > 1 && m_dir.back() == '/') m_dir.pop_back();  // "runs/x/" names runs/x
   m_config.validate();
   // A new run records where its data are, absolute, so it resumes from any working directory.

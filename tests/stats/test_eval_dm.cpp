@@ -307,6 +307,17 @@ TEST_CASE("eval_dm: the authors' protocol averages the kept evaluations of the w
     const nlohmann::json m3 = read_json(copy / "metrics.json");
     CHECK(m3["certificate"]["epoch"] == 3);
     CHECK_CLOSE(num(m3["certificate"]["kl_upper_bound"]), 2.0 - 1.0, 1e-12, 0.0);
+    {  // files that match no kept evaluation (changed by hand): said so
+      std::vector<uint8_t> bytes = nidim::read_file(copy / "embeddings_test.npy");
+      bytes.back() ^= 1;
+      nidim::write_file_atomic(copy / "embeddings_test.npy",
+                               std::string(bytes.begin(), bytes.end()));
+      REQUIRE(run(copy_args) == 0);
+      CHECK(read_json(copy / "metrics.json")["notes"].dump().find(
+                "are none of the evaluations kept in evaluations/") != std::string::npos);
+      fs::copy_file(copy / "evaluations/epoch_3/embeddings_test.npy", copy / "embeddings_test.npy",
+                    fs::copy_options::overwrite_existing);
+    }
     // The one evaluation the window takes cannot be evaluated: said so, not "none is there".
     save_matrix(copy / "evaluations/epoch_4/embeddings_test.npy", std::vector<double>(20, 0.5), 10,
                 2);

@@ -57,6 +57,13 @@ expect_error "--uniform-squash: applies to --prior uniform only" --dataset synth
 expect_error "--metric-subsample: applies to runs with quick metrics" --dataset synthetic --no-quick-metrics --metric-subsample 32
 expect_error "--critic-lr: applies to a critic with parameters" --dataset synthetic --critic dot --critic-lr 0.01
 expect_error "--encoder 'MLP': expected convnet or mlp" --dataset synthetic --encoder MLP --mlp-hidden 8
+expect_error "device 'CUDA': expected cpu, cuda or cuda:N" --dataset synthetic --device CUDA --tf32
+# --out through a symbolic link and "..": where the file system puts it (ls, eval_dm agree).
+mkdir -p "$work/sl/deep" "$work/sl/e" && ln -s "$work/sl/deep" "$work/sl/e/ln"
+"$bin" --dataset synthetic --encoder mlp --mlp-hidden 8 --critic-hidden 8 --batch 64 --epochs 1 --no-quick-metrics \
+  --progress never --out "$work/sl/e/ln/../run" > "$work/sl.log" 2>&1
+[[ -f "$work/sl/run/config.json" && ! -e "$work/sl/e/run" ]] && pass "--out link/../run: where the file system resolves it" \
+  || fail "--out link/../run: $(tail -1 "$work/sl.log"); $(ls "$work/sl" "$work/sl/e")"
 mkdir -p "$work/users" && echo mine > "$work/users/notes.txt"
 expect_error_raw "--out $work/users: the directory is not empty" --dataset synthetic --out "$work/users/new/.."
 [[ ! -e "$work/users/new" && ! -e "$work/users/.lock" ]] && pass "--out x/new/..: refused as x, nothing made" \
@@ -209,8 +216,8 @@ else fail "model.safetensors in PyTorch"; fi
   && pass "resumed from another working directory" || fail "resume from /: $(tail -1 "$work/cwd2b.log")"
 mv "$work/cwd2/idx" "$work/cwd2/moved"
 expect_error_raw "its data folder $work/cwd2/idx is not there; if the data moved, give --data-dir" --resume "$work/cwd2/my run" --epochs 3
-"$bin" --resume "$work/cwd2/my run" --epochs 3 --data-dir "$work/cwd2/moved" --progress never > "$work/cwd2c.log" 2>&1 \
-  && grep -q "\"data_dir\": \"$work/cwd2/moved\"" "$work/cwd2/my run/config.json" \
+"$bin" --resume "$work/cwd2/my run" --epochs 3 --data-dir "$work/cwd2/moved/" --progress never > "$work/cwd2c.log" 2>&1 \
+  && grep -q "\"data_dir\": \"$work/cwd2/moved\"," "$work/cwd2/my run/config.json" \
   && pass "--resume with --data-dir: data that moved" || fail "--resume --data-dir: $(tail -1 "$work/cwd2c.log")"
 expect_error_raw "--resume: the run directory's name is empty" --resume ""
 

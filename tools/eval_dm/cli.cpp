@@ -69,11 +69,20 @@ FilesEpoch epoch_of_files(const std::string& run_dir, const std::vector<KeptEval
   // of a complete kept evaluation's (the newest, unless the run stopped between writing one and
   // linking it). Compared newest first, in chunks, each stopping at its first difference.
   if (train_epoch < 0 && test_epoch < 0) {
-    for (auto k = kept.rbegin(); k != kept.rend(); ++k)
-      if (k->complete &&
-          same_bytes(run_dir + "/embeddings_train.npy", k->dir + "/embeddings_train.npy") &&
+    bool any = false;
+    for (auto k = kept.rbegin(); k != kept.rend(); ++k) {
+      if (!k->complete) continue;
+      any = true;
+      if (same_bytes(run_dir + "/embeddings_train.npy", k->dir + "/embeddings_train.npy") &&
           same_bytes(run_dir + "/embeddings_test.npy", k->dir + "/embeddings_test.npy"))
         return {k->epoch, ""};
+    }
+    // train_dim leaves the run's files as its newest kept evaluation's: these were changed.
+    if (any)
+      return {-1, fmt::format("{}/embeddings_{{train,test}}.npy are none of the evaluations kept "
+                              "in evaluations/ (by file or by bytes): their epoch is unknown, "
+                              "and the certificate is the log's last evaluation's",
+                              run_dir)};
   }
   if (train_epoch == test_epoch) return {train_epoch, ""};
   auto which = [](int64_t e) {

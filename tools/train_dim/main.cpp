@@ -342,13 +342,13 @@ int train_dim_main(int argc, char** argv) {
     c.flush_denormals = !keep_denormals;
     c.device = device;
     c.tf32 = tf32;
-    NIDIM_CHECK(!tf32 || device.rfind("cuda", 0) == 0,
-                "--tf32: only with --device cuda (the CPU computes in float32)");
     // On a GPU a step takes milliseconds and one loader thread cannot keep up (an MNIST batch of
     // 1024 with its noise views takes it about as long as an H200's step): four by default. The
     // batches do not depend on the number of loader threads.
     if (app.count("--loader-workers") == 0 && device.rfind("cuda", 0) == 0) c.loader_workers = 4;
     c.validate();
+    NIDIM_CHECK(!tf32 || device.rfind("cuda", 0) == 0,
+                "--tf32: only with --device cuda (the CPU computes in float32)");
     // A flag that this run's dataset, encoder, critic, bound or prior does not use is refused:
     // config.json would record it as if it had taken effect.
     const bool separable = c.critic == "dot" || c.critic == "cosine";
