@@ -51,7 +51,7 @@ void check_new_run_dir(const std::string& dir, bool locked) {
               dir);
   // Before the lock is ours: a run that is still going is not one to remove or resume.
   NIDIM_CHECK(locked || !file_exists(dir + "/config.json") || !directory_in_use(dir),
-              "{}: holds a run that is still going (another process holds {}/.lock); choose "
+              "--out {}: holds a run that is still going (another process holds {}/.lock); choose "
               "another --out",
               dir, dir);
   NIDIM_CHECK(!file_exists(dir + "/config.json"),
@@ -144,9 +144,13 @@ double DimConfig::kernel_bandwidth_used() const {
   return kernel_bandwidth > 0 ? kernel_bandwidth : std::sqrt(2.0) * one_view;
 }
 
+bool DimConfig::kernel_offset_used() const {
+  return critic == "gaussian" && kernel_offset && bound == BoundKind::nwj;
+}
+
 bool DimConfig::critic_has_parameters() const {
   if (critic == "mlp") return true;
-  if (critic == "gaussian") return kernel_offset && bound == BoundKind::nwj;
+  if (critic == "gaussian") return kernel_offset_used();
   return head_dim > 0;
 }
 
@@ -181,7 +185,7 @@ json DimConfig::to_json() const {
           {"kernel_bandwidth_used",  // what 0 (automatic) came to; derived, like the capacity
            critic == "gaussian" ? json(kernel_bandwidth_used()) : json(nullptr)},
           // Whether the critic has critic.offset: a run made before it existed resumes without.
-          {"kernel_offset", kernel_offset && critic == "gaussian" && bound == BoundKind::nwj},
+          {"kernel_offset", kernel_offset_used()},
           {"bound", bound_label(bound)},
           {"dv_ema", dv_ema},
           {"batch", batch},
@@ -273,8 +277,8 @@ DimModel::DimModel(const DimConfig& c, int64_t channels, int64_t height, int64_t
   if (c.critic == "mlp") {
     critic = std::make_shared<JointMlpCritic>(c.dim, c.critic_hidden, gen, 0.01, c.tile_rows);
   } else if (c.critic == "gaussian") {
-    critic = std::make_shared<GaussianKernelCritic>(c.kernel_bandwidth_used(),
-                                                    c.kernel_offset && c.bound == BoundKind::nwj);
+    critic =
+        std::make_shared<GaussianKernelCritic>(c.kernel_bandwidth_used(), c.kernel_offset_used());
   } else {
     critic = std::make_shared<SeparableCritic>(
         c.dim, c.critic == "dot" ? Similarity::dot : Similarity::cosine, c.temperature, c.head_dim,
@@ -305,8 +309,13 @@ DimTrainer::DimTrainer(const DimConfig& config, const std::string& run_dir, Star
     std::error_code ec;
     const bool up = std::any_of(given.begin(), given.end(),
                                 [](const std::filesystem::path& part) { return part == ".."; });
-    const std::filesystem::path resolved = std::filesystem::weakly_canonical(given, ec);
-    m_dir = (up && !ec ? resolved : given.lexically_normal()).string();
+    if (up) {
+      const std::filesystem::path resolved = std::filesystem::weakly_canonical(given, ec);
+      NIDIM_CHECK(!ec, "--out {}: cannot resolve the folder it names: {}", m_dir, ec.message());
+      m_dir = resolved.string();
+    } else {
+      m_dir = given.lexically_normal().string();
+    }
   }
   while (m_dir.size() > 1 && m_dir.back() == '/') m_dir.pop_back();  // "runs/x/" names runs/x
   m_config.validate();
@@ -450,34 +459,42 @@ std::string DimTrainer::discard_unsaved_run() {
   namespace fs = std::filesystem;
   // What a run writes, and nothing else (eval_dm's report, say, may have joined it), with the
   // temporaries of its own writes (this process's: "<name>.tmp.<pid>").
-  std::error_code ec;
+  static const char* const run_files[] = {
+      "config.json",          "log.jsonl",           "model.safetensors",
+      "embeddings_train.npy", "embeddings_test.npy", "labels_train.npy",
+      "labels_test.npy",      "checkpoint",          "evaluations"};
   const std::string own_temporary = fmt::format(".tmp.{}", static_cast<long long>(::getpid()));
-  for (const auto& e : fs::directory_iterator(m_dir, ec)) {
-    const std::string name = e.path().filename().string();
-    static const char* const run_files[] = {
-        "config.json",          "log.jsonl",           "model.safetensors",
-        "embeddings_train.npy", "embeddings_test.npy", "labels_train.npy",
-        "labels_test.npy",      "checkpoint",          "evaluations"};
-    bool ours =
+  std::error_code first_error, ec;
+  std::vector<fs::path> ours;
+  for (fs::directory_iterator it(m_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    bool own =
         name.size() > own_temporary.size() &&
         name.compare(name.size() - own_temporary.size(), own_temporary.size(), own_temporary) == 0;
-    for (const char* f : run_files) ours = ours || name == f;
-    if (ours) fs::remove_all(e.path(), ec);
+    for (const char* f : run_files) own = own || name == f;
+    if (own) ours.push_back(it->path());
   }
-  if (ec)
+  if (ec) first_error = ec;
+  for (const fs::path& p : ours) {  // each with its own error: a later success must not hide it
+    fs::remove_all(p, ec);
+    if (ec && !first_error) first_error = ec;
+  }
+  if (first_error)
     return fmt::format(
-        "before any checkpoint was written (removing what the run wrote in {} "
-        "failed: {})",
-        m_dir, ec.message());
-  fs::remove(path(".lock"), ec);  // this process holds it; a new run makes it again
-  if (m_made == Made::new_directory && fs::remove(m_dir, ec)) {  // only when nothing else is in it
-    // And the folders made for it, up to the outermost, while they are empty.
-    for (fs::path up = fs::path(m_dir).parent_path();
-         !m_made_top.empty() && m_made_top != m_dir &&
-         (up == m_made_top || up.string().rfind(m_made_top + "/", 0) == 0) && fs::remove(up, ec);
-         up = up.parent_path()) {
+        "before any checkpoint was written (removing what the run wrote in {} failed: {})", m_dir,
+        first_error.message());
+  // A folder the run made goes with its lock when nothing else is in it (and the folders made
+  // for it, up to the outermost, while they are empty); one that was there keeps the lock file.
+  if (m_made == Made::new_directory) {
+    fs::remove(path(".lock"), ec);
+    if (fs::remove(m_dir, ec)) {
+      for (fs::path up = fs::path(m_dir).parent_path();
+           !m_made_top.empty() && m_made_top != m_dir &&
+           (up == m_made_top || up.string().rfind(m_made_top + "/", 0) == 0) && fs::remove(up, ec);
+           up = up.parent_path()) {
+      }
+      return fmt::format("before any checkpoint was written: {} was removed", m_dir);
     }
-    return fmt::format("before any checkpoint was written: {} was removed", m_dir);
   }
   return fmt::format("before any checkpoint was written: what the run wrote in {} was removed",
                      m_dir);
@@ -545,10 +562,10 @@ void DimTrainer::finish_step(const PendingStep& p, const TrainHooks& hooks,
             ? fmt::format("the last good checkpoint in {}/checkpoint is kept", m_dir)
             : discard_unsaved_run();
     NIDIM_FAIL(
-        "non-finite loss ({}) at epoch {}, step {} (global step {}); stopped without "
+        "non-finite {} ({}) at epoch {}, step {} (global step {}); stopped without "
         "saving, {}{}{}",
-        std::isfinite(loss) ? mi : loss, m_epoch + 1, p.batch + 1, p.global_step, kept,
-        hint.empty() ? "" : " (", hint.empty() ? "" : hint + ")");
+        std::isfinite(loss) ? "MI estimate" : "loss", std::isfinite(loss) ? mi : loss, m_epoch + 1,
+        p.batch + 1, p.global_step, kept, hint.empty() ? "" : " (", hint.empty() ? "" : hint + ")");
   }
   const auto now = Clock::now();
   m_epoch_seconds += std::chrono::duration<double>(now - last).count();

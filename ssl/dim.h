@@ -88,8 +88,11 @@ struct DimConfig {
   double capacity() const { return channel.capacity_per_dim() * static_cast<double>(dim); }
   // The Gaussian-kernel critic's s: --kernel-bandwidth, or (0) sqrt(2) x one view's noise scale.
   double kernel_bandwidth_used() const;
+  // Whether the Gaussian-kernel critic learns its "+ const" (critic.offset): with NWJ only, in
+  // runs made since it exists.
+  bool kernel_offset_used() const;
   // Whether the critic learns anything (--critic-lr): the joint MLP, dot/cosine with projection
-  // heads, the kernel critic's constant with NWJ.
+  // heads, the kernel critic's constant.
   bool critic_has_parameters() const;
   nlohmann::json to_json() const;
   static DimConfig from_json(const nlohmann::json& j);
@@ -182,10 +185,11 @@ class DimTrainer {
   void load_checkpoint();
   void append_log(const nlohmann::json& line, const TrainHooks& hooks);
   std::string path(const std::string& name) const;
-  // A run that this process started and that failed before its first checkpoint holds nothing
-  // worth keeping, and its config.json would block the same --out: removes what the run wrote
-  // (its files, checkpoint/, evaluations/, its lock), then the directory if the run made it and
-  // nothing else is in it. Returns what it did, in words.
+  // A run that this process started and whose loss turned non-finite before its first
+  // checkpoint holds nothing worth keeping, and its config.json would block the same --out:
+  // removes what the run wrote (its files, checkpoint/, evaluations/), then, if the run made the
+  // directory, its lock and the directory when nothing else is in it. Returns what it did, in
+  // words.
   std::string discard_unsaved_run();
 
   DimConfig m_config;

@@ -6,19 +6,18 @@
 // the CPU's. Results may still differ from the CPU's in the last bit: nvcc contracts a * b + c
 // into one fused multiply-add, and CUDA's exp/log/tanh/erf are not glibc's (CUDA's math is within
 // 1-2 ulp). Threads: one per element in grid-stride loops (uniform/normal: one per Philox block of
-// four words). The random bits are cuRAND's Philox4x32-10, laid out as core/philox.h lays out
-// the CPU's, so both give the same bits; core/philox.h's conversions turn
-// them into floats on both devices. Broadcast backward reduces each operand's gradient with the lane scheme of
-// common.cuh: lanes are the operand's elements, the reduced axis enumerates the output elements
-// that read each of them; sums in double, in a fixed order.
+// four words). The random bits are cuRAND's Philox4x32-10 (kernels/cuda/curand_philox.h), laid
+// out as core/philox.h lays out the CPU's, so both give the same bits; core/philox.h's
+// conversions turn them into floats on both devices. Broadcast backward reduces each operand's
+// gradient with the lane scheme of common.cuh: lanes are the operand's elements, the reduced axis
+// enumerates the output elements that read each of them; sums in double, in a fixed order.
 // Kernel names start with "elementwise_".
 #include <algorithm>
-
-#include <curand_philox4x32_x.h>
 
 #include "core/error.h"
 #include "core/philox.h"
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/curand_philox.h"
 #include "kernels/cuda/kernels_cuda.h"
 #include "kernels/math.h"
 
@@ -33,27 +32,13 @@ __global__ void elementwise_fill_kernel(T* x, int64_t n, T value) {
   NIDIM_GRID_LOOP(i, n) x[i] = value;
 }
 
-// Block `block` of the sequence (seed, stream), from cuRAND's Philox4x32-10 block function with
-// core/philox.h's layout: key = the seed's two halves, counter = (block, stream) in 32-bit words,
-// low first; that is also where curand_init(seed, stream, 4 * block) puts cuRAND's Philox state
-// (tests/core/test_curand.cpp runs cuRAND's header on the host against core/philox.h, both
-// ways). Only this header of cuRAND's: curand_kernel.h would bring ~200 kB of XORWOW and MRG
-// tables into the module, unused.
-__device__ __forceinline__ Philox4 curand_block(uint64_t seed, uint64_t stream, uint64_t block) {
-  const uint4 r = curand_Philox4x32_10(
-      make_uint4(static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
-                 static_cast<uint32_t>(stream), static_cast<uint32_t>(stream >> 32)),
-      make_uint2(static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)));
-  return {{r.x, r.y, r.z, r.w}};
-}
-
 // Thread b computes Philox block (offset / 4 + b) and writes elements 4b .. 4b + 3.
 template <class T>
 __global__ void elementwise_uniform_kernel(T* x, int64_t n, uint64_t seed, uint64_t stream,
                                            uint64_t offset, T low, T high) {
   const int64_t blocks = (n + 3) / 4;
   NIDIM_GRID_LOOP(blk, blocks) {
-    const Philox4 r = curand_block(seed, stream, offset / 4 + static_cast<uint64_t>(blk));
+    const Philox4 r = curand_philox_block(seed, stream, offset / 4 + static_cast<uint64_t>(blk));
     for (int j = 0; j < 4 && blk * 4 + j < n; ++j)
       x[blk * 4 + j] = low + (high - low) * static_cast<T>(philox_uniform(r.v[j]));
   }
@@ -65,7 +50,7 @@ __global__ void elementwise_normal_kernel(T* x, int64_t n, uint64_t seed, uint64
   const int64_t blocks = (n + 3) / 4;
   const T two_pi = static_cast<T>(6.283185307179586476925);
   NIDIM_GRID_LOOP(blk, blocks) {
-    const Philox4 r = curand_block(seed, stream, offset / 4 + static_cast<uint64_t>(blk));
+    const Philox4 r = curand_philox_block(seed, stream, offset / 4 + static_cast<uint64_t>(blk));
     for (int pair = 0; pair < 2; ++pair) {
       const T radius = m_sqrt(T(-2) * m_log(static_cast<T>(philox_uniform_pos(r.v[2 * pair]))));
       const T angle = two_pi * static_cast<T>(philox_uniform(r.v[2 * pair + 1]));

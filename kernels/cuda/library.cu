@@ -86,7 +86,9 @@ cublasHandle_t cublas_handle() {
       NIDIM_CUBLAS_CHECK(cublasSetMathMode(handle, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
       h.cublas_workspace[device] = workspace.release();
     } catch (...) {
-      cublasDestroy(handle);
+      const cublasStatus_t status = cublasDestroy(handle);  // logged only: the first error wins
+      NIDIM_CHECK_LOG(status == CUBLAS_STATUS_SUCCESS, "cublasDestroy: cuBLAS error {}",
+                      cublasGetStatusName(status));
       throw;
     }
     h.cublas[device] = handle;
@@ -112,7 +114,7 @@ cudnnHandle_t cudnn_handle() {
     try {
       NIDIM_CUDNN_CHECK(cudnnSetStream(handle, compute_stream(device)), "cudnnSetStream");
     } catch (...) {
-      cudnnDestroy(handle);
+      NIDIM_CUDNN_CHECK_LOG(cudnnDestroy(handle), "cudnnDestroy");  // logged: the first error wins
       throw;
     }
     h.cudnn[device] = handle;

@@ -1,10 +1,10 @@
 // core: cuRAND's Philox4x32-10, which the CUDA backend's random fills use, against core/philox.h,
-// which the CPU backend uses: cuRAND's block function as the fills call it, and its documented
-// curand_init/curand4 addressing, which puts a sequence's words in the same places. The test runs
-// cuRAND's own device-API headers on the host (their functions become host functions through
-// the QUALIFIERS macro they provide for that, and the multiply takes the header's host branch),
-// so the two generators are compared bit for bit without a GPU. Built only where the CUDA
-// toolkit's headers are (NIDIM_HAVE_CUDA).
+// which the CPU backend uses: the fills' own block function (kernels/cuda/curand_philox.h), and
+// cuRAND's documented curand_init/curand4 addressing, which puts a sequence's words in the same
+// places. cuRAND's device-API headers are compiled for the host here (their functions become
+// host functions through the QUALIFIERS macro they provide for that, and the multiply takes the
+// header's host branch), so the generators are compared bit for bit without a GPU. Built only
+// where the CUDA toolkit's headers are (NIDIM_HAVE_CUDA).
 #define QUALIFIERS static inline
 #include <curand_kernel.h>
 
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/philox.h"
+#include "kernels/cuda/curand_philox.h"
 
 using namespace nidim;
 
@@ -25,15 +26,6 @@ Philox4 curand_words(uint64_t seed, uint64_t stream, uint64_t offset) {
   curandStatePhilox4_32_10_t state;
   curand_init(seed, stream, offset, &state);
   const uint4 r = curand4(&state);
-  return {{r.x, r.y, r.z, r.w}};
-}
-
-// cuRAND's block function as the CUDA fills call it (kernels/cuda/elementwise.cu curand_block).
-Philox4 curand_block_words(uint64_t seed, uint64_t stream, uint64_t block) {
-  const uint4 r = curand_Philox4x32_10(
-      make_uint4(static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
-                 static_cast<uint32_t>(stream), static_cast<uint32_t>(stream >> 32)),
-      make_uint2(static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)));
   return {{r.x, r.y, r.z, r.w}};
 }
 
@@ -60,7 +52,7 @@ TEST_CASE("cuRAND's Philox4_32_10 gives core/philox.h's blocks for every (seed, 
         if (block >= (1ull << 62)) continue;
         const Philox4 expected = philox_block(seed, stream, block);
         CHECK(same(curand_words(seed, stream, 4 * block), expected));
-        CHECK(same(curand_block_words(seed, stream, block), expected));
+        CHECK(same(curand_philox_block(seed, stream, block), expected));
         ++compared;
       }
   CHECK(compared == 7 * 7 * 6);  // the block 0xffffffff00000000 is past 2^62
@@ -74,7 +66,7 @@ TEST_CASE("cuRAND's Philox4_32_10 gives core/philox.h's blocks for every (seed, 
     const Philox4 expected = philox_block(seed, stream, block);
     REQUIRE_MESSAGE(same(curand_words(seed, stream, 4 * block), expected), "seed ", seed,
                     " stream ", stream, " block ", block);
-    REQUIRE_MESSAGE(same(curand_block_words(seed, stream, block), expected), "seed ", seed,
+    REQUIRE_MESSAGE(same(curand_philox_block(seed, stream, block), expected), "seed ", seed,
                     " stream ", stream, " block ", block);
   }
 }

@@ -278,6 +278,24 @@ TEST_CASE("the Gaussian kernel critic's constant lifts NWJ to DV") {
         doctest::Approx(MiBound(BoundKind::dv).compute(plain, a, b).estimate.item()).epsilon(1e-5));
 }
 
+TEST_CASE("critic_has_parameters says whether the model's critic has any (--critic-lr)") {
+  DimConfig c = synthetic_config("critic_params");
+  for (const char* critic : {"mlp", "dot", "cosine", "gaussian"})
+    for (BoundKind bound : {BoundKind::infonce, BoundKind::dv, BoundKind::nwj})
+      for (int64_t head : {0, 4})
+        for (bool offset : {false, true}) {
+          c.critic = critic;
+          c.bound = bound;
+          c.head_dim = head;
+          c.kernel_offset = offset;
+          Generator gen(1);
+          DimModel model(c, 1, 8, 8, gen);
+          INFO(critic << " bound " << bound_label(bound) << " head " << head << " offset "
+                      << offset);
+          CHECK(c.critic_has_parameters() == !model.critic().parameters().empty());
+        }
+}
+
 TEST_CASE("config.json records the kernel bandwidth the critic used") {
   DimConfig c = synthetic_config("bandwidth");
   CHECK(c.to_json()["kernel_bandwidth_used"].is_null());  // the joint MLP critic has none
@@ -613,8 +631,9 @@ TEST_CASE("a non-finite loss stops the run, names the step and keeps the last go
     check_error([&] { t.run({}); },
                 {"non-finite loss", "what the run wrote in ssl_test_nan was removed"});
   }
-  CHECK(fs::is_directory("ssl_test_nan"));
-  CHECK(fs::is_empty("ssl_test_nan"));
+  CHECK(fs::is_directory("ssl_test_nan"));  // a folder that was there keeps its lock file only
+  CHECK(fs::exists("ssl_test_nan/.lock"));
+  CHECK(std::distance(fs::directory_iterator("ssl_test_nan"), fs::directory_iterator()) == 1);
   // A file someone else put there while the run went (eval_dm's report, say) stays, and so does
   // the directory the run made.
   {

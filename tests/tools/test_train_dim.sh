@@ -208,6 +208,8 @@ want = np.load(f"{work}/torch_load/embeddings_test.npy")
 assert np.array_equal(labels, np.load(f"{work}/torch_load/labels_test.npy"))
 err = np.abs(got - want).max()
 print(f"PyTorch loaded {len(state)} tensors; max |embedding difference| {err:.3g}")
+# float32 convolutions summed in another order (PyTorch's im2col/GEMM vs nidim's): about 1e-7
+# here; 1e-5 leaves room for other BLAS kernels, far below what a wrong weight would change.
 sys.exit(0 if np.allclose(got, want, rtol=1e-5, atol=1e-5) else 1)
 PY
 then pass "model.safetensors loads strictly into bench/torch_dim.py's model, same embeddings"
@@ -261,15 +263,17 @@ mkdir -p "$work/cifar100"
 /usr/bin/python3 - "$work/cifar100" <<'PY'
 import os, random, sys
 random.seed(1)
-for name, n in [("train", 96), ("test", 40)]:
-    fine = [random.randrange(100) for _ in range(n)]
+# Classes 0-11 in training, 0-15 in the test set (4 classes unseen in training), each with its
+# own brightness, so that a kNN on the embeddings gets some right and the unseen ones wrong.
+for name, n, classes in [("train", 96, 12), ("test", 40, 16)]:
+    fine = [random.randrange(classes) for _ in range(n)]
     with open(os.path.join(sys.argv[1], name + ".bin"), "wb") as f:
         for y in fine:
-            f.write(bytes([y // 5, y]) + bytes(random.randrange(256) for _ in range(3072)))
+            f.write(bytes([y // 5, y]) + bytes(y * 15 + random.randrange(10) for _ in range(3072)))
     with open(os.path.join(sys.argv[1], name + ".fine"), "w") as f:
         f.write(" ".join(map(str, fine)))
 PY
-# With the quick metrics on: 96 training rows cannot hold all 100 classes, and a test row of a
+# With the quick metrics on: the training rows do not hold all 100 classes, and a test row of a
 # class no training row has counts as wrong (the run used to fail at its evaluation).
 if "$bin" --dataset cifar100 --data-dir "$work/cifar100" --batch 32 --epochs 1 --dim 4 --critic dot \
      --metric-repetitions 8 --progress never --out "$work/cifar100_run" > "$work/cifar100.log" 2>&1 \
@@ -284,6 +288,19 @@ for s in ('train', 'test'):
     assert np.load(f'{d}/cifar100_run/embeddings_{s}.npy').shape == (len(want), 4)
 " "$work"; then pass "cifar100 plumbing (fake files): fine labels in file order"
 else fail "cifar100 run: $(tail -3 "$work/cifar100.log")"; fi
+# The quick kNN accuracy is eval_dm's (the same 5-NN, classes coded from the training rows, a
+# test row of an unseen class wrong), which scikit-learn's fixtures check.
+if [[ -n "$eval_bin" ]]; then
+  "$eval_bin" "$work/cifar100_run" --quiet --no-plots --repetitions 8 --out "$work/cifar100_eval" > /dev/null 2>&1 \
+    && /usr/bin/python3 -c "
+import json, sys
+log = [json.loads(l) for l in open(sys.argv[1] + '/cifar100_run/log.jsonl')]
+quick = [l['knn_accuracy'] for l in log if 'knn_accuracy' in l][-1]
+full = json.load(open(sys.argv[1] + '/cifar100_eval/metrics.json'))['classifiers']['knn']['accuracy']
+print('quick kNN', quick, 'eval_dm kNN', full)
+sys.exit(0 if abs(quick - full) <= 1e-12 and 0 < quick < 1 else 1)
+" "$work" && pass "cifar100: the quick kNN accuracy equals eval_dm's" || fail "cifar100 quick kNN against eval_dm"
+fi
 expect_error "cifar100 needs --data-dir" --dataset cifar100
 expect_error "--augment-sigma: applies to --dataset mnist, fashion-mnist or synthetic (grey images" --dataset cifar100 --data-dir "$work/cifar100" --augment-sigma 0.5
 

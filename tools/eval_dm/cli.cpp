@@ -32,10 +32,6 @@ void add_seconds(nlohmann::ordered_json& timing, const char* key, double seconds
   timing["total"] = total;
 }
 
-// The kept evaluation whose files the run's own embeddings are (train_dim links them; a copy of
-// the run made without links is known by its bytes, those of the newest kept evaluation): its
-// epoch, or -1 with a note when the two files are of different kept evaluations (a stop between
-// train_dim's two links) or only one of them is a kept evaluation's.
 // Whether two files have the same bytes; reads both in chunks, up to the first difference.
 bool same_bytes(const std::string& a, const std::string& b) {
   std::error_code ec;
@@ -52,6 +48,10 @@ bool same_bytes(const std::string& a, const std::string& b) {
   return fa.eof() && fb.eof();
 }
 
+// The kept evaluation whose files the run's own embeddings are (train_dim links them; a copy of
+// the run made without links is known by its bytes): its epoch, or -1 with a note when the two
+// files are of different kept evaluations (a stop between train_dim's two links), only one of
+// them is a kept evaluation's, or neither is.
 struct FilesEpoch {
   int64_t epoch = -1;
   std::string note;
@@ -67,17 +67,22 @@ FilesEpoch epoch_of_files(const std::string& run_dir, const std::vector<KeptEval
   }
   // A copy of the run directory made without hard links (cp -r): the run's files have the bytes
   // of a complete kept evaluation's (the newest, unless the run stopped between writing one and
-  // linking it). Compared newest first, in chunks, each stopping at its first difference.
-  if (train_epoch < 0 && test_epoch < 0) {
+  // linking it). Compared newest first, in chunks, each stopping at its first difference; the
+  // files compared must be the ones read (the same identity before and after).
+  const std::string run_train = run_dir + "/embeddings_train.npy",
+                    run_test = run_dir + "/embeddings_test.npy";
+  if (train_epoch < 0 && test_epoch < 0 && train.file.known() && test.file.known()) {
     bool any = false;
     for (auto k = kept.rbegin(); k != kept.rend(); ++k) {
       if (!k->complete) continue;
       any = true;
-      if (same_bytes(run_dir + "/embeddings_train.npy", k->dir + "/embeddings_train.npy") &&
-          same_bytes(run_dir + "/embeddings_test.npy", k->dir + "/embeddings_test.npy"))
+      if (same_bytes(run_train, k->dir + "/embeddings_train.npy") &&
+          same_bytes(run_test, k->dir + "/embeddings_test.npy") &&
+          file_id(run_train) == train.file && file_id(run_test) == test.file)
         return {k->epoch, ""};
     }
-    // train_dim leaves the run's files as its newest kept evaluation's: these were changed.
+    // Files changed by hand, or a run stopped between writing the first evaluation its window
+    // keeps and linking it (the files are then the previous evaluation's, which was not kept).
     if (any)
       return {-1, fmt::format("{}/embeddings_{{train,test}}.npy are none of the evaluations kept "
                               "in evaluations/ (by file or by bytes): their epoch is unknown, "
