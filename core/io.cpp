@@ -17,6 +17,16 @@
 
 namespace nidim {
 
+namespace {
+
+// The name this process writes `path` under before renaming it into place: "<path>.tmp.<pid>",
+// which remove_stale_temporaries recognizes once the process is gone.
+std::string temporary_name(const std::string& path) {
+  return path + ".tmp." + std::to_string(::getpid());
+}
+
+}  // namespace
+
 std::vector<uint8_t> read_file(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) == 0) {
@@ -38,7 +48,7 @@ std::vector<uint8_t> read_file(const std::string& path) {
 }
 
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const std::string tmp = temporary_name(path);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     NIDIM_CHECK(out, "{}: cannot create: {}", tmp, std::strerror(errno));
@@ -162,7 +172,7 @@ int64_t remove_stale_temporaries(const std::string& dir) {
 }
 
 bool replace_with_link(const std::string& existing, const std::string& path) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const std::string tmp = temporary_name(path);
   std::remove(tmp.c_str());
   if (::link(existing.c_str(), tmp.c_str()) != 0) {
     const int err = errno;

@@ -1,8 +1,6 @@
 // nidim/ssl/dim.cpp: see dim.h.
 #include "ssl/dim.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -457,22 +455,19 @@ std::string DimTrainer::discard_unsaved_run() {
         "start it again with other settings)",
         m_dir);
   namespace fs = std::filesystem;
-  // What a run writes, and nothing else (eval_dm's report, say, may have joined it), with the
-  // temporaries of its own writes (this process's: "<name>.tmp.<pid>").
+  // What a run writes, and nothing else (eval_dm's report, say, may have joined it). No write is
+  // in flight here, and a failed write removes its own temporary (core/io.h).
   static const char* const run_files[] = {
       "config.json",          "log.jsonl",           "model.safetensors",
       "embeddings_train.npy", "embeddings_test.npy", "labels_train.npy",
       "labels_test.npy",      "checkpoint",          "evaluations"};
-  const std::string own_temporary = fmt::format(".tmp.{}", static_cast<long long>(::getpid()));
   std::error_code first_error, ec;
   std::vector<fs::path> ours;
   for (fs::directory_iterator it(m_dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    bool own =
-        name.size() > own_temporary.size() &&
-        name.compare(name.size() - own_temporary.size(), own_temporary.size(), own_temporary) == 0;
-    for (const char* f : run_files) own = own || name == f;
-    if (own) ours.push_back(it->path());
+    if (std::any_of(std::begin(run_files), std::end(run_files),
+                    [&](const char* f) { return name == f; }))
+      ours.push_back(it->path());
   }
   if (ec) first_error = ec;
   for (const fs::path& p : ours) {  // each with its own error: a later success must not hide it
@@ -488,9 +483,9 @@ std::string DimTrainer::discard_unsaved_run() {
   if (m_made == Made::new_directory) {
     fs::remove(path(".lock"), ec);
     if (fs::remove(m_dir, ec)) {
+      // m_dir's ancestors down to m_made_top are the ones at least as long (both normalized).
       for (fs::path up = fs::path(m_dir).parent_path();
-           !m_made_top.empty() && m_made_top != m_dir &&
-           (up == m_made_top || up.string().rfind(m_made_top + "/", 0) == 0) && fs::remove(up, ec);
+           !m_made_top.empty() && up.string().size() >= m_made_top.size() && fs::remove(up, ec);
            up = up.parent_path()) {
       }
       return fmt::format("before any checkpoint was written: {} was removed", m_dir);
@@ -833,8 +828,7 @@ std::string DimTrainer::protocol_directory() {
   if (m_epoch < std::max<int64_t>(first, 1))
     return "";  // the untrained model (epoch 0) is not kept
   const std::string keep = (dir / fmt::format("epoch_{}", m_epoch)).string();
-  make_directories(keep);
-  remove_stale_temporaries(keep);  // of a writer killed in an earlier try of this evaluation
+  make_directories(keep);  // a killed writer's temporaries in it went when the run resumed
   return keep;
 }
 

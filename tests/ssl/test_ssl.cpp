@@ -196,16 +196,22 @@ TEST_CASE("bounds from scores match their formulas") {
   MiBound dv(BoundKind::dv, 0.5);
   MiBound::Result r = dv.compute(critic, dummy, dummy);
   CHECK(r.estimate.item() == doctest::Approx(diag - std::log(off)).epsilon(1e-14));
+  // The DV gradient with moving average ma: d/dS_ij = -[i = j]/3 + exp(S_ij) / (6 ma) off the
+  // diagonal, checked on the scores' leaf after backward.
+  auto check_dv_gradient = [](const Tensor& scores_leaf, const std::vector<double>& scores,
+                              double ma) {
+    const std::vector<double> g = scores_leaf.grad().to_vector<double>();
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) {
+        const double want =
+            i == j ? -1.0 / 3 : std::exp(scores[static_cast<size_t>(i * 3 + j)]) / (6 * ma);
+        CHECK(g[static_cast<size_t>(i * 3 + j)] == doctest::Approx(want).epsilon(1e-12));
+      }
+  };
   // First step: the moving average is mean exp S itself, so the corrected gradient equals the
-  // true gradient of -DV: d/dS_ij = -[i = j]/3 + exp(S_ij) / (6 * mean exp S) off the diagonal.
+  // true gradient of -DV.
   r.loss.backward();
-  const std::vector<double> g = leaf.grad().to_vector<double>();
-  for (int i = 0; i < 3; ++i)
-    for (int j = 0; j < 3; ++j) {
-      const double want =
-          i == j ? -1.0 / 3 : std::exp(s[static_cast<size_t>(i * 3 + j)]) / (6 * off);
-      CHECK(g[static_cast<size_t>(i * 3 + j)] == doctest::Approx(want).epsilon(1e-12));
-    }
+  check_dv_gradient(leaf, s, off);
   // Second step on other scores S2 = S + t (t = 0.7 at the diagonal, -0.4 off it) with rate
   // a = 0.25: ma = (1 - a) off + a off2, and the gradient off the diagonal is
   // exp(S2_ij) / (6 ma), while the estimate is DV's own.
@@ -228,13 +234,7 @@ TEST_CASE("bounds from scores match their formulas") {
     const double ma = (1 - rate) * off + rate * off2;
     CHECK(bound.log_moving_average() == doctest::Approx(std::log(ma)).epsilon(1e-14));
     r2.loss.backward();
-    const std::vector<double> g2 = leaf2.grad().to_vector<double>();
-    for (int i = 0; i < 3; ++i)
-      for (int j = 0; j < 3; ++j) {
-        const double want =
-            i == j ? -1.0 / 3 : std::exp(s2[static_cast<size_t>(i * 3 + j)]) / (6 * ma);
-        CHECK(g2[static_cast<size_t>(i * 3 + j)] == doctest::Approx(want).epsilon(1e-12));
-      }
+    check_dv_gradient(leaf2, s2, ma);
   };
   second_step(0.25);
   // Rate 1 keeps no memory: ma = mean exp S2, the plain (biased) DV gradient.

@@ -227,6 +227,10 @@ TEST_CASE("eval_dm: the authors' protocol averages the kept evaluations of the w
   TempDir dir;
   const std::vector<std::string> base = {
       "--quiet", "--no-plots", "--no-distances", "--repetitions", "16", "--subsample", "30"};
+  // A kept file that cannot be evaluated: 10 rows where the labels have more.
+  auto spoil = [](const std::string& path) {
+    save_matrix(path, std::vector<double>(20, 0.5), 10, 2);
+  };
   nidim::Generator g(9, 0);
   std::vector<int64_t> y_train(200), y_test(90);
   for (auto& v : y_train) v = static_cast<int64_t>(g.uniform_int(3));
@@ -319,8 +323,7 @@ TEST_CASE("eval_dm: the authors' protocol averages the kept evaluations of the w
                     fs::copy_options::overwrite_existing);
     }
     // The one evaluation the window takes cannot be evaluated: said so, not "none is there".
-    save_matrix(copy / "evaluations/epoch_4/embeddings_test.npy", std::vector<double>(20, 0.5), 10,
-                2);
+    spoil(copy / "evaluations/epoch_4/embeddings_test.npy");
     std::vector<std::string> one = copy_args;
     one.push_back("--protocol-window");
     one.push_back("1");
@@ -386,8 +389,7 @@ TEST_CASE("eval_dm: the authors' protocol averages the kept evaluations of the w
       "only one of the kept evaluations is at a multiple of 50 epochs or the newest (epoch 4)");
   // A kept evaluation that cannot be evaluated (rows that do not match the labels) is skipped
   // with a note; the rest is reported.
-  save_matrix(dir / "evaluations/epoch_3/embeddings_train.npy", std::vector<double>(20, 0.5), 10,
-              2);
+  spoil(dir / "evaluations/epoch_3/embeddings_train.npy");
   args.back() = "1";
   REQUIRE(run(args) == 0);
   const nlohmann::json skipped = read_json(dir / "metrics.json")["protocol"];
@@ -397,8 +399,7 @@ TEST_CASE("eval_dm: the authors' protocol averages the kept evaluations of the w
   // notes go into the report as well.
   const std::vector<uint8_t> epoch2 =
       nidim::read_file(dir / "evaluations/epoch_2/embeddings_train.npy");
-  save_matrix(dir / "evaluations/epoch_2/embeddings_train.npy", std::vector<double>(20, 0.5), 10,
-              2);
+  spoil(dir / "evaluations/epoch_2/embeddings_train.npy");
   REQUIRE(run(args) == 0);
   const nlohmann::json one_left = read_json(dir / "metrics.json")["protocol"];
   check_na(one_left,
