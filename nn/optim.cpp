@@ -184,7 +184,17 @@ void LARS::step() {
     s.momentum = m_options.momentum;
     s.weight_decay = adapt ? m_options.weight_decay : 0.0;
     s.first = false;  // the buffer starts at zero: mu = momentum * 0 + g on the first step
-    if (adapt) {
+    if (adapt && m_options.style == LarsStyle::solo_learn) {
+      const double param_norm = l2_norm(p), grad_norm = l2_norm(p.grad());
+      if (param_norm > 0 && grad_norm > 0) {
+        double q = m_options.eta * param_norm /
+                   (grad_norm + param_norm * m_options.weight_decay + 1e-8);
+        if (m_options.clip) q = m_lr > 0 ? std::min(q / m_lr, 1.0) : 1.0;
+        s.grad_scale = q;
+      } else {
+        s.weight_decay = 0;
+      }
+    } else if (adapt) {
       const double param_norm = l2_norm(p);
       const double update_norm =
           l2_norm(s.weight_decay != 0 ? p.grad() + p * s.weight_decay : p.grad());

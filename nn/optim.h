@@ -79,18 +79,27 @@ inline AdamOptions adamw_options(double lr = 1e-3, double weight_decay = 1e-2) {
   return o;
 }
 
+// How the trust ratio is formed (see LARS below).
+enum class LarsStyle { vicreg, solo_learn };
+
 struct LarsOptions {
   double lr = 0.1, momentum = 0.9, weight_decay = 1e-6;
+  LarsStyle style = LarsStyle::vicreg;
   double eta = 0.001;  // trust coefficient
   // Biases and batch-norm parameters (1-D tensors) get neither weight decay nor the trust ratio.
   bool exclude_1d = true;
-  // LARC-style clipping: the trust ratio never exceeds 1.
+  // vicreg: the trust ratio never exceeds 1. solo_learn: the layer's rate eta*|p|/(...) never
+  // exceeds the global rate (q = min(q / lr, 1): LARC's clipping).
   bool clip = false;
 };
 
-// Per parameter: g = grad + wd * p; q = eta * |p| / |g| (1 when either norm is 0; min(q, 1)
-// when clipping); mu = momentum * mu + q * g; p -= lr * mu. This is the LARS of the VICReg and
-// Barlow Twins reference code (You et al., 2017, with momentum).
+// Per parameter, style vicreg: g = grad + wd * p; q = eta * |p| / |g| (1 when either norm is 0;
+// min(q, 1) when clipping); mu = momentum * mu + q * g; p -= lr * mu. This is the LARS of the
+// VICReg and Barlow Twins reference code (You et al., 2017, with momentum).
+// Style solo_learn (solo-learn's and Lightning Bolts' LARS, which SimCLR/VICReg CIFAR recipes
+// train with): when |p| > 0 and |grad| > 0, q = eta * |p| / (|grad| + wd * |p| + 1e-8)
+// (min(q / lr, 1) when clipping) and g = q * (grad + wd * p); otherwise g = grad, without weight
+// decay. Then the same momentum update. Excluded 1-D tensors get g = grad in both styles.
 class LARS : public Optimizer {
  public:
   LARS(std::vector<Tensor> params, const LarsOptions& options);

@@ -64,11 +64,15 @@ void ChannelSpec::validate() const {
                 "additive (sigma) or vp (p)",
                 prior_label(prior));
   }
+  // A level of 0 would be no channel at all: its capacity is infinite and no certificate
+  // exists. That run is --no-noise, which says so in its log.
+  const char* zero =
+      level == 0 ? " (no noise at all is --no-noise: no channel, no capacity, no certificate)" : "";
   if (form == NoiseForm::additive)
-    NIDIM_CHECK(level > 0 && std::isfinite(level), "noise level --{} {} must be finite and > 0",
-                uniform_base(prior) ? "epsilon" : "sigma", level);
+    NIDIM_CHECK(level > 0 && std::isfinite(level), "noise level --{} {} must be finite and > 0{}",
+                uniform_base(prior) ? "epsilon" : "sigma", level, zero);
   else
-    NIDIM_CHECK(level > 0 && level < 1, "noise level --p {} must be in (0, 1)", level);
+    NIDIM_CHECK(level > 0 && level < 1, "noise level --p {} must be in (0, 1){}", level, zero);
 }
 
 double ChannelSpec::sigma() const {

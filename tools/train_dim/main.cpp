@@ -1,7 +1,9 @@
 // train_dim: trains an encoder whose embeddings follow a chosen prior, by noise-injected Deep
-// InfoMax (ssl/dim.h; ../shared/docs/METHOD.md), and writes a run directory that eval_dm reads.
+// InfoMax (ssl/dim.h; ../shared/docs/METHOD.md), or SimCLR / VICReg with noise injection
+// (ssl/contrastive.h), and writes a run directory that eval_dm reads.
 //
 //   train_dim --dataset mnist --prior gaussian --dim 2 --p 0.0995 --batch 1024 --epochs 2000
+//   train_dim --method simclr --dataset cifar10 --data-dir DIR --p 0.1 --epochs 1000
 //   train_dim --resume runs/my-run            continue from the last checkpoint
 // Every default of METHOD.md §1 is a flag (train_dim --help). Ctrl-C finishes the current step,
 // writes a checkpoint and exits (status 130); a second Ctrl-C aborts at once.
@@ -12,6 +14,7 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <algorithm>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
@@ -82,11 +85,10 @@ class ProgressLine {
     const double since = std::chrono::duration<double>(now - m_last).count();
     if (since < (m_tty ? 0.2 : 30.0) && !(m_tty && s.step == s.steps_per_epoch)) return;
     m_last = now;
-    const std::string line = fmt::format(
-        "epoch {}/{}  step {}/{}  loss {:.4f}  MI {:.3f}  C {:.3f}  KL<= {:.3f}  {:.0f} img/s  ETA "
-        "{}",
-        s.epoch, s.epochs, s.step, s.steps_per_epoch, s.loss, s.mi_estimate, s.capacity, s.kl_bound,
-        s.images_per_second, duration(s.eta_seconds));
+    const std::string line =
+        fmt::format("epoch {}/{}  step {}/{}  loss {:.4f}  {}  {:.0f} img/s  ETA {}", s.epoch,
+                    s.epochs, s.step, s.steps_per_epoch, s.loss, s.detail, s.images_per_second,
+                    duration(s.eta_seconds));
     if (m_tty) {
       std::fprintf(stderr, "\r%-118s", line.c_str());
       m_open = true;
@@ -120,7 +122,16 @@ class ProgressLine {
 };
 
 void print_log_line(const nlohmann::json& l) {
-  if (l.value("type", "") == "epoch") {
+  if (l.value("type", "") == "epoch" && !l.contains("capacity")) {
+    // No certificate (--no-noise, VICReg): the loss and the method's numbers.
+    std::string s = fmt::format("epoch {}: loss {:.4f}", l["epoch"].get<int64_t>(),
+                                l["loss"].get<double>());
+    for (const char* k : {"mi_estimate", "invariance", "variance", "covariance", "probe_train_top1"})
+      if (l.contains(k)) s += fmt::format("  {} {:.4f}", k, l[k].get<double>());
+    s += fmt::format("  {:.0f} images/s  {:.1f} s", l["images_per_second"].get<double>(),
+                     l["seconds"].get<double>());
+    std::printf("%s\n", s.c_str());
+  } else if (l.value("type", "") == "epoch") {
     std::printf(
         "epoch %lld: loss %.4f  MI %.4f nats  capacity %.4f  KL bound %.4f  %.0f images/s  %.1f "
         "s\n",
@@ -129,8 +140,8 @@ void print_log_line(const nlohmann::json& l) {
         l["images_per_second"].get<double>(), l["seconds"].get<double>());
   } else {
     std::string s = fmt::format("eval after epoch {}:", l["epoch"].get<int64_t>());
-    for (const char* k :
-         {"knn_accuracy", "henze_zirkler_pvalue", "shapiro_pvalue", "dagostino_pvalue"})
+    for (const char* k : {"knn_accuracy", "henze_zirkler_pvalue", "shapiro_pvalue",
+                          "dagostino_pvalue", "probe_test_top1"})
       if (l.contains(k)) s += fmt::format("  {} {:.4f}", k, l[k].get<double>());
     if (l.contains("not_applicable"))
       s += "  metrics not applicable: " + l["not_applicable"].get<std::string>();
@@ -153,6 +164,14 @@ int train_dim_main(int argc, char** argv) {
                            squash = "phi";
   double sigma = 0, p = 0, epsilon = 0;
   int64_t epochs_flag = 0;
+  std::string vicreg_weights = "25,25,1";
+  bool no_noise = false;
+  app.add_option("--method", c.method,
+                 "dim (noise-injected Deep InfoMax) | simclr | vicreg (with noise injection)")
+      ->capture_default_str();
+  app.add_flag("--no-noise", no_noise,
+               "no channel: the plain method (no capacity, no certificate); DIM keeps its "
+               "normalization, SimCLR and VICReg drop it");
   app.add_option("--dataset", c.data.name, "mnist | fashion-mnist | cifar10 | cifar100 | synthetic")
       ->capture_default_str();
   app.add_option("--data-dir", c.data.dir,
@@ -178,8 +197,34 @@ int train_dim_main(int argc, char** argv) {
   app.add_option("--uniform-squash", squash,
                  "uniform prior's normalization: phi (Phi(BN(h))) | sigmoid")
       ->capture_default_str();
-  app.add_option("--dim", c.dim, "embedding size d")->capture_default_str();
-  app.add_option("--encoder", c.encoder, "convnet | mlp")->capture_default_str();
+  app.add_option("--dim", c.dim,
+                 "embedding size d (default 2; simclr 256, vicreg 2048: the projector's output)");
+  app.add_option("--encoder", c.encoder,
+                 "convnet | mlp (dim default) | resnet18 (simclr, vicreg default)");
+  app.add_option("--resnet-stem", c.resnet_stem,
+                 "resnet18's first layer: cifar (3x3 conv, no max-pool) | imagenet (7x7/2 + "
+                 "max-pool)")
+      ->capture_default_str();
+  app.add_option("--feature-dim", c.feature_dim,
+                 "simclr/vicreg with --encoder convnet or mlp: the backbone's output width")
+      ->capture_default_str();
+  app.add_option("--projector-hidden", c.projector_hidden, "simclr/vicreg projector's hidden width")
+      ->capture_default_str();
+  app.add_option("--augment", c.augment,
+                 "simclr/vicreg views: simclr (crop 0.08-1) | vicreg (crop 0.2-1); default: the "
+                 "method's");
+  app.add_option("--weight-decay", c.weight_decay, "simclr/vicreg LARS weight decay")
+      ->capture_default_str();
+  app.add_option("--lars-eta", c.lars_eta, "simclr/vicreg LARS trust coefficient")
+      ->capture_default_str();
+  app.add_option("--warmup-epochs", c.warmup_epochs,
+                 "simclr/vicreg linear warm-up epochs before the cosine decay")
+      ->capture_default_str();
+  app.add_option("--probe-lr", c.probe_lr, "simclr/vicreg online linear probe's SGD rate")
+      ->capture_default_str();
+  app.add_option("--vicreg-weights", vicreg_weights,
+                 "vicreg: invariance,variance,covariance weights")
+      ->capture_default_str();
   app.add_option("--layer-order", layer_order,
                  "convnet blocks: paper (conv, avgpool, lrelu, bn) | followup "
                  "(conv, maxpool, bn, lrelu)")
@@ -194,8 +239,8 @@ int train_dim_main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--critic-hidden", c.critic_hidden, "joint critic's hidden width")
       ->capture_default_str();
-  app.add_option("--temperature", c.temperature, "dot / cosine critic temperature")
-      ->capture_default_str();
+  app.add_option("--temperature", c.temperature,
+                 "dot / cosine critic temperature (default 0.1); simclr's NT-Xent (default 0.2)");
   app.add_option("--head-dim", c.head_dim, "dot / cosine critic projection heads' width (0: none)")
       ->capture_default_str();
   app.add_option("--kernel-bandwidth", c.kernel_bandwidth,
@@ -203,9 +248,11 @@ int train_dim_main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--bound", bound, "infonce | dv | nwj")->capture_default_str();
   app.add_option("--dv-ema", c.dv_ema, "DV bound's moving-average rate")->capture_default_str();
-  app.add_option("--batch", c.batch, "batch size B")->capture_default_str();
+  app.add_option("--batch", c.batch, "batch size B (default 1024; simclr, vicreg 256)");
   app.add_option("--epochs", epochs_flag, "epochs (default 10; with --resume: the new total)");
-  app.add_option("--lr", c.lr, "encoder learning rate (Adam)")->capture_default_str();
+  app.add_option("--lr", c.lr,
+                 "dim: encoder learning rate (Adam, default 1e-3); simclr/vicreg: LARS base rate "
+                 "per 256 samples (default 0.4 / 0.3; the rate is lr x batch / 256)");
   app.add_option("--critic-lr", c.critic_lr, "critic learning rate (Adam)")->capture_default_str();
   app.add_option("--seed", c.seed, "seed of every random draw")
       ->check(tools::seed_value())
@@ -293,6 +340,39 @@ int train_dim_main(int argc, char** argv) {
                   static_cast<long long>(trainer->next_batch()));
   } else {
     c.epochs = epochs_flag > 0 ? epochs_flag : 10;
+    const std::vector<std::string> methods = method_names();
+    NIDIM_CHECK(std::find(methods.begin(), methods.end(), c.method) != methods.end(),
+                "--method '{}': expected dim, simclr or vicreg", c.method);
+    const bool ssl = c.ssl();
+    // The SSL methods' defaults are their recipes' (solo-learn's CIFAR settings).
+    if (ssl) {
+      if (app.count("--encoder") == 0) c.encoder = "resnet18";
+      if (app.count("--dim") == 0) c.dim = c.method == "simclr" ? 256 : 2048;
+      if (app.count("--batch") == 0) c.batch = 256;
+      if (app.count("--lr") == 0) c.lr = c.method == "simclr" ? 0.4 : 0.3;
+      if (app.count("--temperature") == 0) c.temperature = 0.2;
+      if (app.count("--augment") == 0) c.augment = c.method;
+      std::vector<double> w;
+      std::stringstream parts(vicreg_weights);
+      for (std::string part; std::getline(parts, part, ',');) {
+        size_t used = 0;
+        double v = 0;
+        try {
+          v = std::stod(part, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        NIDIM_CHECK(used == part.size() && used > 0,
+                    "--vicreg-weights '{}': expected three comma-separated numbers", vicreg_weights);
+        w.push_back(v);
+      }
+      NIDIM_CHECK(w.size() == 3, "--vicreg-weights '{}': expected three comma-separated numbers",
+                  vicreg_weights);
+      c.vicreg_invariance = w[0];
+      c.vicreg_variance = w[1];
+      c.vicreg_covariance = w[2];
+    }
+    c.noise = !no_noise;
     c.layer_order = parse_layer_order(layer_order);
     c.bound = parse_bound(bound);
     c.channel.prior = parse_prior_name(prior);
@@ -350,25 +430,43 @@ int train_dim_main(int argc, char** argv) {
                 "--tf32: only with --device cuda (the CPU computes in float32)");
     // A flag that this run's dataset, encoder, critic, bound or prior does not use is refused:
     // config.json would record it as if it had taken effect.
-    const bool separable = c.critic == "dot" || c.critic == "cosine";
+    const bool dim = !ssl, separable = dim && (c.critic == "dot" || c.critic == "cosine");
+    const bool backbone_width = ssl && c.encoder != "resnet18";
     const struct {
       const char* flag;
       bool used;
       const char* by;
     } applies[] = {
-        {"--augment-sigma", c.data.name != "cifar10" && c.data.name != "cifar100",
+        {"--augment-sigma", dim && c.data.name != "cifar10" && c.data.name != "cifar100",
          "--dataset mnist, fashion-mnist or synthetic (grey images; CIFAR's two views are "
-         "SimCLR's augmentations)"},
-        {"--uniform-squash", uni, "--prior uniform"},
+         "SimCLR's augmentations) with --method dim"},
+        // The normalization squashes without noise too, except in the plain SSL methods.
+        {"--uniform-squash", uni && (dim || c.noise), "--prior uniform"},
+        {"--noise-form", c.noise, "runs with noise (not --no-noise)"},
+        {"--p", c.noise, "runs with noise (not --no-noise)"},
+        {"--sigma", c.noise, "runs with noise (not --no-noise)"},
+        {"--epsilon", c.noise, "runs with noise (not --no-noise)"},
+        {"--critic", dim, "--method dim"},
+        {"--bound", dim, "--method dim"},
+        {"--resnet-stem", c.encoder == "resnet18", "--encoder resnet18"},
+        {"--feature-dim", backbone_width, "--method simclr or vicreg with --encoder convnet or mlp"},
+        {"--projector-hidden", ssl, "--method simclr or vicreg"},
+        {"--augment", ssl, "--method simclr or vicreg"},
+        {"--weight-decay", ssl, "--method simclr or vicreg"},
+        {"--lars-eta", ssl, "--method simclr or vicreg"},
+        {"--warmup-epochs", ssl, "--method simclr or vicreg"},
+        {"--probe-lr", ssl, "--method simclr or vicreg"},
+        {"--vicreg-weights", c.method == "vicreg", "--method vicreg"},
         {"--layer-order", c.encoder == "convnet", "--encoder convnet"},
         {"--mlp-hidden", c.encoder == "mlp", "--encoder mlp"},
-        {"--critic-hidden", c.critic == "mlp", "--critic mlp"},
-        {"--tile-rows", c.critic == "mlp", "--critic mlp"},
-        {"--temperature", separable, "--critic dot or cosine"},
+        {"--critic-hidden", dim && c.critic == "mlp", "--critic mlp"},
+        {"--tile-rows", dim && c.critic == "mlp", "--critic mlp"},
+        {"--temperature", separable || c.method == "simclr",
+         "--critic dot or cosine, or --method simclr"},
         {"--head-dim", separable, "--critic dot or cosine"},
-        {"--kernel-bandwidth", c.critic == "gaussian", "--critic gaussian"},
-        {"--dv-ema", c.bound == BoundKind::dv, "--bound dv"},
-        {"--critic-lr", c.critic_has_parameters(),
+        {"--kernel-bandwidth", dim && c.critic == "gaussian", "--critic gaussian"},
+        {"--dv-ema", dim && c.bound == BoundKind::dv, "--bound dv"},
+        {"--critic-lr", dim && c.critic_has_parameters(),
          "a critic with parameters (mlp; dot or cosine with --head-dim; gaussian with --bound "
          "nwj)"},
         {"--data-dir", c.data.name != "synthetic",
@@ -379,9 +477,13 @@ int train_dim_main(int argc, char** argv) {
     };
     for (const auto& a : applies)
       NIDIM_CHECK(a.used || app.count(a.flag) == 0,
-                  "{}: applies to {} only; this run (--dataset {}, --encoder {}, --critic {}, "
-                  "--bound {}, --prior {}) would not use it",
-                  a.flag, a.by, c.data.name, c.encoder, c.critic, bound, prior);
+                  "{}: applies to {} only; this run ({}) would not use it", a.flag, a.by,
+                  ssl ? fmt::format("--method {}, --dataset {}, --encoder {}{}", c.method,
+                                    c.data.name, c.encoder, c.noise ? "" : ", --no-noise")
+                      : fmt::format("--dataset {}, --encoder {}, --critic {}, --bound {}, "
+                                    "--prior {}{}",
+                                    c.data.name, c.encoder, c.critic, bound, prior,
+                                    c.noise ? "" : ", --no-noise"));
     if (!cudnn_algorithms.empty()) {
       const Device dev = parse_device(c.device);
       NIDIM_CHECK(dev.is_cuda(), "--cudnn-algorithms {}: only with --device cuda",
@@ -397,13 +499,21 @@ int train_dim_main(int argc, char** argv) {
     // The default name is made unique (-2, -3, ...) should two runs start in the same second.
     trainer = std::make_unique<DimTrainer>(c, out.empty() ? default_out() : out, out.empty());
   }
-  const DimConfig& cfg = trainer->config();
-  std::printf(
-      "train_dim: %s; data %s; encoder %s, critic %s, bound %s, batch %lld, %lld epochs, %d "
-      "threads\n",
-      cfg.channel.describe().c_str(), cfg.data.name.c_str(), cfg.encoder.c_str(),
-      cfg.critic.c_str(), bound_label(cfg.bound), static_cast<long long>(cfg.batch),
-      static_cast<long long>(cfg.epochs), num_threads());
+  const RunConfig& cfg = trainer->config();
+  const std::string noise = cfg.noise ? cfg.channel.describe() : std::string("no noise");
+  if (cfg.ssl())
+    std::printf("train_dim: %s with %s; data %s; encoder %s, embedding %lld, batch %lld, %lld "
+                "epochs, %d threads\n",
+                cfg.method.c_str(), noise.c_str(), cfg.data.name.c_str(), cfg.encoder.c_str(),
+                static_cast<long long>(cfg.dim), static_cast<long long>(cfg.batch),
+                static_cast<long long>(cfg.epochs), num_threads());
+  else
+    std::printf(
+        "train_dim: %s; data %s; encoder %s, critic %s, bound %s, batch %lld, %lld epochs, %d "
+        "threads\n",
+        noise.c_str(), cfg.data.name.c_str(), cfg.encoder.c_str(), cfg.critic.c_str(),
+        bound_label(cfg.bound), static_cast<long long>(cfg.batch),
+        static_cast<long long>(cfg.epochs), num_threads());
   std::printf("train_dim: BLAS %s\n", blas_info().c_str());
   std::printf("train_dim: run directory %s\n", trainer->run_dir().c_str());
   std::fflush(stdout);
@@ -438,11 +548,12 @@ int train_dim_main(int argc, char** argv) {
     return 130;
   }
   std::printf(
-      "train_dim: done. %s/: model.safetensors, embeddings_{train,test}.npy, "
+      "train_dim: done. %s/: model.safetensors, embeddings_{train,test}.npy, %s"
       "labels_{train,test}.npy, config.json, log.jsonl, checkpoint/%s\n  evaluate with: eval_dm "
-      "%s\n",
-      dir.c_str(), file_exists(dir + "/evaluations") ? ", evaluations/" : "",
-      shell_word(dir).c_str());
+      "%s%s\n",
+      dir.c_str(), cfg.ssl() ? "features_{train,test}.npy, " : "",
+      file_exists(dir + "/evaluations") ? ", evaluations/" : "", shell_word(dir).c_str(),
+      cfg.ssl() ? " --probe" : "");
   return 0;
 }
 

@@ -1,0 +1,252 @@
+// nidim/ssl/config.cpp: see config.h.
+#include "ssl/config.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/cuda_runtime.h"
+#include "core/error.h"
+
+namespace nidim {
+
+using json = nlohmann::json;
+
+std::vector<std::string> method_names() {
+  return {"dim", "simclr", "vicreg"};
+}
+
+void RunConfig::validate() const {
+  const std::vector<std::string> methods = method_names();
+  NIDIM_CHECK(std::find(methods.begin(), methods.end(), method) != methods.end(),
+              "--method '{}': expected dim, simclr or vicreg", method);
+  if (noise) channel.validate();
+  NIDIM_CHECK(dim >= 1, "--dim must be >= 1, got {}", dim);
+  NIDIM_CHECK(batch >= 2, "--batch must be >= 2 (InfoNCE contrasts pairs), got {}", batch);
+  NIDIM_CHECK(epochs >= 1 && epochs <= 1000000000, "--epochs must be in [1, 10^9], got {}", epochs);
+  NIDIM_CHECK(lr > 0 && critic_lr > 0 && std::isfinite(lr) && std::isfinite(critic_lr),
+              "learning rates must be finite and > 0, got --lr {} --critic-lr {}", lr, critic_lr);
+  NIDIM_CHECK(augment_sigma >= 0 && std::isfinite(augment_sigma),
+              "--augment-sigma must be finite and >= 0, got {}", augment_sigma);
+  NIDIM_CHECK(encoder == "convnet" || encoder == "mlp" || encoder == "resnet18",
+              "--encoder '{}': expected convnet or mlp (or resnet18, the SSL methods' backbone)",
+              encoder);
+  NIDIM_CHECK(!(encoder == "resnet18" && method == "dim"),
+              "--encoder resnet18 is the SSL methods' backbone (--method simclr or vicreg); DIM's "
+              "encoders are convnet and mlp");
+  NIDIM_CHECK(resnet_stem == "cifar" || resnet_stem == "imagenet",
+              "--resnet-stem '{}': expected cifar or imagenet", resnet_stem);
+  NIDIM_CHECK(feature_dim >= 1 && feature_dim <= (int64_t(1) << 24),
+              "--feature-dim must be in [1, 2^24], got {}", feature_dim);
+  NIDIM_CHECK(projector_hidden >= 1 && projector_hidden <= (int64_t(1) << 24),
+              "--projector-hidden must be in [1, 2^24], got {}", projector_hidden);
+  NIDIM_CHECK(weight_decay >= 0 && std::isfinite(weight_decay),
+              "--weight-decay must be finite and >= 0, got {}", weight_decay);
+  NIDIM_CHECK(lars_eta > 0 && std::isfinite(lars_eta), "--lars-eta must be finite and > 0, got {}",
+              lars_eta);
+  NIDIM_CHECK(warmup_epochs >= 0 && warmup_epochs <= 1000000000,
+              "--warmup-epochs must be in [0, 10^9], got {}", warmup_epochs);
+  NIDIM_CHECK(probe_lr > 0 && std::isfinite(probe_lr), "--probe-lr must be finite and > 0, got {}",
+              probe_lr);
+  NIDIM_CHECK(augment.empty() || augment == "simclr" || augment == "vicreg",
+              "--augment '{}': expected simclr or vicreg", augment);
+  NIDIM_CHECK(!ssl() || !augment.empty(), "--method {}: the views' recipe (--augment) is missing",
+              method);
+  for (double w : {vicreg_invariance, vicreg_variance, vicreg_covariance})
+    NIDIM_CHECK(w >= 0 && std::isfinite(w),
+                "--vicreg-weights: each weight must be finite and >= 0, got {}", w);
+  NIDIM_CHECK(critic == "mlp" || critic == "dot" || critic == "cosine" || critic == "gaussian",
+              "--critic '{}': expected mlp, dot, cosine or gaussian", critic);
+  for (int64_t w : mlp_hidden)
+    NIDIM_CHECK(w >= 1 && w <= (int64_t(1) << 24),
+                "--mlp-hidden: widths must be in [1, 2^24], got {}", w);
+  NIDIM_CHECK(critic_hidden >= 1, "--critic-hidden must be >= 1, got {}", critic_hidden);
+  NIDIM_CHECK(head_dim >= 0, "--head-dim must be >= 0 (0: no projection heads), got {}", head_dim);
+  NIDIM_CHECK(temperature > 0 && std::isfinite(temperature),
+              "--temperature must be finite and > 0, got {}", temperature);
+  NIDIM_CHECK(kernel_bandwidth >= 0 && std::isfinite(kernel_bandwidth),
+              "--kernel-bandwidth must be finite and >= 0, got {}", kernel_bandwidth);
+  NIDIM_CHECK(critic != "gaussian" || noise,
+              "--critic gaussian is the dual form of Gaussian matching with noise; it has no "
+              "bandwidth without it (--no-noise)");
+  NIDIM_CHECK(critic != "gaussian" || !uniform_base(channel.prior),
+              "--critic gaussian is the dual form of Gaussian matching; use it with a "
+              "gaussian-based prior");
+  NIDIM_CHECK(eval_every >= 0 && checkpoint_every >= 0,
+              "--eval-every and --checkpoint-every must be >= 0");
+  NIDIM_CHECK(protocol_window >= 0, "--protocol-window must be >= 0 (0: keep none), got {}",
+              protocol_window);
+  NIDIM_CHECK(tile_rows >= 0, "--tile-rows must be >= 0 (0: automatic), got {}", tile_rows);
+  NIDIM_CHECK(threads >= 0 && threads <= max_threads,
+              "--threads must be in [0, {}] (0: one per core), got {}", max_threads, threads);
+  NIDIM_CHECK(loader_workers >= 0 && loader_workers <= max_loader_workers,
+              "--loader-workers must be in [0, {}], got {}", max_loader_workers, loader_workers);
+  NIDIM_CHECK(metric_repetitions >= 1 && metric_subsample >= 8,
+              "--metric-repetitions must be >= 1 and --metric-subsample >= 8");
+  NIDIM_CHECK(dv_ema > 0 && dv_ema <= 1, "--dv-ema must be in (0, 1], got {}", dv_ema);
+  const Device d = parse_device(device);
+  if (d.is_cuda()) {
+    NIDIM_CHECK(cuda_compiled(), "--device {}: this nidim was built without CUDA", device);
+    NIDIM_CHECK(d.index < cuda_device_count(), "--device {}: this machine has {} CUDA device(s)",
+                device, cuda_device_count());
+  }
+}
+
+double RunConfig::kernel_bandwidth_used() const {
+  if (!noise) return kernel_bandwidth;
+  const double one_view = channel.form == NoiseForm::additive ? channel.level : channel.p();
+  return kernel_bandwidth > 0 ? kernel_bandwidth : std::sqrt(2.0) * one_view;
+}
+
+bool RunConfig::kernel_offset_used() const {
+  return critic == "gaussian" && kernel_offset && bound == BoundKind::nwj;
+}
+
+bool RunConfig::critic_has_parameters() const {
+  if (critic == "mlp") return true;
+  if (critic == "gaussian") return kernel_offset_used();
+  return head_dim > 0;
+}
+
+json RunConfig::to_json() const {
+  json j = {{"method", method},
+           {"dataset", data.name},
+          {"data_dir", data.dir},
+          {"limit_train", data.limit_train},
+          {"limit_test", data.limit_test},
+          {"synthetic_train", data.synthetic_train},
+          {"synthetic_test", data.synthetic_test},
+          {"augment_sigma", augment_sigma},
+          {"encoder", encoder},
+          {"layer_order", layer_order == LayerOrder::paper ? "paper" : "followup"},
+          {"mlp_hidden", mlp_hidden},
+          {"embedding_dim", dim},
+          {"prior", prior_label(channel.prior)},
+          {"noise_injection", noise},
+          {"noise",
+           {{"form", noise_form_label(channel.form)},
+            {"level", channel.level},
+            {"sigma", uniform_base(channel.prior) ? json(nullptr) : json(channel.sigma())},
+            {"epsilon", uniform_base(channel.prior) ? json(channel.epsilon()) : json(nullptr)},
+            {"p", channel.p()}}},
+          {"uniform_squash", channel.squash == UniformSquash::phi ? "phi" : "sigmoid"},
+          {"capacity_per_dim", noise ? json(channel.capacity_per_dim()) : json(nullptr)},
+          {"capacity", noise ? json(capacity()) : json(nullptr)},
+          {"certificate_reference", noise ? json(channel.reference()) : json(nullptr)},
+          {"critic", critic},
+          {"critic_hidden", critic_hidden},
+          {"temperature", temperature},
+          {"head_dim", head_dim},
+          {"kernel_bandwidth", kernel_bandwidth},
+          {"kernel_bandwidth_used",  // what 0 (automatic) came to; derived, like the capacity
+           critic == "gaussian" ? json(kernel_bandwidth_used()) : json(nullptr)},
+          // Whether the critic has critic.offset: a run made before it existed resumes without.
+          {"kernel_offset", kernel_offset_used()},
+          {"bound", bound_label(bound)},
+          {"dv_ema", dv_ema},
+          {"batch", batch},
+          {"epochs", epochs},
+          {"lr", lr},
+          {"critic_lr", critic_lr},
+          {"seed", seed},
+          {"device", device},
+          {"tf32", tf32},
+          {"threads", threads},
+          {"flush_denormals", flush_denormals},
+          {"loader_workers", loader_workers},
+          {"eval_every", eval_every},
+          {"protocol_window", protocol_window},
+          {"checkpoint_every", checkpoint_every},
+          {"tile_rows", tile_rows},
+          {"eval_at_start", eval_at_start},
+          {"quick_metrics", quick_metrics},
+          {"metric_repetitions", metric_repetitions},
+          {"metric_subsample", metric_subsample}};
+  if (ssl())
+    j["ssl"] = {{"augment", augment},
+                {"resnet_stem", resnet_stem},
+                {"feature_dim", feature_dim},
+                {"projector_hidden", projector_hidden},
+                {"optimizer", "lars"},
+                {"scaled_lr", scaled_lr()},
+                {"weight_decay", weight_decay},
+                {"lars_eta", lars_eta},
+                {"warmup_epochs", warmup_epochs},
+                {"probe_lr", probe_lr},
+                {"vicreg_weights", {vicreg_invariance, vicreg_variance, vicreg_covariance}}};
+  return j;
+}
+
+RunConfig RunConfig::from_json(const json& j) {
+  RunConfig c;
+  try {
+    c.method = j.value("method", std::string("dim"));  // runs made before the methods: DIM
+    c.noise = j.value("noise_injection", true);
+    c.data.name = j.at("dataset");
+    c.data.dir = j.at("data_dir");
+    c.data.limit_train = j.at("limit_train");
+    c.data.limit_test = j.at("limit_test");
+    c.data.synthetic_train = j.at("synthetic_train");
+    c.data.synthetic_test = j.at("synthetic_test");
+    c.augment_sigma = j.at("augment_sigma");
+    c.encoder = j.at("encoder");
+    c.layer_order = parse_layer_order(j.at("layer_order"));
+    c.mlp_hidden = j.at("mlp_hidden").get<std::vector<int64_t>>();
+    c.dim = j.at("embedding_dim");
+    c.channel.prior = parse_prior_name(j.at("prior"));
+    c.channel.form = parse_noise_form(j.at("noise").at("form") == "variance-preserving"
+                                          ? "vp"
+                                          : j.at("noise").at("form").get<std::string>());
+    c.channel.level = j.at("noise").at("level");
+    c.channel.squash =
+        j.at("uniform_squash") == "phi" ? UniformSquash::phi : UniformSquash::sigmoid;
+    c.critic = j.at("critic");
+    c.critic_hidden = j.at("critic_hidden");
+    c.temperature = j.at("temperature");
+    c.head_dim = j.at("head_dim");
+    c.kernel_bandwidth = j.at("kernel_bandwidth");
+    c.kernel_offset = j.value("kernel_offset", false);  // runs made before it had none
+    c.bound = parse_bound(j.at("bound"));
+    c.dv_ema = j.at("dv_ema");
+    c.batch = j.at("batch");
+    c.epochs = j.at("epochs");
+    c.lr = j.at("lr");
+    c.critic_lr = j.at("critic_lr");
+    c.seed = j.at("seed");
+    c.device = j.value("device", std::string("cpu"));
+    c.tf32 = j.value("tf32", false);
+    c.threads = j.at("threads");
+    c.flush_denormals = j.value("flush_denormals", true);
+    c.loader_workers = j.at("loader_workers");
+    c.eval_every = j.at("eval_every");
+    c.protocol_window = j.value("protocol_window", int64_t{0});  // runs made before it kept none
+    c.checkpoint_every = j.at("checkpoint_every");
+    c.tile_rows = j.at("tile_rows");
+    c.eval_at_start = j.value("eval_at_start", false);
+    c.quick_metrics = j.at("quick_metrics");
+    c.metric_repetitions = j.at("metric_repetitions");
+    c.metric_subsample = j.at("metric_subsample");
+    if (c.ssl()) {
+      const json& s = j.at("ssl");
+      c.augment = s.at("augment");
+      c.resnet_stem = s.at("resnet_stem");
+      c.feature_dim = s.at("feature_dim");
+      c.projector_hidden = s.at("projector_hidden");
+      c.weight_decay = s.at("weight_decay");
+      c.lars_eta = s.at("lars_eta");
+      c.warmup_epochs = s.at("warmup_epochs");
+      c.probe_lr = s.at("probe_lr");
+      const std::vector<double> w = s.at("vicreg_weights").get<std::vector<double>>();
+      NIDIM_CHECK(w.size() == 3, "config.json: ssl.vicreg_weights must have 3 numbers, got {}",
+                  w.size());
+      c.vicreg_invariance = w[0];
+      c.vicreg_variance = w[1];
+      c.vicreg_covariance = w[2];
+    }
+  } catch (const json::exception& e) {
+    NIDIM_FAIL("config.json: {}", e.what());
+  }
+  c.validate();
+  return c;
+}
+
+}  // namespace nidim

@@ -1,0 +1,74 @@
+// nidim/ssl/simclr.cpp: SimCLR (Chen et al., 2020) with noise injection, --method simclr.
+//
+// Projector Linear(F, 2048) - BN - ReLU - Linear(2048, d) with d = 256 (train_dim's default for
+// the method); loss NT-Xent with cosine similarity at temperature 0.2 (--temperature) over the
+// 2B noisy embeddings. The NT-Xent is an InfoNCE bound with 2B - 1 candidates per row, so
+// log(2B - 1) - loss estimates I(y~; y~') and C - that estimate is the certificate, as in DIM.
+#include <cmath>
+
+#include "kernels/ops.h"
+#include "ssl/contrastive.h"
+
+namespace nidim {
+
+Tensor nt_xent_loss(const Tensor& a, const Tensor& b, double temperature) {
+  NIDIM_CHECK(a.ndim() == 2 && a.shape() == b.shape() && a.size(0) >= 2,
+              "nt_xent_loss: views must be [B, d] of the same shape with B >= 2, got {} and {}",
+              a.shape().str(), b.shape().str());
+  // Composed from ops until the fused op is in (TODO before landing).
+  const int64_t n = a.size(0);
+  Tensor z = concat({a, b}, 0);
+  Tensor zn = z / sqrt(sum(z * z, 1, /*keepdim=*/true));
+  Tensor s = matmul(zn, zn, false, true) / temperature;
+  std::vector<float> eye(static_cast<size_t>(4 * n * n), 0.0f);
+  for (int64_t i = 0; i < 2 * n; ++i) eye[static_cast<size_t>(i * 2 * n + i)] = 1e9f;
+  Tensor masked = s - Tensor::from_host(eye.data(), {2 * n, 2 * n}, DType::f32, a.device());
+  Tensor partner = concat({slice(zn, n, 2 * n), slice(zn, 0, n)}, 0);
+  Tensor positive = sum(zn * partner, 1) / temperature;
+  return mean(logsumexp(masked, 1) - positive);
+}
+
+namespace {
+
+class SimclrObjective : public SslObjective {
+ public:
+  SimclrObjective(const ObjectiveSetup& setup, Generator& init)
+      : SslObjective(setup, init, {setup.config.projector_hidden}) {}
+
+ protected:
+  std::pair<Tensor, StepScalars> method_loss(const Tensor& a, const Tensor& b) override {
+    Tensor loss = nt_xent_loss(a, b, m_config.temperature);
+    const double log_candidates = std::log(2.0 * static_cast<double>(a.size(0)) - 1.0);
+    Tensor mi = log_candidates - loss.detach();
+    return {loss, {{"mi", mi.item_async()}}};
+  }
+
+  void method_log(const std::map<std::string, double>& means,
+                  nlohmann::json& line) const override {
+    const double mi = means.at("mi");
+    line["mi_estimate"] = mi;
+    line["log_candidates"] = std::log(2.0 * static_cast<double>(m_config.batch) - 1.0);
+    if (m_config.noise) {
+      line["capacity"] = m_config.capacity();
+      line["capacity_per_dim"] = m_config.channel.capacity_per_dim();
+      line["kl_bound"] = m_config.capacity() - mi;
+    } else {
+      line["certificate_not_applicable"] = "no noise injected (--no-noise)";
+    }
+  }
+
+  std::string method_progress(const std::map<std::string, double>& step) const override {
+    const double mi = step.at("mi");
+    if (!m_config.noise) return fmt::format("MI {:.3f}", mi);
+    return fmt::format("MI {:.3f}  C {:.3f}  KL<= {:.3f}", mi, m_config.capacity(),
+                       m_config.capacity() - mi);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Objective> make_simclr_objective(const ObjectiveSetup& setup, Generator& init) {
+  return std::make_unique<SimclrObjective>(setup, init);
+}
+
+}  // namespace nidim
