@@ -90,6 +90,7 @@ SslObjective::SslObjective(const ObjectiveSetup& setup, Generator& init,
   lo.eta = m_config.lars_eta;
   lo.exclude_1d = true;
   lo.style = LarsStyle::solo_learn;
+  lo.clip = true;  // solo-learn's clip_lars_lr
   m_lars = std::make_unique<LARS>(trained, lo);
   SgdOptions so;
   so.lr = m_config.probe_lr;

@@ -1,0 +1,207 @@
+#!/usr/bin/python3
+"""PyTorch reference of one SimCLR / VICReg step with noise injection, as nidim computes it
+(ssl/contrastive.h, ssl/simclr.cpp, ssl/vicreg.cpp), for two uses:
+
+  * tests/ssl/check_ssl_step.py builds these models from a case that nidim's test wrote, loads
+    nidim's weights with strict key matching and compares loss, gradients and the update;
+  * `torch_ssl.py --method simclr --batch 256 --steps 5` times the step (bench/compare_ssl_step
+    runs it beside nidim's bench/ssl_step).
+
+Model names follow nidim's state dict: backbone.* (torchvision's ResNet-18 names, or the MLP's
+fc1, fc2, ...), projector.0, projector.1, ... (an nn.Sequential), normalization.bn (affine-free
+BatchNorm1d; gaussian prior only here), classifier (the online probe).
+The optimizer is solo-learn's LARS (clip_lars_lr, exclude_bias_n_norm_lars), written here from
+its published update rule; the probe has plain SGD with momentum 0.9.
+"""
+import argparse
+import math
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class MlpBackbone(nn.Module):
+    """nidim's mlp_encoder: flat, then fc1..fcK with LeakyReLU(0.01) between them."""
+
+    def __init__(self, in_features, hidden, out):
+        super().__init__()
+        widths = [in_features] + list(hidden) + [out]
+        self.names = []
+        for k in range(len(widths) - 1):
+            setattr(self, f"fc{k + 1}", nn.Linear(widths[k], widths[k + 1]))
+            self.names.append(f"fc{k + 1}")
+
+    def forward(self, x):
+        h = x.flatten(1)
+        for i, name in enumerate(self.names):
+            h = getattr(self, name)(h)
+            if i + 1 < len(self.names):
+                h = F.leaky_relu(h, 0.01)
+        return h
+
+
+def resnet18_backbone(channels, stem="cifar"):
+    """torchvision's ResNet-18 with the CIFAR stem of SSL libraries (or its own), no fc."""
+    import torchvision
+    net = torchvision.models.resnet18(num_classes=10)
+    if stem == "cifar":
+        net.conv1 = nn.Conv2d(channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
+        net.maxpool = nn.Identity()
+    elif channels != 3:
+        net.conv1 = nn.Conv2d(channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    net.fc = nn.Identity()
+    return net
+
+
+def projector(widths):
+    layers = []
+    for i in range(len(widths) - 1):
+        layers.append(nn.Linear(widths[i], widths[i + 1]))
+        if i + 2 < len(widths):
+            layers += [nn.BatchNorm1d(widths[i + 1]), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+class Normalization(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.bn = nn.BatchNorm1d(dim, affine=False)
+
+    def forward(self, z):
+        return self.bn(z)
+
+
+class SslModel(nn.Module):
+    def __init__(self, backbone, features, method, dim, hidden, noise, classes):
+        super().__init__()
+        self.backbone = backbone
+        widths = [features] + [hidden] * (1 if method == "simclr" else 2) + [dim]
+        self.projector = projector(widths)
+        if noise:
+            self.normalization = Normalization(dim)
+        self.classifier = nn.Linear(features, classes)
+
+
+def nt_xent(a, b, tau):
+    """SimCLR's loss over [a; b] by torch's own ops: cosine similarities / tau, the diagonal
+    masked out, cross-entropy against each row's other view."""
+    n = a.shape[0]
+    z = F.normalize(torch.cat([a, b]), dim=1)
+    s = z @ z.t() / tau
+    s = s.masked_fill(torch.eye(2 * n, dtype=torch.bool), float("-inf"))
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)])
+    return F.cross_entropy(s, target)
+
+
+def vicreg_terms(a, b):
+    """VICReg's three terms (Bardes et al., 2022, Algorithm 1; variance halved over the views)."""
+    n, d = a.shape
+    invariance = F.mse_loss(a, b)
+    variance, covariance = 0.0, 0.0
+    for x in (a, b):
+        x = x - x.mean(dim=0)
+        std = torch.sqrt(x.var(dim=0) + 1e-4)
+        variance = variance + torch.mean(F.relu(1 - std)) / 2
+        cov = (x.t() @ x) / (n - 1)
+        off = cov - torch.diag(torch.diag(cov))
+        covariance = covariance + off.pow(2).sum() / d
+    return invariance, variance, covariance
+
+
+def forward_step(model, x1, x2, labels, method, tau, weights, noise=None, vp_p=None):
+    """The step's loss (method + probe) and the method's scalars."""
+    h1, h2 = model.backbone(x1), model.backbone(x2)
+    a, b = model.projector(h1), model.projector(h2)
+    if noise is not None:
+        c = torch.tensor(math.sqrt(1 - vp_p * vp_p), dtype=torch.float32)
+        a = model.normalization(a) * c + noise[0]
+        b = model.normalization(b) * c + noise[1]
+    scalars = {}
+    if method == "simclr":
+        loss = nt_xent(a, b, tau)
+        scalars["mi"] = math.log(2 * x1.shape[0] - 1) - loss.item()
+    else:
+        inv, var, cov = vicreg_terms(a, b)
+        loss = weights[0] * inv + weights[1] * var + weights[2] * cov
+        scalars.update(invariance=inv.item(), variance=var.item(), covariance=cov.item())
+    feats = torch.cat([h1.detach(), h2.detach()])
+    logits = model.classifier(feats)
+    probe_loss = F.cross_entropy(logits, torch.cat([labels, labels]).long())
+    scalars["loss"] = loss.item()
+    scalars["probe_loss"] = probe_loss.item()
+    scalars["probe_top1"] = (logits.argmax(1) == torch.cat([labels, labels]).long()).float().mean().item()
+    return loss + probe_loss, scalars
+
+
+@torch.no_grad()
+def lars_step(params, lr, weight_decay, eta, momentum=0.9, buffers=None):
+    """solo-learn's LARS with clip_lars_lr and exclude_bias_n_norm_lars: a 1-D tensor (bias,
+    batch-norm) takes plain SGD with momentum; others scale (grad + wd p) by
+    min(eta |p| / (|g| + wd |p| + 1e-8) / lr, 1) when both norms are positive."""
+    buffers = {} if buffers is None else buffers
+    for p in params:
+        if p.grad is None:
+            continue
+        d_p = p.grad
+        if p.ndim != 1:
+            p_norm, g_norm = torch.norm(p), torch.norm(p.grad)
+            if p_norm != 0 and g_norm != 0:
+                q = eta * p_norm / (g_norm + p_norm * weight_decay + 1e-8)
+                q = min(q / lr, 1)
+                d_p = (d_p + weight_decay * p) * q
+        if id(p) not in buffers:
+            buffers[id(p)] = d_p.clone()
+        else:
+            buffers[id(p)].mul_(momentum).add_(d_p)
+        p.add_(buffers[id(p)], alpha=-lr)
+    return buffers
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--method", default="simclr", choices=["simclr", "vicreg"])
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--size", type=int, default=32)
+    ap.add_argument("--channels", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--no-noise", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    dim = 256 if args.method == "simclr" else 2048
+    model = SslModel(resnet18_backbone(args.channels), 512, args.method, dim, 2048,
+                     not args.no_noise, 10)
+    model.train()
+    x1 = torch.rand(args.batch, args.channels, args.size, args.size)
+    x2 = torch.rand(args.batch, args.channels, args.size, args.size)
+    labels = torch.randint(0, 10, (args.batch,))
+    trained = list(model.backbone.parameters()) + list(model.projector.parameters())
+    probe = torch.optim.SGD(model.classifier.parameters(), lr=0.1, momentum=0.9)
+    buffers, times = {}, []
+    p = 0.1
+    for _ in range(args.steps):
+        t0 = time.perf_counter()
+        noise = None if args.no_noise else (torch.randn(args.batch, dim) * p,
+                                             torch.randn(args.batch, dim) * p)
+        for q in model.parameters():
+            q.grad = None
+        loss, _ = forward_step(model, x1, x2, labels, args.method, 0.2, (25, 25, 1), noise, p)
+        loss.backward()
+        buffers = lars_step(trained, 0.4, 1e-4, 0.02, buffers=buffers)
+        probe.step()
+        times.append(time.perf_counter() - t0)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("torch_ssl: " + " ".join(f"{t * 1e3:.0f}" for t in times) + " ms per step")
+    print(f"torch_ssl: median {np.median(times[1:] if len(times) > 1 else times) * 1e3:.0f} ms, "
+          f"peak RSS {peak:.0f} MiB, torch {torch.__version__}, {args.threads} threads")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
