@@ -25,6 +25,7 @@
 #include "core/random.h"
 #include "data/npy.h"
 #include "fixtures.h"
+#include "stats/probe.h"
 #include "tools/common/plot.h"
 #include "tools/eval_dm/cli.h"
 #include "tools/eval_dm/eval.h"
@@ -630,6 +631,191 @@ TEST_CASE(
   m = read_json(dir / "b/metrics.json");
   check_no_null(m);
   check_na(m["normality"]["test"], "needs at least 64 rows for subsamples of 64, got 6");
+}
+
+// A run directory with features_{train,test}.npy (float32, F = 6) beside 2-d embeddings; labels
+// of 3 classes that the features separate partly.
+void make_features(const TempDir& dir, int64_t n_train, int64_t n_test, int64_t f,
+                   std::vector<std::vector<double>>* feats, std::vector<std::vector<int64_t>>* ys) {
+  make_run(dir, n_train, n_test, 2);
+  nidim::Generator g(9, 0);
+  for (auto [name, n] : {std::pair<std::string, int64_t>{"train", n_train}, {"test", n_test}}) {
+    std::vector<float> x(static_cast<size_t>(n * f));
+    std::vector<int32_t> y(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      y[i] = static_cast<int32_t>(g.uniform_int(3));
+      for (int64_t c = 0; c < f; ++c)
+        x[i * f + c] = static_cast<float>(g.normal() + (c == y[i] ? 1.5 : 0.0));
+    }
+    nidim::write_npy(dir / ("features_" + name + ".npy"), x.data(), DType::f32, {n, f});
+    nidim::write_npy(dir / ("labels_" + name + ".npy"), y.data(), DType::i32, {n});
+    feats->emplace_back(x.begin(), x.end());
+    ys->emplace_back(y.begin(), y.end());
+  }
+}
+
+TEST_CASE("eval_dm: --probe scores a run's features with the linear and kNN probes") {
+  TempDir dir;
+  std::vector<std::vector<double>> x;
+  std::vector<std::vector<int64_t>> y;
+  make_features(dir, 200, 80, 6, &x, &y);
+  const std::vector<std::string> quick = {
+      "--quiet",       "--no-plots", "--no-distances", "--no-classifiers",
+      "--repetitions", "4",          "--subsample",    "20"};
+  auto args = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), quick.begin(), quick.end());
+    return extra;
+  };
+  REQUIRE(run(args({dir.path.string(), "--probe", "--probe-epochs", "7", "--probe-batch", "64",
+                    "--knn-k", "15", "--seed", "4", "--out", dir / "o"})) == 0);
+  const nlohmann::json m = read_json(dir / "o/metrics.json");
+  check_no_null(m);
+  REQUIRE(m.contains("probe"));
+  const auto& p = m["probe"];
+  CHECK(p["source"] == "features");
+  CHECK(p["dim"] == 6);
+  CHECK(p["classes"] == 3);
+  CHECK(p["train"]["path"] == dir / "features_train.npy");
+  CHECK(p["test"]["rows"] == 80);
+  CHECK(m["timing_seconds"].contains("probe"));
+  // The numbers are those of stats/probe.h on the same data (tested against PyTorch and numpy
+  // in test_probe.cpp), with the flags' settings: --probe-seed defaults to --seed.
+  nidim::stats::LinearProbeOptions lo;
+  lo.epochs = 7;
+  lo.batch_size = 64;
+  lo.seed = 4;
+  const nidim::stats::LinearProbeModel lm =
+      nidim::stats::fit_linear_probe(x[0].data(), 200, 6, y[0].data(), 3, lo);
+  const nidim::stats::TopKAccuracy la =
+      nidim::stats::topk_accuracy(lm.logits(x[1].data(), 80).data(), 80, 3, y[1].data(), 5);
+  const auto& lin = p["linear"];
+  CHECK(num(lin["top1"]) == la.top1);
+  CHECK(num(lin["top5"]) == 1.0);  // top-3 of 3 classes
+  CHECK(lin["top_k"] == 3);
+  CHECK(num(lin["train_top1"]) > 0.5);
+  CHECK(lin["epochs"] == 7);
+  CHECK(lin["batch_size"] == 64);
+  CHECK(num(lin["lr"]) == 0.1 * 64 / 256);
+  CHECK(lin["seed"] == 4);
+  CHECK(lin["nesterov"] == true);
+  nidim::stats::KnnProbeOptions ko;
+  ko.k = 15;
+  const nidim::stats::KnnProbeResult kr =
+      nidim::stats::knn_probe(x[0].data(), 200, 6, y[0].data(), 3, x[1].data(), 80, ko);
+  const nidim::stats::TopKAccuracy ka =
+      nidim::stats::topk_accuracy(kr.scores.data(), 80, 3, y[1].data(), 5);
+  CHECK(num(p["knn"]["top1"]) == ka.top1);
+  CHECK(num(p["knn"]["top1"]) > 0.5);
+  CHECK(p["knn"]["k"] == 15);
+  CHECK(num(p["knn"]["temperature"]) == 0.07);
+  const std::vector<uint8_t> report = nidim::read_file(dir / "o/report.txt");
+  CHECK(std::string(report.begin(), report.end()).find("Probes on frozen features") !=
+        std::string::npos);
+  // Without the features files: the embeddings; one probe only.
+  fs::remove(dir / "features_train.npy");
+  fs::remove(dir / "features_test.npy");
+  REQUIRE(run(args({dir.path.string(), "--probe", "--no-linear-probe", "--out", dir / "e"})) == 0);
+  const nlohmann::json e = read_json(dir / "e/metrics.json");
+  CHECK(e["probe"]["source"] == "embeddings");
+  CHECK(e["probe"]["dim"] == 2);
+  check_na(e["probe"]["linear"], "--no-linear-probe");
+  CHECK(e["probe"]["knn"]["k"] == 200);
+  CHECK(e["probe"]["knn"]["neighbors"] == 200);  // capped at the 200 train rows
+  // Loose files: --train-features/--test-features with the labels.
+  const std::string ytr = dir / "labels_train.npy", yte = dir / "labels_test.npy";
+  nidim::write_npy(dir / "ftr.npy", x[0].data(), DType::f64, {200, 6});
+  nidim::write_npy(dir / "fte.npy", x[1].data(), DType::f64, {80, 6});
+  REQUIRE(run(args({"--train",
+                    dir / "embeddings_train.npy",
+                    "--test",
+                    dir / "embeddings_test.npy",
+                    "--train-labels",
+                    ytr,
+                    "--test-labels",
+                    yte,
+                    "--probe",
+                    "--train-features",
+                    dir / "ftr.npy",
+                    "--test-features",
+                    dir / "fte.npy",
+                    "--probe-epochs",
+                    "7",
+                    "--probe-batch",
+                    "64",
+                    "--knn-k",
+                    "15",
+                    "--seed",
+                    "4",
+                    "--out",
+                    dir / "l"})) == 0);
+  const nlohmann::json l = read_json(dir / "l/metrics.json");
+  CHECK(l["probe"]["source"] == "features");
+  CHECK(l["probe"]["linear"]["top1"] == p["linear"]["top1"]);  // float32 -> float64 is exact
+  CHECK(l["probe"]["knn"]["top1"] == p["knn"]["top1"]);
+}
+
+TEST_CASE("eval_dm: --probe refuses bad input with one clear error") {
+  TempDir dir;
+  std::vector<std::vector<double>> x;
+  std::vector<std::vector<int64_t>> y;
+  make_features(dir, 60, 30, 4, &x, &y);
+  auto err = [&](std::vector<std::string> args) -> std::string {
+    args.insert(args.end(), {"--quiet", "--no-plots", "--out", dir / "o"});
+    try {
+      run(std::move(args));
+    } catch (const nidim::Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  const std::string run_dir = dir.path.string();
+  const std::string ftr = dir / "features_train.npy", fte = dir / "features_test.npy";
+  CHECK(err({run_dir, "--probe-epochs", "3"}) == "--probe-epochs goes with --probe");
+  CHECK(err({run_dir, "--probe", "--no-linear-probe", "--no-knn-probe"}) ==
+        "--probe with --no-linear-probe and --no-knn-probe: nothing to probe");
+  CHECK(err({run_dir, "--probe", "--train-features", ftr}) ==
+        "--train-features/--test-features go with --train/--test; a run directory has "
+        "features_{train,test}.npy");
+  CHECK(err({"--train", dir / "embeddings_train.npy", "--test", dir / "embeddings_test.npy",
+             "--probe", "--train-features", ftr}) ==
+        "--train-features and --test-features go together (got only --train-features)");
+  CHECK(err({"--train", dir / "embeddings_train.npy", "--probe"}) ==
+        "--probe needs train and test sets: --train and --test, or --train-features and "
+        "--test-features");
+  // Features and labels that disagree in rows; non-finite features; one class.
+  std::vector<float> short_x(50 * 4, 0.5f);
+  nidim::write_npy(ftr, short_x.data(), DType::f32, {50, 4});
+  CHECK(err({run_dir, "--probe"}) ==
+        dir / "labels_train.npy" + " has 60 labels but " + ftr + " has 50 rows");
+  std::vector<float> bad_x(x[0].begin(), x[0].end());
+  bad_x[5 * 4 + 2] = NAN;
+  nidim::write_npy(ftr, bad_x.data(), DType::f32, {60, 4});
+  CHECK(err({run_dir, "--probe"}) ==
+        ftr +
+            ": 1 of 60 rows contain NaN or Inf (first: row 5, column 2); pass --drop-nonfinite "
+            "to evaluate without them");
+  std::vector<float> good_x(x[0].begin(), x[0].end());
+  nidim::write_npy(ftr, good_x.data(), DType::f32, {60, 4});
+  std::vector<float> d3(30 * 3, 0.5f);
+  nidim::write_npy(fte, d3.data(), DType::f32, {30, 3});
+  CHECK(err({run_dir, "--probe"}) == ftr + " has d = 4 columns but " + fte + " has d = 3");
+  fs::remove(fte);
+  CHECK(err({run_dir, "--probe"}) ==
+        "--probe: " + ftr + " exists but " + fte +
+            " does not (the probes use both, or neither and then the embeddings)");
+  fs::remove(ftr);
+  std::vector<int64_t> ones(60, 7);
+  save_labels(dir / "labels_train.npy", ones);
+  CHECK(err({run_dir, "--probe"}) == "--probe: " + dir / "labels_train.npy" +
+                                         " has 1 class (60 rows of label 7); the probes need at "
+                                         "least 2");
+  fs::remove(dir / "labels_test.npy");
+  CHECK(err({run_dir, "--probe"}) ==
+        "--probe needs test labels: " + dir / "labels_test.npy" + " not found");
+  // Out-of-range numbers are refused by the flag parser (exit status 105 from CLI11).
+  CHECK(run({run_dir, "--probe", "--knn-k", "0", "--quiet"}) != 0);
+  CHECK(run({run_dir, "--probe", "--knn-temperature", "-1", "--quiet"}) != 0);
+  CHECK(run({run_dir, "--probe", "--probe-lr", "nan", "--quiet"}) != 0);
 }
 
 TEST_CASE("eval_dm: sanitize_json replaces every non-finite number") {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <string>
 
@@ -21,6 +22,21 @@ inline CLI::Validator seed_value() {
         return errno == ERANGE ? bad : std::string();
       },
       "", "seed");
+}
+
+// A finite number > 0. (CLI::PositiveNumber's message prints the whole range of a double.)
+inline CLI::Validator positive_number() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        const std::string bad = "expected a finite number > 0, got " + v;
+        char* end = nullptr;
+        errno = 0;
+        const double x = std::strtod(v.c_str(), &end);
+        if (v.empty() || *end != '\0' || errno == ERANGE || !(x > 0) || !std::isfinite(x))
+          return bad;
+        return std::string();
+      },
+      "", "positive number");
 }
 
 }  // namespace nidim::tools

@@ -20,6 +20,7 @@
 #include "tools/common/flags.h"
 #include "tools/eval_dm/eval.h"
 #include "tools/eval_dm/inputs.h"
+#include "tools/eval_dm/probe.h"
 
 namespace nidim::eval_dm {
 
@@ -244,6 +245,51 @@ int eval_dm_main(int argc, char** argv) {
                "drop rows with NaN or Inf (with their labels) instead of failing");
   app.add_option("--threads", threads, "threads (default: all cores)")->check(CLI::Range(1, 4096));
   app.add_flag("--quiet", quiet, "no progress lines on stderr");
+  // --probe: the linear and weighted kNN probes on frozen features (tools/eval_dm/probe.h).
+  bool probe = false, no_linear_probe = false, no_knn_probe = false;
+  std::string train_features, test_features;
+  ProbeOptions po;
+  stats::LinearProbeOptions& lpo = po.linear_opt;
+  app.add_flag("--probe", probe,
+               "also score the features with a linear probe and a weighted kNN probe (top-1 / "
+               "top-5): features_{train,test}.npy of a run directory when present, else the "
+               "embeddings");
+  app.add_option("--train-features", train_features,
+                 "with --probe: train features, .npy N x F float32/float64 (labels: "
+                 "--train-labels; default: --train)");
+  app.add_option(
+      "--test-features", test_features,
+      "with --probe: test features, .npy N x F (labels: --test-labels; default: --test)");
+  app.add_flag("--no-linear-probe", no_linear_probe, "with --probe: skip the linear probe");
+  app.add_flag("--no-knn-probe", no_knn_probe, "with --probe: skip the kNN probe");
+  app.add_option("--probe-epochs", lpo.epochs, "linear probe: epochs")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}))
+      ->capture_default_str();
+  app.add_option("--probe-batch", lpo.batch_size, "linear probe: rows per SGD step")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000000}))
+      ->capture_default_str();
+  app.add_option("--probe-lr", lpo.lr,
+                 "linear probe: base learning rate, used as lr * batch / 256, cosine to 0 over "
+                 "the epochs")
+      ->check(tools::positive_number())
+      ->capture_default_str();
+  app.add_option("--probe-momentum", lpo.momentum, "linear probe: SGD momentum (Nesterov)")
+      ->check(CLI::Range(0.0, 0.999999))
+      ->capture_default_str();
+  app.add_option("--probe-weight-decay", lpo.weight_decay,
+                 "linear probe: L2 weight decay on the weight (not the bias)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--probe-seed", lpo.seed,
+                 "linear probe: seed of the initialization and the shuffles (default: --seed)")
+      ->check(tools::seed_value());
+  app.add_option("--knn-k", po.knn_opt.k, "kNN probe: neighbours (capped at the train rows)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000000}))
+      ->capture_default_str();
+  app.add_option("--knn-temperature", po.knn_opt.temperature,
+                 "kNN probe: temperature T of the weights exp(similarity / T)")
+      ->check(tools::positive_number())
+      ->capture_default_str();
   int64_t window = -1, every = 50;
   app.add_option("--protocol-window", window,
                  "run directory: also evaluate the embeddings train_dim kept in "
@@ -276,6 +322,20 @@ int eval_dm_main(int argc, char** argv) {
   if (!run_dir.empty()) {
     NIDIM_CHECK(std::filesystem::is_directory(run_dir), "{}: not a directory", run_dir);
   }
+  for (const char* flag :
+       {"--train-features", "--test-features", "--no-linear-probe", "--no-knn-probe",
+        "--probe-epochs", "--probe-batch", "--probe-lr", "--probe-momentum", "--probe-weight-decay",
+        "--probe-seed", "--knn-k", "--knn-temperature"})
+    NIDIM_CHECK(probe || app.count(flag) == 0, "{} goes with --probe", flag);
+  NIDIM_CHECK(!probe || loose || (train_features.empty() && test_features.empty()),
+              "--train-features/--test-features go with --train/--test; a run directory has "
+              "features_{{train,test}}.npy");
+  NIDIM_CHECK(!(no_linear_probe && no_knn_probe),
+              "--probe with --no-linear-probe and --no-knn-probe: nothing to probe");
+  if (app.count("--probe-seed") == 0) lpo.seed = opt.seed;
+  po.linear = !no_linear_probe;
+  po.knn = !no_knn_probe;
+  po.progress = !quiet;
   if (threads > 0) set_num_threads(threads);
   opt.threads = threads;
   opt.distances = !no_distances;
@@ -310,6 +370,11 @@ int eval_dm_main(int argc, char** argv) {
           load_embedding_set("test", test_path, test_labels, false, drop));
   }
   if (train && test) check_compatible(*train, *test);
+  // The probes' inputs are checked before anything runs.
+  const ProbeInputs probe_inputs =
+      probe ? load_probe_inputs(run_dir, train_features, test_features, train_labels, test_labels,
+                                train.get(), test.get(), drop)
+            : ProbeInputs{};
 
   // The prior: the flag, else config.json, else gaussian.
   const std::string from_config = config_prior(info, !prior_flag.empty());
@@ -361,6 +426,13 @@ int eval_dm_main(int argc, char** argv) {
 
   Evaluation ev = evaluate(train.get(), test.get(), info, opt);
   for (const std::string& n : run_notes) ev.metrics["notes"].push_back(n);
+  if (probe) {
+    const auto t0 = std::chrono::steady_clock::now();
+    ev.metrics["probe"] = run_probes(probe_inputs, po, ev.report);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    add_seconds(ev.metrics["timing_seconds"], "probe", seconds);
+  }
   if (!run_dir.empty()) {
     if (window < 0)
       window = info.config.is_object() && info.config.contains("protocol_window") &&

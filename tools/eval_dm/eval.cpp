@@ -329,8 +329,8 @@ std::string row(const std::string& label, const std::vector<std::string>& cells,
 void numbers(const json& j, const std::string& path,
              std::vector<std::pair<std::string, double>>& out) {
   static const std::set<std::string> skipped = {
-      "schema", "inputs",         "options", "change_of_variables",
-      "plots",  "timing_seconds", "notes",   "protocol"};
+      "schema", "inputs",   "options", "change_of_variables", "plots", "timing_seconds",
+      "notes",  "protocol", "probe"};
   if (j.is_number()) {
     out.emplace_back(path, j.get<double>());
     return;
