@@ -201,6 +201,8 @@ RunInfo read_run_info(const std::string& run_dir) {
     const int64_t epoch =
         j.contains("epoch") && j["epoch"].is_number_integer() ? j["epoch"].get<int64_t>() : -1;
     if (j.value("type", "") == "eval") info.last_eval_epoch = epoch;
+    if (j.contains("certificate_not_applicable") && j["certificate_not_applicable"].is_string())
+      info.certificate_not_applicable = j["certificate_not_applicable"].get<std::string>();
     if (!j.contains("capacity") || !j.contains("mi_estimate")) continue;
     if (!j["capacity"].is_number() || !j["mi_estimate"].is_number()) continue;
     CertificateLine c;
@@ -218,7 +220,10 @@ RunInfo read_run_info(const std::string& run_dir) {
   const auto evaluated = info.by_epoch.find(info.last_eval_epoch);
   if (evaluated != info.by_epoch.end()) info.certificate = evaluated->second;
   if (!info.has_certificate)
-    info.certificate_missing = log + " has no line with both \"capacity\" and \"mi_estimate\"";
+    info.certificate_missing =
+        !info.certificate_not_applicable.empty()
+            ? info.certificate_not_applicable
+            : log + " has no line with both \"capacity\" and \"mi_estimate\"";
   return info;
 }
 
@@ -241,7 +246,9 @@ RunInfo RunInfo::at_epoch(int64_t epoch) const {
   out.certificate = out.has_certificate ? it->second : CertificateLine{};
   if (!out.has_certificate)
     out.certificate_missing =
-        fmt::format("{}/log.jsonl has no certificate line for epoch {}", run_dir, epoch);
+        !certificate_not_applicable.empty()
+            ? certificate_not_applicable
+            : fmt::format("{}/log.jsonl has no certificate line for epoch {}", run_dir, epoch);
   return out;
 }
 

@@ -78,6 +78,8 @@ struct RunInfo {
   int64_t checkpoint_epoch = -1;
   int64_t log_lines = 0;
   std::string certificate_missing;  // reason when !has_certificate
+  // A run whose log says why it has no certificate (--no-noise, VICReg): that reason.
+  std::string certificate_not_applicable;
 
   // When the checkpoint is at an epoch whose evaluation was due (config.json's eval_every and
   // epochs) but log.jsonl has no eval line for it: that epoch, else -1. The run stopped during
