@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/ranges.h>
+
 #include "core/error.h"
 
 namespace nidim {
@@ -230,6 +232,82 @@ void to_grayscale(float* img, const ImageDims& dims) {
   }
 }
 
+std::vector<float> gaussian_kernel1d(int64_t kernel, float sigma) {
+  NIDIM_CHECK(kernel > 0 && kernel % 2 == 1,
+              "gaussian_blur: kernel size {} must be odd and positive", kernel);
+  NIDIM_CHECK(sigma > 0 && std::isfinite(sigma), "gaussian_blur: sigma {} must be positive", sigma);
+  // Offsets −(k−1)/2 … (k−1)/2 (torchvision's linspace over the kernel's integer offsets); the
+  // weights are summed in double and rounded once.
+  const int64_t half = kernel / 2;
+  std::vector<double> pdf(static_cast<size_t>(kernel));
+  double sum = 0;
+  for (int64_t i = 0; i < kernel; ++i) {
+    const double x = static_cast<double>(i - half) / sigma;
+    pdf[i] = std::exp(-0.5 * x * x);
+    sum += pdf[i];
+  }
+  std::vector<float> w(pdf.size());
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(pdf[i] / sum);
+  return w;
+}
+
+void gaussian_blur(float* img, const ImageDims& dims, int64_t kernel, float sigma) {
+  const std::vector<float> w = gaussian_kernel1d(kernel, sigma);
+  const int64_t half = kernel / 2;
+  NIDIM_CHECK(half < dims.h && half < dims.w,
+              "gaussian_blur: kernel size {} pads by {}, which 'reflect' padding allows only below "
+              "the image's height and width ({}x{})",
+              kernel, half, dims.h, dims.w);
+  // Source index of padded position t (t − half in image coordinates), mirrored about the edge
+  // pixels: −1 → 1, n → n − 2 (torch's 'reflect'). One table per axis, so every read is inside.
+  auto reflect_table = [half](int64_t n) {
+    std::vector<int64_t> t(static_cast<size_t>(n + 2 * half));
+    for (int64_t p = 0; p < n + 2 * half; ++p) {
+      const int64_t i = p - half;
+      t[p] = i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i);
+    }
+    return t;
+  };
+  const std::vector<int64_t> ry = reflect_table(dims.h), rx = reflect_table(dims.w);
+  const int64_t plane = dims.h * dims.w;
+  std::vector<float>& rows = scratch(static_cast<size_t>(plane));
+  for (int64_t c = 0; c < dims.c; ++c) {
+    float* p = img + c * plane;
+    // Row pass: rows[y, x] = Σ_j w[j] · p[y, reflect(x + j − half)].
+    for (int64_t y = 0; y < dims.h; ++y)
+      for (int64_t x = 0; x < dims.w; ++x) {
+        float acc = 0;
+        for (int64_t j = 0; j < kernel; ++j) acc += w[j] * p[y * dims.w + rx[x + j]];
+        rows[y * dims.w + x] = acc;
+      }
+    // Column pass: p[y, x] = Σ_i w[i] · rows[reflect(y + i − half), x].
+    for (int64_t y = 0; y < dims.h; ++y)
+      for (int64_t x = 0; x < dims.w; ++x) {
+        float acc = 0;
+        for (int64_t i = 0; i < kernel; ++i) acc += w[i] * rows[ry[y + i] * dims.w + x];
+        p[y * dims.w + x] = acc;
+      }
+  }
+}
+
+void solarize(float* img, const ImageDims& dims, float threshold) {
+  check_color(dims, "solarize");
+  // torchvision: threshold above the float bound 1 is an error; pixels equal to it are inverted.
+  NIDIM_CHECK(threshold <= 1.0f, "solarize: threshold {} above the bound 1 of float images",
+              threshold);
+  for (int64_t k = 0; k < dims.numel(); ++k)
+    if (img[k] >= threshold) img[k] = 1.0f - img[k];
+}
+
+void normalize_channels(float* img, const ImageDims& dims, const float* mean, const float* std) {
+  const int64_t plane = dims.h * dims.w;
+  for (int64_t c = 0; c < dims.c; ++c) {
+    float* p = img + c * plane;
+    // Subtract then divide, as torchvision's normalize does (not a multiply by 1 / std).
+    for (int64_t k = 0; k < plane; ++k) p[k] = (p[k] - mean[c]) / std[c];
+  }
+}
+
 // ---- GaussianNoise -----------------------------------------------------------------------------
 
 GaussianNoise::GaussianNoise(float sigma) : m_sigma(sigma) {
@@ -311,7 +389,7 @@ std::string RandomResizedCrop::name() const {
                      m_ratio_min, m_ratio_max);
 }
 
-// ---- flip, jitter, grayscale, compose ----------------------------------------------------------
+// ---- flip, jitter, grayscale -------------------------------------------------------------------
 
 RandomHorizontalFlip::RandomHorizontalFlip(float p) : m_p(p) {
   NIDIM_CHECK(p >= 0 && p <= 1, "RandomHorizontalFlip: p {} outside [0, 1]", p);
@@ -369,6 +447,70 @@ std::string RandomGrayscale::name() const {
   return fmt::format("RandomGrayscale(p={})", m_p);
 }
 
+// ---- blur, solarize, normalize -----------------------------------------------------------------
+
+GaussianBlur::GaussianBlur(int64_t kernel, float sigma_min, float sigma_max, float p)
+    : m_kernel(kernel), m_sigma_min(sigma_min), m_sigma_max(sigma_max), m_p(p) {
+  NIDIM_CHECK(kernel > 0 && kernel % 2 == 1,
+              "GaussianBlur: kernel size {} must be odd and positive", kernel);
+  NIDIM_CHECK(0 < sigma_min && sigma_min <= sigma_max && std::isfinite(sigma_max),
+              "GaussianBlur: sigma range [{}, {}] must have 0 < min <= max", sigma_min, sigma_max);
+  NIDIM_CHECK(p >= 0 && p <= 1, "GaussianBlur: p {} outside [0, 1]", p);
+}
+
+float GaussianBlur::sample_sigma(SampleRng& rng) const {
+  return rng.uniform(m_sigma_min, m_sigma_max);
+}
+
+void GaussianBlur::apply(float* img, const ImageDims& dims, SampleRng& rng) const {
+  if (!(rng.uniform() < m_p)) return;
+  gaussian_blur(img, dims, m_kernel, sample_sigma(rng));
+}
+
+std::string GaussianBlur::name() const {
+  return fmt::format("GaussianBlur(kernel={}, sigma=[{}, {}], p={})", m_kernel, m_sigma_min,
+                     m_sigma_max, m_p);
+}
+
+Solarize::Solarize(float threshold, float p) : m_threshold(threshold), m_p(p) {
+  NIDIM_CHECK(threshold >= 0 && threshold <= 1, "Solarize: threshold {} outside [0, 1]", threshold);
+  NIDIM_CHECK(p >= 0 && p <= 1, "Solarize: p {} outside [0, 1]", p);
+}
+
+void Solarize::apply(float* img, const ImageDims& dims, SampleRng& rng) const {
+  if (rng.uniform() < m_p) solarize(img, dims, m_threshold);
+}
+
+std::string Solarize::name() const {
+  return fmt::format("Solarize(threshold={}, p={})", m_threshold, m_p);
+}
+
+Normalize::Normalize(std::vector<float> mean, std::vector<float> std)
+    : m_mean(std::move(mean)), m_std(std::move(std)) {
+  NIDIM_CHECK(!m_mean.empty() && m_mean.size() == m_std.size(),
+              "Normalize: {} means and {} stds (one of each per channel)", m_mean.size(),
+              m_std.size());
+  for (size_t c = 0; c < m_std.size(); ++c) {
+    NIDIM_CHECK(std::isfinite(m_mean[c]), "Normalize: mean[{}] = {} is not finite", c, m_mean[c]);
+    NIDIM_CHECK(m_std[c] > 0 && std::isfinite(m_std[c]), "Normalize: std[{}] = {} is not positive",
+                c, m_std[c]);
+  }
+}
+
+void Normalize::apply(float* img, const ImageDims& dims, SampleRng&) const {
+  NIDIM_CHECK(static_cast<int64_t>(m_mean.size()) == dims.c,
+              "Normalize: {} means and stds for a {}x{}x{} image", m_mean.size(), dims.c, dims.h,
+              dims.w);
+  normalize_channels(img, dims, m_mean.data(), m_std.data());
+}
+
+std::string Normalize::name() const {
+  return fmt::format("Normalize(mean=[{}], std=[{}])", fmt::join(m_mean, ", "),
+                     fmt::join(m_std, ", "));
+}
+
+// ---- compose -----------------------------------------------------------------------------------
+
 Compose::Compose(std::vector<std::shared_ptr<const Augmentation>> steps)
     : m_steps(std::move(steps)) {
   for (const auto& s : m_steps) NIDIM_CHECK(s != nullptr, "Compose: a null step");
@@ -376,6 +518,12 @@ Compose::Compose(std::vector<std::shared_ptr<const Augmentation>> steps)
 
 void Compose::apply(float* img, const ImageDims& dims, SampleRng& rng) const {
   for (const auto& s : m_steps) s->apply(img, dims, rng);
+}
+
+bool Compose::normalizes() const {
+  for (const auto& s : m_steps)
+    if (s->normalizes()) return true;
+  return false;
 }
 
 std::string Compose::name() const {
@@ -401,6 +549,10 @@ TwoViews::TwoViews(std::shared_ptr<const Augmentation> both) : m_first(both), m_
 TwoViews::TwoViews(std::shared_ptr<const Augmentation> first,
                    std::shared_ptr<const Augmentation> second)
     : m_first(std::move(first)), m_second(std::move(second)) {}
+
+bool TwoViews::normalizes() const {
+  return (m_first && m_first->normalizes()) || (m_second && m_second->normalizes());
+}
 
 void TwoViews::apply(const float* src, const ImageDims& dims, uint64_t seed, uint64_t epoch,
                      uint64_t index, float* view0, float* view1) const {

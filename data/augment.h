@@ -21,10 +21,19 @@
 //                      whole jitter applied with p = 0.8 (SimCLR's RandomApply); torchvision's
 //                      formulas, results clamped to [0, 1]
 //   RandomGrayscale    p = 0.2; luma 0.2989 R + 0.587 G + 0.114 B copied to the 3 channels
-//   Compose            a sequence; simclr_augment() is SimCLR's CIFAR pipeline
+//   GaussianBlur       torchvision's GaussianBlur(kernel, sigma = (0.1, 2.0)) inside a
+//                      RandomApply(p): σ ~ U(σ_min, σ_max) per call, the same σ on both axes,
+//                      separable normalized kernel, 'reflect' padding, each channel alone
+//   Solarize           torchvision's RandomSolarize(threshold, p) on float images: pixels
+//                      >= threshold become 1 − pixel (threshold <= 1, torchvision's bound)
+//   Normalize          torchvision's Normalize: (x − mean[c]) / std[c]; the last step of a
+//                      pipeline (its output is no longer in [0, 1])
+//   Compose            a sequence; simclr_augment() is SimCLR's CIFAR pipeline (the recipes
+//                      of solo-learn, with every number a field, are in ssl_augment.h)
 //   TwoViews           two independently augmented views of each sample (view ids 0 and 1)
-// Left out: Gaussian blur and solarization (ImageNet-only in SimCLR/BYOL), antialiased
-// downscaling (a crop is never larger than the output, so resizing only ever upsamples).
+// Left out: antialiased downscaling (a crop is never larger than the output, so resizing only
+// ever upsamples), bicubic resizing (solo-learn's crops use it; here the crop is bilinear),
+// equalization (solo-learn's CIFAR recipes apply it with p 0).
 // 1-channel images: saturation, hue and grayscale leave them unchanged, as torchvision does.
 #pragma once
 
@@ -73,6 +82,9 @@ class Augmentation {
   // once (no mutable state).
   virtual void apply(float* img, const ImageDims& dims, SampleRng& rng) const = 0;
   virtual std::string name() const = 0;
+  // Whether the pipeline ends in a per-channel normalization (the Loader then refuses a dataset
+  // that normalizes too).
+  virtual bool normalizes() const { return false; }
 };
 
 class GaussianNoise : public Augmentation {
@@ -136,11 +148,55 @@ class RandomGrayscale : public Augmentation {
   float m_p;
 };
 
+// torchvision's GaussianBlur wrapped in RandomApply([...], p): one uniform draw decides, then
+// σ is drawn (only when applied) and the image blurred with gaussian_blur. p = 1 is torchvision's
+// GaussianBlur alone.
+class GaussianBlur : public Augmentation {
+ public:
+  // kernel: odd and positive, the same along both axes; 0 < sigma_min <= sigma_max; p in [0, 1].
+  explicit GaussianBlur(int64_t kernel = 3, float sigma_min = 0.1f, float sigma_max = 2.0f,
+                        float p = 1.0f);
+  void apply(float* img, const ImageDims& dims, SampleRng& rng) const override;
+  std::string name() const override;
+  // The σ a draw selects (torchvision's get_params): uniform in [sigma_min, sigma_max).
+  float sample_sigma(SampleRng& rng) const;
+
+ private:
+  int64_t m_kernel;
+  float m_sigma_min, m_sigma_max, m_p;
+};
+
+// torchvision's RandomSolarize(threshold, p): with probability p, solarize(img, threshold).
+class Solarize : public Augmentation {
+ public:
+  // threshold in [0, 1]; p in [0, 1].
+  explicit Solarize(float threshold = 0.5f, float p = 1.0f);
+  void apply(float* img, const ImageDims& dims, SampleRng& rng) const override;
+  std::string name() const override;
+
+ private:
+  float m_threshold, m_p;
+};
+
+// torchvision's Normalize: (x − mean[c]) / std[c], no randomness; mean and std have one entry per
+// channel of the images it is applied to (checked there).
+class Normalize : public Augmentation {
+ public:
+  Normalize(std::vector<float> mean, std::vector<float> std);
+  void apply(float* img, const ImageDims& dims, SampleRng& rng) const override;
+  std::string name() const override;
+  bool normalizes() const override { return true; }
+
+ private:
+  std::vector<float> m_mean, m_std;
+};
+
 class Compose : public Augmentation {
  public:
   explicit Compose(std::vector<std::shared_ptr<const Augmentation>> steps);
   void apply(float* img, const ImageDims& dims, SampleRng& rng) const override;
   std::string name() const override;
+  bool normalizes() const override;
 
  private:
   std::vector<std::shared_ptr<const Augmentation>> m_steps;
@@ -163,6 +219,7 @@ class TwoViews {
              float* view0, float* view1) const;
   const std::shared_ptr<const Augmentation>& first() const { return m_first; }
   const std::shared_ptr<const Augmentation>& second() const { return m_second; }
+  bool normalizes() const;  // either view's pipeline normalizes
 
  private:
   std::shared_ptr<const Augmentation> m_first, m_second;
@@ -178,6 +235,18 @@ void adjust_contrast(float* img, const ImageDims& dims, float factor);
 void adjust_saturation(float* img, const ImageDims& dims, float factor);
 void adjust_hue(float* img, const ImageDims& dims, float shift);
 void to_grayscale(float* img, const ImageDims& dims);
+// torchvision's _get_gaussian_kernel1d: exp(−x² / 2σ²) at the offsets x = −(k−1)/2 … (k−1)/2,
+// divided by their sum. Returns [kernel].
+std::vector<float> gaussian_kernel1d(int64_t kernel, float sigma);
+// torchvision's gaussian_blur(img, [k, k], [σ, σ]) on float images: each channel convolved with
+// the outer product of gaussian_kernel1d (done as a row pass then a column pass), the image
+// extended by 'reflect' padding (mirrored without repeating the edge pixel), which needs
+// (k − 1) / 2 < H and < W, as torch's pad does.
+void gaussian_blur(float* img, const ImageDims& dims, int64_t kernel, float sigma);
+// torchvision's solarize on float images (1 or 3 channels): x >= threshold becomes 1 − x.
+void solarize(float* img, const ImageDims& dims, float threshold);
+// torchvision's normalize: (x − mean[c]) / std[c]. mean, std: [C]
+void normalize_channels(float* img, const ImageDims& dims, const float* mean, const float* std);
 // One pixel: r, g, b in [0, 1] <-> h in [0, 1), s, v in [0, 1].
 void rgb_to_hsv(float r, float g, float b, float* h, float* s, float* v);
 void hsv_to_rgb(float h, float s, float v, float* r, float* g, float* b);

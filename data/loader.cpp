@@ -22,6 +22,14 @@ Loader::Loader(std::shared_ptr<const ImageDataset> dataset, LoaderOptions option
   NIDIM_CHECK(m_opt.prefetch >= 1, "Loader: prefetch {} must be at least 1", m_opt.prefetch);
   NIDIM_CHECK(!(m_opt.augment && m_opt.two_views),
               "Loader: give either one-view `augment` or `two_views`, not both");
+  // A pipeline that ends in Normalize (ssl_augment.h's recipes) on a dataset with its own
+  // normalization would normalize each sample twice.
+  const bool pipeline_normalizes = (m_opt.augment && m_opt.augment->normalizes()) ||
+                                   (m_opt.two_views && m_opt.two_views->normalizes());
+  NIDIM_CHECK(!(pipeline_normalizes && m_dataset->normalized()),
+              "Loader: {} has a normalization set and the augmentation normalizes too; keep one "
+              "(a recipe's mean and std, or the dataset's)",
+              m_dataset->name());
   m_window = std::max(m_opt.prefetch, m_opt.num_workers);
   try {
     for (int i = 0; i < m_opt.num_workers; ++i) m_workers.emplace_back([this] { worker_loop(); });

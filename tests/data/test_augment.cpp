@@ -1,12 +1,15 @@
 // nidim/tests/data/test_augment.cpp: the augmentations against closed forms (bilinear on
 // hand-computed and linear images, colour formulas, HSV values from Python's colorsys), the
 // noise against an independent double-precision Box-Muller of the documented Philox layout,
-// and the random choices against their probabilities.
+// the random choices against their probabilities, and blur, solarize, normalize, the colour ops
+// and the resized crop against torchvision 0.14's functional ops (tests/fixtures/data/augment.json,
+// made by make_augment_fixtures.py).
 #include <cmath>
 #include <set>
 
 #include "data/augment.h"
 #include "helpers.h"
+#include "test_util.h"
 
 using namespace nidim;
 using namespace nidim_test;
@@ -341,4 +344,205 @@ TEST_CASE("augment: TwoViews draws view 0 and view 1 from their own streams") {
   CHECK(v0 == want0);
   CHECK(v1 == want);
   CHECK(v0 != v1);
+}
+
+// ---- against torchvision 0.14's functional ops (tests/fixtures/data/augment.json, made by
+// make_augment_fixtures.py on two fixed images whose pixels include 0, 0.5 and 1) ---------------
+
+namespace {
+
+struct FixtureImage {
+  ImageDims dims;
+  std::vector<float> pixels;
+};
+
+FixtureImage fixture_image(const nlohmann::json& fx, const std::string& name) {
+  const nlohmann::json& j = fx.at("images").at(name);
+  const std::vector<int64_t> shape = j.at("shape").get<std::vector<int64_t>>();
+  REQUIRE(shape.size() == 3);
+  const std::vector<double> data = j.at("data").get<std::vector<double>>();
+  return {{shape[0], shape[1], shape[2]}, std::vector<float>(data.begin(), data.end())};
+}
+
+std::vector<double> as_double(const std::vector<float>& x) {
+  return std::vector<double>(x.begin(), x.end());
+}
+
+std::vector<double> expected(const nlohmann::json& c) {
+  return c.at("out").at("data").get<std::vector<double>>();
+}
+
+}  // namespace
+
+TEST_CASE("augment: gaussian_kernel1d is the normalized Gaussian over the integer offsets") {
+  // k = 5, σ = 1.5: exp(−x² / 4.5) at x = −2 … 2, divided by the sum; float rounding: 1e-7.
+  const std::vector<float> w = gaussian_kernel1d(5, 1.5f);
+  REQUIRE(w.size() == 5);
+  double sum = 0;
+  for (int x = -2; x <= 2; ++x) sum += std::exp(-x * x / 4.5);
+  for (int x = -2; x <= 2; ++x) CHECK(std::abs(w[x + 2] - std::exp(-x * x / 4.5) / sum) < 1e-7);
+  CHECK(gaussian_kernel1d(1, 0.3f) == std::vector<float>{1.0f});
+  CHECK(contains(error_of([] { gaussian_kernel1d(4, 1.0f); }), "kernel size 4"));
+  CHECK(contains(error_of([] { gaussian_kernel1d(3, 0.0f); }), "sigma 0"));
+}
+
+TEST_CASE("augment: gaussian_blur matches torchvision's F.gaussian_blur (reflect padding)") {
+  const nlohmann::json fx = nidim::test::load_fixture("data/augment.json");
+  REQUIRE(fx.at("blur").size() == 9);
+  for (const nlohmann::json& c : fx.at("blur")) {
+    FixtureImage img = fixture_image(fx, c.at("image"));
+    const int64_t k = c.at("kernel");
+    const float sigma = c.at("sigma").get<float>();
+    gaussian_blur(img.pixels.data(), img.dims, k, sigma);
+    // Each output is a convex combination of k² pixels in [0, 1]. torchvision sums the k² terms
+    // of its float32 2-D kernel; nidim rounds a double kernel to float and sums k terms twice
+    // (rows, then columns). Both sides carry float32 rounding of order k² · 2^-24 ≈ 1e-5 at
+    // k = 13 in the worst case; measured differences stay below 4e-7 (so 2e-6 still fails a
+    // kernel off by one offset, a symmetric instead of reflect pad, or σ swapped, all ≥ 1e-3).
+    nidim::test::check_close(
+        as_double(img.pixels), expected(c), 0, 2e-6,
+        fmt::format("blur {} k {} sigma {}", c.at("image").get<std::string>(), k, sigma));
+  }
+  // 'reflect' needs a padding below each side: k = 15 pads 7, too much for 7 rows.
+  FixtureImage gray = fixture_image(fx, "gray");
+  CHECK(
+      contains(error_of([&] { gaussian_blur(gray.pixels.data(), gray.dims, 15, 1.0f); }), "(7x9)"));
+}
+
+TEST_CASE("augment: solarize matches F.solarize exactly (pixels >= threshold inverted)") {
+  const nlohmann::json fx = nidim::test::load_fixture("data/augment.json");
+  REQUIRE(fx.at("solarize").size() == 8);
+  for (const nlohmann::json& c : fx.at("solarize")) {
+    FixtureImage img = fixture_image(fx, c.at("image"));
+    solarize(img.pixels.data(), img.dims, c.at("threshold").get<float>());
+    // 1 − x in float32 on both sides, and the same comparison: bit for bit.
+    nidim::test::check_close(as_double(img.pixels), expected(c), 0, 0,
+                             fmt::format("solarize {} at {}", c.at("image").get<std::string>(),
+                                         c.at("threshold").get<double>()));
+  }
+  std::vector<float> px = {0.5f, 0.9f};
+  CHECK(contains(error_of([&] { solarize(px.data(), {1, 1, 2}, 1.001f); }), "threshold 1.001"));
+  CHECK(contains(error_of([&] { solarize(px.data(), {2, 1, 1}, 0.5f); }), "1 or 3 channels"));
+}
+
+TEST_CASE("augment: normalize matches F.normalize exactly (subtract, then divide)") {
+  const nlohmann::json fx = nidim::test::load_fixture("data/augment.json");
+  REQUIRE(fx.at("normalize").size() == 3);
+  for (const nlohmann::json& c : fx.at("normalize")) {
+    FixtureImage img = fixture_image(fx, c.at("image"));
+    const std::vector<float> mean = c.at("mean").get<std::vector<float>>();
+    const std::vector<float> std = c.at("std").get<std::vector<float>>();
+    // Through the Normalize step (which calls normalize_channels): one float32 subtraction and
+    // one division per pixel, as torch does: bit for bit.
+    SampleRng rng(0, 0, 0, 0);
+    Normalize(mean, std).apply(img.pixels.data(), img.dims, rng);
+    nidim::test::check_close(
+        as_double(img.pixels), expected(c), 0, 0,
+        fmt::format("normalize {} mean {}", c.at("image").get<std::string>(), mean[0]));
+  }
+  std::vector<float> px(6);
+  SampleRng rng(0, 0, 0, 0);
+  CHECK(contains(error_of([&] {
+                   Normalize({0.5f}, {0.2f}).apply(px.data(), {3, 1, 2}, rng);
+                 }),
+                 "1 means and stds for a 3x1x2 image"));
+  CHECK(contains(error_of([] { Normalize({0.5f, 0.5f}, {0.2f, 0.0f}); }), "std[1] = 0"));
+  CHECK(contains(error_of([] { Normalize({0.5f}, {}); }), "1 means and 0 stds"));
+}
+
+TEST_CASE("augment: colour ops and resized crop match torchvision at solo-learn's factors") {
+  const nlohmann::json fx = nidim::test::load_fixture("data/augment.json");
+  REQUIRE(fx.at("color").size() == 19);
+  for (const nlohmann::json& c : fx.at("color")) {
+    FixtureImage img = fixture_image(fx, c.at("image"));
+    const std::string op = c.at("op");
+    const float f = c.at("factor").get<float>();
+    if (op == "brightness") adjust_brightness(img.pixels.data(), img.dims, f);
+    if (op == "contrast") adjust_contrast(img.pixels.data(), img.dims, f);
+    if (op == "saturation") adjust_saturation(img.pixels.data(), img.dims, f);
+    if (op == "hue") adjust_hue(img.pixels.data(), img.dims, f);
+    if (op == "grayscale") to_grayscale(img.pixels.data(), img.dims);
+    // A few float32 operations per pixel on [0, 1] values; contrast's mean is summed in double
+    // here and in float32 by torch, and hue goes through HSV and back: 1e-6 covers a few ulps
+    // of 1 (measured below 2.5e-7; a wrong luma weight, blend or hue shift moves values by
+    // ≥ 1e-3).
+    nidim::test::check_close(as_double(img.pixels), expected(c), 0, 1e-6,
+                             fmt::format("{} {} {}", op, c.at("image").get<std::string>(), f));
+  }
+  REQUIRE(fx.at("resized_crop").size() == 3);
+  for (const nlohmann::json& c : fx.at("resized_crop")) {
+    const FixtureImage img = fixture_image(fx, c.at("image"));
+    const std::vector<int64_t> shape = c.at("out").at("shape").get<std::vector<int64_t>>();
+    std::vector<float> out(static_cast<size_t>(shape[0] * shape[1] * shape[2]));
+    const CropBox box{c.at("top"), c.at("left"), c.at("height"), c.at("width")};
+    resized_crop_bilinear(img.pixels.data(), img.dims, box, out.data(), shape[1], shape[2]);
+    // Bilinear: two float32 lerps per output on [0, 1] values: 1e-6 (measured below 2.5e-7).
+    nidim::test::check_close(as_double(out), expected(c), 0, 1e-6,
+                             fmt::format("resized_crop {}", c.at("image").get<std::string>()));
+  }
+}
+
+TEST_CASE("augment: GaussianBlur and Solarize apply with their probability, draws as documented") {
+  const ImageDims d{3, 8, 8};
+  const std::vector<float> x = ramp_image(d);
+  auto rate = [&](const Augmentation& a, int n) {
+    int changed = 0;
+    for (uint64_t i = 0; i < static_cast<uint64_t>(n); ++i) {
+      std::vector<float> y = x;
+      SampleRng rng(21, 0, i, 1);
+      a.apply(y.data(), d, rng);
+      changed += (y != x);
+    }
+    return changed;
+  };
+  // σ >= 0.5 so that a blur always changes the ramp (σ = 0.1 gives off-centre weights e^-50).
+  CHECK(rate(GaussianBlur(5, 0.5f, 2.0f, 0.0f), 500) == 0);
+  CHECK(rate(GaussianBlur(5, 0.5f, 2.0f, 1.0f), 500) == 500);
+  CHECK(rate(Solarize(0.5f, 0.0f), 500) == 0);
+  CHECK(rate(Solarize(0.5f, 1.0f), 500) == 500);
+  // p = 0.3 over 2000: expect 600, sd sqrt(2000 · 0.3 · 0.7) ≈ 20.5; 5 sd.
+  CHECK(std::abs(rate(GaussianBlur(3, 0.5f, 2.0f, 0.3f), 2000) - 600) < 103);
+  CHECK(std::abs(rate(Solarize(0.5f, 0.3f), 2000) - 600) < 103);
+
+  // Draw order: one uniform for p, then σ; the output is gaussian_blur with that σ.
+  const GaussianBlur blur(3, 0.1f, 2.0f, 0.7f);
+  int applied = 0;
+  for (uint64_t i = 0; i < 50; ++i) {
+    std::vector<float> y = x, want = x;
+    SampleRng rng(4, 2, i, 0), ref(4, 2, i, 0);
+    blur.apply(y.data(), d, rng);
+    if (ref.uniform() < 0.7f) {
+      gaussian_blur(want.data(), d, 3, blur.sample_sigma(ref));
+      ++applied;
+    }
+    CHECK(y == want);
+    std::vector<float> again = x;
+    SampleRng same(4, 2, i, 0);
+    blur.apply(again.data(), d, same);
+    CHECK(again == y);  // same key, same bits
+  }
+  CHECK(applied > 20);
+  CHECK(applied < 50);
+
+  // σ ~ U(0.1, 2): 20000 draws inside [0.1, 2), mean 1.05 with sd 1.9 / sqrt(12 · 20000) ≈ 0.0039
+  // (5 sd: 0.02), and they reach within 0.01 of both ends.
+  double sum = 0, lo = 10, hi = 0;
+  SampleRng r(8, 0, 0, 0);
+  for (int i = 0; i < 20000; ++i) {
+    const float s = blur.sample_sigma(r);
+    REQUIRE(s >= 0.1f);
+    REQUIRE(s < 2.0f);
+    sum += s;
+    lo = std::min<double>(lo, s);
+    hi = std::max<double>(hi, s);
+  }
+  CHECK(std::abs(sum / 20000 - 1.05) < 0.02);
+  CHECK(lo < 0.11);
+  CHECK(hi > 1.99);
+
+  CHECK(contains(error_of([] { GaussianBlur(4); }), "kernel size 4"));
+  CHECK(contains(error_of([] { GaussianBlur(3, 2.0f, 1.0f); }), "[2, 1]"));
+  CHECK(contains(error_of([] { GaussianBlur(3, 0.1f, 2.0f, 1.5f); }), "p 1.5"));
+  CHECK(contains(error_of([] { Solarize(1.5f); }), "threshold 1.5"));
+  CHECK(contains(error_of([] { Solarize(0.5f, -0.1f); }), "p -0.1"));
 }
