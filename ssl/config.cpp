@@ -6,6 +6,7 @@
 
 #include "core/cuda_runtime.h"
 #include "core/error.h"
+#include "ssl/contrastive.h"
 
 namespace nidim {
 
@@ -173,6 +174,8 @@ json RunConfig::to_json() const {
                 {"warmup_epochs", warmup_epochs},
                 {"probe_lr", probe_lr},
                 {"vicreg_weights", {vicreg_invariance, vicreg_variance, vicreg_covariance}}};
+  // The views' recipe in full (derived from augment and the data set, like the capacity).
+  if (ssl()) j["ssl"]["augment_spec"] = ssl_views_spec(*this).to_json();
   return j;
 }
 

@@ -7,26 +7,23 @@
 #include "core/autograd.h"
 #include "core/nvtx.h"
 #include "kernels/ops.h"
+#include "data/ssl_augment.h"
 #include "ssl/encoders.h"
 
 namespace nidim {
 
-namespace {
-
-// The views of the SSL recipes (solo-learn's CIFAR pipelines): crop scale from `crop_min`, colour
-// jitter 0.4/0.4/0.2/0.1 with p 0.8, grayscale p 0.2, flip p 0.5. Grey images: the jitter's
-// saturation and hue and the grayscale leave them as they are (torchvision's rule).
-std::shared_ptr<const TwoViews> recipe_views(const std::string& recipe) {
-  const float crop_min = recipe == "vicreg" ? 0.2f : 0.08f;
-  auto pipeline = std::make_shared<const Compose>(std::vector<std::shared_ptr<const Augmentation>>{
-      std::make_shared<const RandomResizedCrop>(crop_min, 1.0f),
-      std::make_shared<const ColorJitter>(0.4f, 0.4f, 0.2f, 0.1f, 0.8f),
-      std::make_shared<const RandomGrayscale>(0.2f),
-      std::make_shared<const RandomHorizontalFlip>(0.5f)});
-  return std::make_shared<const TwoViews>(pipeline);
+SslAugmentSpec ssl_views_spec(const RunConfig& c) {
+  const bool known = c.data.name == "cifar10" || c.data.name == "cifar100" ||
+                     c.data.name == "mnist" || c.data.name == "fashion-mnist";
+  if (known) return c.augment == "vicreg" ? vicreg_spec(c.data.name) : simclr_spec(c.data.name);
+  // The synthetic set (tests) has no published statistics: the recipe without normalization.
+  SslAugmentSpec spec;  // SimCLR's numbers
+  if (c.augment == "vicreg") {
+    spec.crop_scale_min = 0.2f;  // what vicreg_spec changes
+    spec.solarize_p = 0.1f;
+  }
+  return spec;
 }
-
-}  // namespace
 
 SslModel::SslModel(std::shared_ptr<Module> backbone, std::shared_ptr<Module> projector,
                    std::shared_ptr<Normalization> normalization, std::shared_ptr<Linear> classifier)
@@ -96,7 +93,9 @@ SslObjective::SslObjective(const ObjectiveSetup& setup, Generator& init,
   so.lr = m_config.probe_lr;
   so.momentum = 0.9;
   m_probe_sgd = std::make_unique<SGD>(m_model->classifier().parameters(), so);
-  m_views = recipe_views(m_config.augment);
+  const SslAugmentSpec spec = ssl_views_spec(m_config);
+  m_views = ssl_two_views(spec);
+  m_eval_transform = ssl_eval_transform(spec);
 }
 
 std::vector<std::pair<std::string, Optimizer*>> SslObjective::optimizers() {

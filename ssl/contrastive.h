@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "data/ssl_augment.h"
 #include "nn/layers.h"
 #include "nn/optim.h"
 #include "ssl/channel.h"
@@ -56,6 +57,7 @@ class SslObjective : public Objective {
   Module& model() override { return *m_model; }
   std::vector<std::pair<std::string, Optimizer*>> optimizers() override;
   std::shared_ptr<const TwoViews> views() const override { return m_views; }
+  std::shared_ptr<const Augmentation> eval_transform() const override { return m_eval_transform; }
   StepScalars step(const Batch& batch, int64_t global_step, Generator& noise) override;
   void epoch_log(const std::map<std::string, double>& means, nlohmann::json& line) const override;
   std::string progress(const std::map<std::string, double>& step) const override;
@@ -91,7 +93,12 @@ class SslObjective : public Objective {
   std::unique_ptr<LARS> m_lars;
   std::unique_ptr<SGD> m_probe_sgd;
   std::shared_ptr<const TwoViews> m_views;
+  std::shared_ptr<const Augmentation> m_eval_transform;
 };
+
+// The views' recipe of a run: --augment's preset (simclr_spec / vicreg_spec) with the data set's
+// per-channel mean and std; the synthetic set gets the same numbers without normalization.
+SslAugmentSpec ssl_views_spec(const RunConfig& config);
 
 // The backbone of --encoder: resnet18 (512 features), convnet or mlp (--feature-dim), for
 // images [C, H, W].

@@ -50,6 +50,9 @@ class Objective {
   virtual std::vector<std::pair<std::string, Optimizer*>> optimizers() = 0;
   // The two views of each training sample (the loader makes them).
   virtual std::shared_ptr<const TwoViews> views() const = 0;
+  // What evaluation images get before embed() (the recipe's per-channel normalization, which the
+  // training views end with); null: nothing.
+  virtual std::shared_ptr<const Augmentation> eval_transform() const { return nullptr; }
 
   // One step. `global_step` counts from 1 (the learning-rate schedules read it); `noise` is the
   // run's Philox stream for the channel. The first scalar is the loss.

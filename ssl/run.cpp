@@ -458,11 +458,17 @@ std::pair<Tensor, Tensor> TrainingRun::embed_all(const ImageDataset& data,
   Tensor out = Tensor::empty({n, d});
   Tensor features = f > 0 ? Tensor::empty({n, f}) : Tensor();
   std::vector<float> buf(static_cast<size_t>(chunk * numel));
+  const std::shared_ptr<const Augmentation> transform = m_objective->eval_transform();
+  const ImageDims dims{data.channels(), data.height(), data.width()};
   for (int64_t start = 0; start < n; start += chunk) {
     const int64_t m = std::min(chunk, n - start);
     for (int64_t i = 0; i < m; ++i) {
       data.copy_scaled(start + i, buf.data() + i * numel);
       data.normalize(buf.data() + i * numel);
+      if (transform) {  // deterministic (a normalization): the stream is never drawn from
+        SampleRng rng(m_config.seed, 0, static_cast<uint64_t>(start + i), 0);
+        transform->apply(buf.data() + i * numel, dims, rng);
+      }
     }
     Tensor x = Tensor::from_host(buf.data(), {m, data.channels(), data.height(), data.width()},
                                  DType::f32, m_device);
