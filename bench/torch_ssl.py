@@ -5,7 +5,11 @@
   * tests/ssl/check_ssl_step.py builds these models from a case that nidim's test wrote, loads
     nidim's weights with strict key matching and compares loss, gradients and the update;
   * `torch_ssl.py --method simclr --batch 256 --steps 5` times the step (bench/compare_ssl_step
-    runs it beside nidim's bench/ssl_step).
+    runs it beside nidim's bench/ssl_step);
+  * `torch_ssl.py train --method simclr --data-dir DIR --out DIR ...` trains the same recipe on
+    an MNIST-family IDX folder with torchvision's transforms and writes features_{train,test}.npy,
+    embeddings_{train,test}.npy and labels_{train,test}.npy that `eval_dm --probe` evaluates as it
+    evaluates a train_dim run (docs/RESULTS.md's side-by-side Table 1 row).
 
 Model names follow nidim's state dict: backbone.* (torchvision's ResNet-18 names, or the MLP's
 fc1, fc2, ...), projector.0, projector.1, ... (an nn.Sequential), normalization.bn (affine-free
@@ -14,6 +18,7 @@ The optimizer is solo-learn's LARS (clip_lars_lr, exclude_bias_n_norm_lars), wri
 its published update rule; the probe has plain SGD with momentum 0.9.
 """
 import argparse
+import json
 import math
 import os
 import resource
@@ -163,7 +168,120 @@ def lars_step(params, lr, weight_decay, eta, momentum=0.9, buffers=None):
     return buffers
 
 
+def read_idx(path):
+    import gzip
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def train(argv):
+    """Trains SimCLR / VICReg with noise injection as train_dim does (recipe, schedule, probe) on
+    the first --limit-train images of an MNIST-family folder, then writes the eval-mode features
+    and embeddings of --limit-test test images (and of the training images)."""
+    import torchvision.transforms as T
+    ap = argparse.ArgumentParser(prog="torch_ssl.py train")
+    ap.add_argument("--method", default="simclr", choices=["simclr", "vicreg"])
+    ap.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--mean", type=float, default=0.2860)
+    ap.add_argument("--std", type=float, default=0.3530)
+    ap.add_argument("--limit-train", type=int, default=0)
+    ap.add_argument("--limit-test", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--warmup-epochs", type=int, default=10)
+    ap.add_argument("--lr", type=float, default=None, help="base rate per 256 (0.4 / 0.3)")
+    ap.add_argument("--p", type=float, default=0.1, help="variance-preserving noise; 0: none")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    method = args.method
+    base_lr = args.lr if args.lr is not None else (0.4 if method == "simclr" else 0.3)
+    lr = base_lr * args.batch / 256
+    dim = 256 if method == "simclr" else 2048
+    split = {}
+    for name, prefix, limit in (("train", "train", args.limit_train),
+                                ("test", "t10k", args.limit_test)):
+        x = read_idx(os.path.join(args.data_dir, f"{prefix}-images-idx3-ubyte.gz"))
+        y = read_idx(os.path.join(args.data_dir, f"{prefix}-labels-idx1-ubyte.gz"))
+        if limit:
+            x, y = x[:limit], y[:limit]
+        split[name] = (torch.from_numpy(x.copy()).float().div(255).unsqueeze(1),
+                       torch.from_numpy(y.astype(np.int64)))
+    x_train, y_train = split["train"]
+    size = x_train.shape[-1]
+    view = T.Compose([
+        T.RandomResizedCrop(size, scale=(0.08 if method == "simclr" else 0.2, 1.0)),
+        T.RandomApply([T.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8),
+        T.RandomGrayscale(p=0.2),
+        T.RandomSolarize(0.5, p=0.0 if method == "simclr" else 0.1),
+        T.RandomHorizontalFlip(p=0.5),
+        T.Normalize([args.mean], [args.std])])
+    noise = args.p > 0
+    model = SslModel(resnet18_backbone(1), 512, method, dim, 2048, noise, 10)
+    trained = list(model.backbone.parameters()) + list(model.projector.parameters())
+    steps_per_epoch = x_train.shape[0] // args.batch
+    total, warmup = args.epochs * steps_per_epoch, args.warmup_epochs * steps_per_epoch
+    buffers, probe_buffers, step = {}, {}, 0
+    for epoch in range(args.epochs):
+        model.train()
+        order = torch.randperm(x_train.shape[0])
+        t0, sums = time.perf_counter(), {}
+        for k in range(steps_per_epoch):
+            step += 1
+            f = step / warmup if step <= warmup else 0.5 * (1 + math.cos(
+                math.pi * min((step - warmup - 1) / max(total - warmup, 1), 1.0)))
+            idx = order[k * args.batch:(k + 1) * args.batch]
+            x = x_train[idx]
+            x1 = torch.stack([view(img) for img in x])
+            x2 = torch.stack([view(img) for img in x])
+            eps = None
+            if noise:
+                eps = (torch.randn(args.batch, dim) * args.p, torch.randn(args.batch, dim) * args.p)
+            for q in model.parameters():
+                q.grad = None
+            loss, scalars = forward_step(model, x1, x2, y_train[idx], method, 0.2, (25, 25, 1),
+                                         eps, args.p)
+            loss.backward()
+            buffers = lars_step(trained, lr * f, 1e-4, 0.02, buffers=buffers)
+            with torch.no_grad():  # the probe's SGD, momentum 0.9
+                for q in model.classifier.parameters():
+                    b = probe_buffers.get(id(q))
+                    probe_buffers[id(q)] = q.grad.clone() if b is None else b.mul_(0.9).add_(q.grad)
+                    q.add_(probe_buffers[id(q)], alpha=-0.1 * f)
+            for key, v in scalars.items():
+                sums[key] = sums.get(key, 0.0) + v
+        line = {key: v / steps_per_epoch for key, v in sums.items()}
+        line.update(epoch=epoch + 1, seconds=time.perf_counter() - t0)
+        print("torch_ssl train: " + json.dumps(line), flush=True)
+    model.eval()
+    os.makedirs(args.out, exist_ok=True)
+    with torch.no_grad():
+        for name, (x, y) in split.items():
+            feats, embs = [], []
+            for start in range(0, x.shape[0], 512):
+                xb = (x[start:start + 512] - args.mean) / args.std
+                h = model.backbone(xb)
+                z = model.projector(h)
+                if noise:
+                    z = model.normalization(z)
+                feats.append(h)
+                embs.append(z)
+            np.save(os.path.join(args.out, f"features_{name}.npy"), torch.cat(feats).numpy())
+            np.save(os.path.join(args.out, f"embeddings_{name}.npy"), torch.cat(embs).numpy())
+            np.save(os.path.join(args.out, f"labels_{name}.npy"), y.numpy().astype(np.int32))
+    print(f"torch_ssl train: wrote {args.out}/features_*.npy, embeddings_*.npy, labels_*.npy")
+    return 0
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "train":
+        return train(sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--method", default="simclr", choices=["simclr", "vicreg"])
     ap.add_argument("--batch", type=int, default=256)
