@@ -100,6 +100,18 @@ TEST_CASE("nt_xent is stable at a small temperature") {
   }
 }
 
+TEST_CASE("nt_xent with a zero row: F.normalize's clamp, finite values and gradients") {
+  // A zero row normalizes to zero (its norm is clamped at 1e-12, as PyTorch's), so its
+  // similarities are 0: finite, where z / |z| would give NaN. Its gradient is dzn / 1e-12 (the
+  // clamp passes nothing to the norm), large but finite.
+  Tensor z = Tensor::from_vector<double>({1, 2, 0, 0, 0, 0, -1, 1, 3, 0, 2, -2, 1, 1, 1, 1}, {4, 4})
+                 .set_requires_grad(true);
+  Tensor loss = nt_xent(z, 0.5);
+  CHECK(std::isfinite(loss.item()));
+  loss.backward();
+  for (double g : z.grad().to_vector<double>()) CHECK(std::isfinite(g));
+}
+
 TEST_CASE("nt_xent refuses bad shapes, dtypes and temperatures, naming the op and shape") {
   using nidim::test::check_error;
   check_error([] { nt_xent(zeros({5, 3}), 0.5); }, {"nt_xent", "[5, 3]", "even"});
