@@ -50,6 +50,7 @@ enum class Op : uint8_t {
   log_softmax,
   cross_entropy,
   mse,
+  nt_xent,  // SimCLR's contrastive loss, fused with its gradient (kernels/cpu/ntxent.cpp)
   // images
   conv2d,
   avg_pool2d,
@@ -106,6 +107,7 @@ constexpr OpInfo op_table[] = {
     {Op::log_softmax, "log_softmax", true},
     {Op::cross_entropy, "cross_entropy", true},
     {Op::mse, "mse", true},
+    {Op::nt_xent, "nt_xent", true},
     {Op::conv2d, "conv2d", true},
     {Op::avg_pool2d, "avg_pool2d", true},
     {Op::max_pool2d, "max_pool2d", true},

@@ -21,6 +21,7 @@
 //   log_softmax      x               y                    dy, y                   dx         i0 axis
 //   cross_entropy    logits, label   loss [], prob        dloss, prob, label      dlogits
 //   mse              a, b            loss []              dloss, a, b             da, db
+//   nt_xent          z [2B, D]       loss [], lse [2B]    dloss, z, lse           dz         f0 temperature; i0 tile rows (0: auto)
 //   conv2d           x, w, bias?     y                    dy, x, w                dx, dw, dbias   i0 stride, i1 padding
 //   avg_pool2d       x               y                    dy                      dx         i0 kernel, i1 stride, i2 padding
 //   max_pool2d       x               y, index (i32)       dy, index               dx         i0 kernel, i1 stride, i2 padding

@@ -442,6 +442,30 @@ Tensor mse_loss(const Tensor& a, const Tensor& b) {
   return loss;
 }
 
+Tensor nt_xent(const Tensor& z, double temperature, int64_t tile_rows) {
+  const Op op = Op::nt_xent;
+  check_float(op, z, "z");
+  NIDIM_CHECK(z.ndim() == 2 && z.size(0) >= 4 && z.size(0) % 2 == 0 && z.size(1) >= 1,
+              "nt_xent: z must be [2B, D] with an even number of rows >= 4 and D >= 1, got {}",
+              z.shape());
+  NIDIM_CHECK(std::isfinite(temperature) && temperature > 0,
+              "nt_xent: temperature must be finite and > 0, got {} (z {})", temperature, z.shape());
+  NIDIM_CHECK(tile_rows >= 0, "nt_xent: tile_rows must be >= 0, got {} (z {})", tile_rows,
+              z.shape());
+  Tensor loss = Tensor::empty(Shape(), z.dtype(), z.device());
+  Tensor lse = Tensor::empty({z.size(0)}, z.dtype(), z.device());
+  OpParams p;
+  p.f[0] = temperature;
+  p.i[0] = tile_rows;
+  run(op, Pass::forward, {z}, {loss, lse}, p);
+  record(loss, op, {z}, [p, z = z.detach(), lse](const Tensor& dloss, GradSlots& g) {
+    Tensor dz = empty_like(z);
+    run(Op::nt_xent, Pass::backward, {dloss, z, lse}, {dz}, p);
+    g.set(0, dz);
+  });
+  return loss;
+}
+
 // ---- images -----------------------------------------------------------------------------------------
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride, int padding) {

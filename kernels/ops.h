@@ -91,6 +91,16 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
 // Mean of (a - b)^2; a and b have the same shape.
 Tensor mse_loss(const Tensor& a, const Tensor& b);
 
+// SimCLR's NT-Xent loss (normalized temperature-scaled cross-entropy) over the 2B views z
+// [2B, D]: rows i and (i + B) mod 2B are the two views of one image. Rows are L2-normalized
+// inside (as F.normalize, eps 1e-12; the normalization's gradient included), s_ij = <zn_i, zn_j> /
+// temperature, and the result is the scalar
+//   (1/2B) sum_i [ -s_{i,pos(i)} + log sum_{j != i} exp(s_ij) ],
+// PyTorch's cross_entropy of the similarities with the diagonal masked out and labels pos(i).
+// Fused with its gradient: rows are processed in tiles of tile_rows (0: chosen from 2B; other
+// values are for tests), and no [2B, 2B] tensor outlives a tile (kernels/cpu/ntxent.cpp).
+Tensor nt_xent(const Tensor& z, double temperature, int64_t tile_rows = 0);
+
 // ---- images ---------------------------------------------------------------------------------------------
 // x [N, C, H, W], weight [O, C, KH, KW], bias [O] or undefined; zero padding on every side.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride = 1,

@@ -91,6 +91,11 @@ inline void bn_dims(const Tensor& x, int64_t& N, int64_t& C, int64_t& S) {
   N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1);
 }
 
+// nt_xent reads N, D off z [N, D]; f0 temperature, i0 tile rows.
+inline NtXentShape nt_xent_shape(const Tensor& z, const OpParams& p) {
+  return {z.size(0), z.size(1), p.f[0], p.i[0]};
+}
+
 [[noreturn]] inline void view_op(Op op) {
   NIDIM_FAIL("{}: is a view and has no kernel (kernels/ops.cpp handles it)", op_name(op));
 }

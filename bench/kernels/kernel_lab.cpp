@@ -1,9 +1,10 @@
 // kernel_lab: the hand-written CUDA kernels (batch-norm, the pairwise critic and its fused InfoNCE
-// loss, the Philox noise), each version checked against the CPU reference at several sizes before
-// anything is timed, then timed with CUDA events: GB/s for the memory-bound kernels, TFLOP/s for
-// the critic.
+// loss, the fused NT-Xent loss, the Philox noise), each version checked against the CPU reference
+// at several sizes before anything is timed, then timed with CUDA events: GB/s for the
+// memory-bound kernels, TFLOP/s for the critic and NT-Xent.
 //
-//   build-cuda/bench/kernels/kernel_lab [--only batchnorm|critic|noise] [--reps 20] [--json out.json]
+//   build-cuda/bench/kernels/kernel_lab [--only batchnorm|critic|ntxent|noise] [--reps 20]
+//                                       [--json out.json]
 //
 // The versions are the launchers of kernels/cuda/kernels_cuda.h, the very functions the ops call
 // (batch_norm_forward_cuda, pairwise_mlp_infonce_cuda, normal_cuda...), next to the lab-only
@@ -399,6 +400,53 @@ void critic_lab(int reps) {
       [](const CriticSize& s) { return 3 * 2.0 * s.B * s.B * s.H * s.H / 1e12; }, "TFLOP/s", reps);
 }
 
+// ---- NT-Xent ----------------------------------------------------------------------------------------
+
+struct NtXentSize {
+  int64_t N, D;
+};
+
+// The op's two launchers in a row, as a training step runs them: the loss and lse, then dz for
+// dloss = 1. Work: 2 N^2 D flops forward (similarities), 6 N^2 D backward (again, plus two GEMMs).
+void ntxent_lab(int reps) {
+  std::printf("nt_xent (SimCLR's loss over N = 2B rows of width D; float32, TF32 %s)\n",
+              tf32_cuda() ? "on" : "off");
+  const double tau = 0.1;
+  lab<NtXentSize>(
+      "nt_xent", "loss + gradient (production)", {{8, 5}, {100, 64}, {1030, 128}, {4100, 32}},
+      {{2048, 128}, {8192, 128}},
+      [](const NtXentSize& s) { return fmt::format("N {} D {}", s.N, s.D); },
+      [&](const NtXentSize& s) {
+        Generator gen(6);
+        const std::vector<float> z = host_randn(s.N * s.D, gen);
+        const NtXentShape shape{s.N, s.D, tau, 0};
+        std::vector<float> loss(1), lse(static_cast<size_t>(s.N)), dz(z.size());
+        nt_xent_forward_cpu<float>(loss.data(), lse.data(), z.data(), shape);
+        nt_xent_backward_cpu<float>(dz.data(), 1.0f, z.data(), lse.data(), shape);
+        Tensor zd = dev(z), ld = dev(loss), lsed = dev(lse), dzd = dev(dz), one = dev({1.0f});
+        nt_xent_forward_cuda<float>(fp(ld), fp(lsed), cfp(zd), shape);
+        nt_xent_backward_cuda<float>(fp(dzd), cfp(one), cfp(zd), cfp(lsed), shape);
+        // Tolerances of tests/cuda/test_parity.cpp's nt_xent cases (gemm: 1e-4 / 1e-4).
+        return merge(merge(compare(ld, loss, 1e-4, 1e-4), compare(lsed, lse, 1e-4, 1e-4)),
+                     compare(dzd, dz, 1e-4, 1e-4));
+      },
+      [&](const NtXentSize& s, int r) {
+        Generator gen(6);
+        Tensor zd = dev(host_randn(s.N * s.D, gen)), one = dev({1.0f});
+        Tensor ld = Tensor::empty({1}, DType::f32, Device::cuda());
+        Tensor lsed = Tensor::empty({s.N}, DType::f32, Device::cuda());
+        Tensor dzd = Tensor::empty({s.N, s.D}, DType::f32, Device::cuda());
+        const NtXentShape shape{s.N, s.D, tau, 0};
+        return time_ms(
+            [&] {
+              nt_xent_forward_cuda<float>(fp(ld), fp(lsed), cfp(zd), shape);
+              nt_xent_backward_cuda<float>(fp(dzd), cfp(one), cfp(zd), cfp(lsed), shape);
+            },
+            r);
+      },
+      [](const NtXentSize& s) { return 8.0 * s.N * s.N * s.D / 1e12; }, "TFLOP/s", reps);
+}
+
 // ---- noise ------------------------------------------------------------------------------------------
 
 void noise_lab(int reps) {
@@ -456,7 +504,8 @@ int main(int argc, char** argv) try {
     else if (a == "--json")
       o.json_path = value();
     else
-      NIDIM_FAIL("unknown flag {} (--only batchnorm|critic|noise, --reps N, --json PATH)", a);
+      NIDIM_FAIL("unknown flag {} (--only batchnorm|critic|ntxent|noise, --reps N, --json PATH)",
+                 a);
   }
   if (cuda_device_count() == 0) {
     std::printf("kernel_lab: skipped: no CUDA device (cuda_device_count() = 0)\n");
@@ -465,6 +514,7 @@ int main(int argc, char** argv) try {
   std::printf("kernel_lab on %s\n", cuda_device_name(0).c_str());
   if (o.only.empty() || o.only == "batchnorm") batchnorm_lab(o.reps);
   if (o.only.empty() || o.only == "critic") critic_lab(o.reps);
+  if (o.only.empty() || o.only == "ntxent") ntxent_lab(o.reps);
   if (o.only.empty() || o.only == "noise") noise_lab(o.reps);
   if (!o.json_path.empty()) {
     nlohmann::json j = nlohmann::json::array();

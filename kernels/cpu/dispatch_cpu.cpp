@@ -160,6 +160,17 @@ void dispatch_cpu(KernelCall& call) {
           mse_backward_cpu<T>(ptr<T>(out[0]), ptr<T>(out[1]), cptr<T>(in[0])[0], cptr<T>(in[1]),
                               cptr<T>(in[2]), in[1].numel());
       });
+    case Op::nt_xent:
+      return with_float(op, in[fwd ? 0 : 1].dtype(), [&](auto t) {
+        using T = decltype(t);
+        const Tensor& z = in[fwd ? 0 : 1];
+        const NtXentShape s = nt_xent_shape(z, p);
+        if (fwd)
+          nt_xent_forward_cpu<T>(ptr<T>(out[0]), ptr<T>(out[1]), cptr<T>(z), s);
+        else
+          nt_xent_backward_cpu<T>(ptr<T>(out[0]), cptr<T>(in[0])[0], cptr<T>(z), cptr<T>(in[2]),
+                                  s);
+      });
     case Op::conv2d:
       return with_float(op, in[fwd ? 0 : 1].dtype(), [&](auto t) {
         using T = decltype(t);

@@ -102,6 +102,33 @@ void mse_forward_cpu(T* loss, const T* a, const T* b, int64_t n);
 template <class T>
 void mse_backward_cpu(T* da, T* db, T dloss, const T* a, const T* b, int64_t n);
 
+// ---- SimCLR's NT-Xent loss (ntxent.cpp) ---------------------------------------------------------
+// z [N, D]: N = 2B rows, two views of B images (rows i and pos(i) = (i + B) mod N are a positive
+// pair). Rows are L2-normalized inside, as F.normalize does (zn_i = z_i / max(|z_i|, 1e-12)),
+// s_ij = zn_i . zn_j / tau, and
+//   loss = (1/N) sum_i [ lse_i - s_{i,pos(i)} ],   lse_i = log sum_{j != i} exp(s_ij).
+// Rows are taken in tiles of t rows: only a [t, N] block of similarities exists at a time.
+constexpr double nt_xent_norm_eps = 1e-12;  // F.normalize's default eps
+struct NtXentShape {
+  int64_t N, D;        // rows (2B) and embedding width
+  double temperature;  // tau > 0
+  int64_t tile_rows;   // rows per tile; 0: nt_xent_tile_rows chooses
+};
+// Rows per tile: s.tile_rows if given, else as many as keep a [t, N] tile near `values` values
+// (the CPU uses 2^19, 2 MiB of float: cache-sized; CUDA 2^23, 32 MiB: large GEMMs), in [1, N].
+inline int64_t nt_xent_tile_rows(const NtXentShape& s, int64_t values) {
+  if (s.tile_rows > 0) return std::min(s.tile_rows, s.N);
+  return std::clamp<int64_t>(values / std::max<int64_t>(s.N, 1), 1, s.N);
+}
+// The loss and, per row, lse [N] (all the backward keeps besides z).
+template <class T>
+void nt_xent_forward_cpu(T* loss /* 1 */, T* lse /* N */, const T* z /* N, D */,
+                         const NtXentShape& s);
+// dz [N, D] = dloss * d loss / dz, recomputing each tile's similarities. Overwrites.
+template <class T>
+void nt_xent_backward_cpu(T* dz /* N, D */, T dloss, const T* z /* N, D */, const T* lse /* N */,
+                          const NtXentShape& s);
+
 // ---- images (conv.cpp, pool.cpp, batchnorm.cpp) ------------------------------------------------
 struct Conv2dShape {
   int64_t N, C, H, W;  // input

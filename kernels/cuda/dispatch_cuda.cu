@@ -10,7 +10,7 @@
 // cudaGetLastError check naming the op. With the environment variable NIDIM_CUDA_SYNC=1 every op
 // also waits for its kernels and checks again, so that an asynchronous fault is reported by the
 // op that caused it (slow; for debugging).
-// Scalars that the CPU reads on the host (dloss of cross_entropy and mse, b3 of the critic) are
+// Scalars that the CPU reads on the host (dloss of cross_entropy, mse and nt_xent, b3 of the critic) are
 // passed as device pointers: reading them here would stall the stream.
 #include <cstdlib>
 
@@ -190,6 +190,17 @@ void run_op(KernelCall& call) {
         else
           mse_backward_cuda<T>(ptr<T>(out[0]), ptr<T>(out[1]), cptr<T>(in[0]), cptr<T>(in[1]),
                                cptr<T>(in[2]), in[1].numel());
+      });
+    case Op::nt_xent:
+      return with_float(op, in[fwd ? 0 : 1].dtype(), [&](auto t) {
+        using T = decltype(t);
+        const Tensor& z = in[fwd ? 0 : 1];
+        const NtXentShape s = nt_xent_shape(z, p);
+        if (fwd)
+          nt_xent_forward_cuda<T>(ptr<T>(out[0]), ptr<T>(out[1]), cptr<T>(z), s);
+        else
+          nt_xent_backward_cuda<T>(ptr<T>(out[0]), cptr<T>(in[0]), cptr<T>(z), cptr<T>(in[2]),
+                                   s);
       });
     case Op::conv2d:
       return with_float(op, in[fwd ? 0 : 1].dtype(), [&](auto t) {

@@ -9,7 +9,8 @@
 //   N batch   C channels   H W height, width   O output channels   K kernel size
 //   M R rows  D columns     A axis length       I inner length       S spatial (H*W)
 // Differences from the CPU signatures, all because the value lives on the device:
-//   cross_entropy_backward_cuda and mse_backward_cuda take dloss as a device pointer [1];
+//   cross_entropy_backward_cuda, mse_backward_cuda and nt_xent_backward_cuda take dloss as a
+//   device pointer [1];
 //   the pairwise launchers take b3 as a device pointer [1].
 // Which source file holds which kernels: docs/PROFILING.md (kernel names start with the file's
 // stem, e.g. batchnorm_stats_kernel lives in kernels/cuda/batchnorm.cu).
@@ -21,7 +22,7 @@
 #include <string>
 
 #include "core/op.h"
-#include "kernels/cpu/kernels_cpu.h"  // Broadcast4, Conv2dShape, Pool2dShape, PairwiseShape
+#include "kernels/cpu/kernels_cpu.h"  // Broadcast4, Conv2dShape, Pool2dShape, PairwiseShape, NtXentShape
 
 namespace nidim {
 
@@ -120,6 +121,17 @@ template <class T>
 void mse_forward_cuda(T* loss /* 1 */, const T* a, const T* b, int64_t n);
 template <class T>
 void mse_backward_cuda(T* da, T* db, const T* dloss /* 1 */, const T* a, const T* b, int64_t n);
+
+// ---- SimCLR's NT-Xent loss (ntxent.cu) ------------------------------------------------------------
+// As nt_xent_forward_cpu: tiles of whole rows, each tile's similarities by one cuBLAS GEMM into
+// scratch, one block per row for its max, log-sum-exp and loss; lse [N] kept for the backward.
+template <class T>
+void nt_xent_forward_cuda(T* loss /* 1 */, T* lse /* N */, const T* z /* N, D */,
+                          const NtXentShape& s);
+// As nt_xent_backward_cpu, with dloss on the device. Overwrites dz.
+template <class T>
+void nt_xent_backward_cuda(T* dz /* N, D */, const T* dloss /* 1 */, const T* z /* N, D */,
+                           const T* lse /* N */, const NtXentShape& s);
 
 // ---- images (conv.cu: cuDNN; pool.cu; batchnorm.cu) ------------------------------------------------
 template <class T>

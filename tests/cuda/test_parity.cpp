@@ -17,6 +17,10 @@
 //            scale -> 1e-4 / 1e-4;
 //   bn       batch-norm: statistics in double on both, normalization in float32 -> 1e-4 / 1e-5;
 //            backward dx = k (M dy - sum dy - xhat sum(dy xhat)) cancels -> 1e-4 / 1e-4;
+//   nt_xent  similarities by GEMM (cuBLAS vs OpenBLAS, K = D <= 128 products), then exp, log and
+//            sums in double on both; the softmax weights and the loss inherit the similarities'
+//            error (<= D eps / tau relative to the scale), and the gradient's GEMMs add
+//            another K = 2B-term float32 sum -> gemm's 1e-4 / 1e-4;
 //   critic   the pairwise critic: float32 GEMM-like sums over H, then sums over up to B^2 pairs
 //            for the weight gradients -> 1e-3 / 1e-4 (gradients), 1e-4 / 1e-4 (scores, loss);
 //   f64      float64 cases: 1e-10 / 1e-12.
@@ -383,6 +387,26 @@ std::vector<ParityCase> all_cases() {
                [](const V& x) { return mse_loss(x[0], x[1]); },
                reduce,
                reduce});
+  // NT-Xent: tiles of whole rows on both devices, but of different heights (CPU 2^19 / 2B rows,
+  // CUDA 2^23 / 2B, or the case's own): 100 in tiles of 7 and 4100 in CUDA's automatic 2046 end
+  // in a partial tile; 1030 is one tile on CUDA and three on the CPU.
+  auto ntx = [](double tau, int64_t tile) {
+    return [tau, tile](const V& x) { return nt_xent(x[0], tau, tile); };
+  };
+  c.push_back({Op::nt_xent, "nt_xent [8,5] tau 0.5", {{{8, 5}}}, ntx(0.5, 0), gemm, gemm});
+  c.push_back(
+      {Op::nt_xent, "nt_xent [100,64] tau 0.1 tile 7", {{{100, 64}}}, ntx(0.1, 7), gemm, gemm});
+  c.push_back({Op::nt_xent, "nt_xent [1030,128] tau 0.2", {{{1030, 128}}}, ntx(0.2, 0), gemm,
+               gemm});
+  c.push_back(
+      {Op::nt_xent, "nt_xent [4100,32] tau 0.07 (3 CUDA tiles)", {{{4100, 32}}}, ntx(0.07, 0),
+       gemm, gemm});
+  c.push_back({Op::nt_xent,
+               "nt_xent float64 [12,6] tau 0.3 tile 5",
+               {{{12, 6}, Values::normal, DType::f64}},
+               ntx(0.3, 5),
+               f64,
+               f64});
 
   // ---- images ----
   c.push_back({Op::conv2d,

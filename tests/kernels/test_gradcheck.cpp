@@ -153,6 +153,14 @@ std::vector<GradCase> all_cases() {
   c.push_back({Op::mse, "mse [3,4]", {{{3, 4}}, {{3, 4}}}, [](const V& x) {
                  return mse_loss(x[0], x[1]);
                }});
+  // NT-Xent: 2B = 10 rows in tiles of 3 (the last one partial), so the tile bookkeeping and both
+  // accumulating GEMMs of the backward are exercised; the normalization's gradient included.
+  c.push_back({Op::nt_xent, "nt_xent [10,4] tau 0.5 tile 3", {{{10, 4}}}, [](const V& x) {
+                 return nt_xent(x[0], 0.5, 3);
+               }});
+  c.push_back({Op::nt_xent, "nt_xent [6,3] tau 0.1 one tile", {{{6, 3}}}, [](const V& x) {
+                 return nt_xent(x[0], 0.1);
+               }});
   // images
   c.push_back({Op::conv2d,
                "conv2d [2,2,5,5] * [3,2,3,3] + b, stride 1 pad 1",

@@ -1,9 +1,15 @@
-// Known values: conv2d, pooling, batch-norm, cross-entropy, softmax family, checked against
-// PyTorch (tests/fixtures/kernels/make_kernel_fixtures.py, float64) in float64 and float32.
+// Known values: conv2d, pooling, batch-norm, cross-entropy, softmax family, NT-Xent, checked
+// against PyTorch (tests/fixtures/kernels/make_kernel_fixtures.py, float64) in float64 and
+// float32. NT-Xent's reference is torch's own composition (F.normalize, z z^T / tau, the diagonal
+// masked with -inf, cross_entropy with labels (i + B) mod 2B), not a formula of ours.
 //
 // Tolerances: float64 runs the same arithmetic in a different order than PyTorch, so results
 // agree to a few ulps of the largest partial sums: rtol 1e-10, atol 1e-11. float32 has unit
 // roundoff 6e-8; sums of at most ~100 terms of magnitude <= ~5 stay within 2e-5 absolute.
+// NT-Xent in float32: a similarity s = zn . zn / tau (|s| <= 1/tau = 14.3 at tau 0.07) carries an
+// error of a few ulps of 1/tau, ~4e-6, which shifts the loss (~13) and each softmax weight by
+// about that much relative: inside rtol 1e-5 + atol 2e-5 (measured: loss off by 4e-7, dz by
+// 2e-7 at tau 0.07, where the bound is 1.5e-4 and 3.5e-5).
 #include <doctest/doctest.h>
 
 #include "kernels/ops.h"
@@ -83,6 +89,16 @@ TEST_CASE("known values against PyTorch") {
                     what + " loss");
         loss.backward();
         check_close(logits.grad(), c["dlogits"], pr.rtol, pr.atol, what + " dlogits");
+      } else if (op == "nt_xent") {
+        for (int64_t tile : {0, 3}) {  // one tile, and tiles of 3 rows (the last one partial)
+          const std::string at = what + " tile " + std::to_string(tile);
+          Tensor z = leaf(c["z"], pr.dtype);
+          Tensor loss = nt_xent(z, c["temperature"], tile);
+          check_close(nidim::test::values(loss), {c["loss"].get<double>()}, pr.rtol, pr.atol,
+                      at + " loss");
+          (loss * c["g"].get<double>()).backward();
+          check_close(z.grad(), c["dz"], pr.rtol, pr.atol, at + " dz");
+        }
       } else {
         Tensor x = leaf(c["x"], pr.dtype);
         const int axis = c["axis"];
