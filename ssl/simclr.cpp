@@ -15,17 +15,9 @@ Tensor nt_xent_loss(const Tensor& a, const Tensor& b, double temperature) {
   NIDIM_CHECK(a.ndim() == 2 && a.shape() == b.shape() && a.size(0) >= 2,
               "nt_xent_loss: views must be [B, d] of the same shape with B >= 2, got {} and {}",
               a.shape().str(), b.shape().str());
-  // Composed from ops until the fused op is in (TODO before landing).
-  const int64_t n = a.size(0);
-  Tensor z = concat({a, b}, 0);
-  Tensor zn = z / sqrt(sum(z * z, 1, /*keepdim=*/true));
-  Tensor s = matmul(zn, zn, false, true) / temperature;
-  std::vector<float> eye(static_cast<size_t>(4 * n * n), 0.0f);
-  for (int64_t i = 0; i < 2 * n; ++i) eye[static_cast<size_t>(i * 2 * n + i)] = 1e9f;
-  Tensor masked = s - Tensor::from_host(eye.data(), {2 * n, 2 * n}, DType::f32, a.device());
-  Tensor partner = concat({slice(zn, n, 2 * n), slice(zn, 0, n)}, 0);
-  Tensor positive = sum(zn * partner, 1) / temperature;
-  return mean(logsumexp(masked, 1) - positive);
+  // The fused op: rows normalized inside (cosine), similarities tile by tile, no [2B, 2B] tensor
+  // kept for the backward (kernels/cpu/ntxent.cpp, kernels/cuda/ntxent.cu).
+  return nt_xent(concat({a, b}, 0), temperature);
 }
 
 namespace {
