@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/args.h"
 #include "core/cuda/memory.h"
 #include "core/nvtx.h"
 #include "core/parallel.h"
@@ -50,18 +51,7 @@ int main(int argc, char** argv) try {
       NIDIM_CHECK(i + 1 < argc, "{}: missing value", a);
       return argv[++i];
     };
-    auto number = [&](int64_t least) -> int64_t {
-      const std::string v = value();
-      size_t used = 0;
-      int64_t n = least - 1;
-      try {
-        n = std::stoll(v, &used);
-      } catch (const std::exception&) {
-      }
-      NIDIM_CHECK(used == v.size() && n >= least, "{}: expected a whole number >= {}, got '{}'", a,
-                  least, v);
-      return n;
-    };
+    auto number = [&](int64_t least) { return parse_whole_number(a, value(), least); };
     if (a == "--batch")
       c.batch = number(1);
     else if (a == "--critic")

@@ -29,6 +29,12 @@ bool any_requires_grad(const std::vector<Tensor>& inputs) {
 
 void record(Tensor& out, Op op, std::vector<Tensor> inputs, Node::BackwardFn fn) {
   if (!grad_enabled() || !any_requires_grad(inputs)) return;
+  // The node needs its inputs' identity (grad_fn, requires_grad, shape), not their data: leaves
+  // that take a gradient are kept whole (it accumulates into them), every other input becomes a
+  // data-less edge, so an activation lives only as long as a backward function that reads it
+  // (ResNet-18 at batch 256: 2.1 -> 1.4 GB of live tensors; bench/README.md).
+  for (Tensor& t : inputs)
+    if (t.defined() && !(t.is_leaf() && t.requires_grad())) t = t.graph_edge();
   out.set_grad_fn(std::make_shared<Node>(op, std::move(inputs), std::move(fn)));
 }
 

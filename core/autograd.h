@@ -2,7 +2,9 @@
 //
 // Every op that runs while grad mode is on and has an input that requires a gradient records a
 // Node on its output: the op, its inputs (the graph's edges) and a backward function that maps
-// the output's gradient to the inputs' gradients. backward() (kernels/autograd.cpp, because it
+// the output's gradient to the inputs' gradients. An edge to an input that is not a parameter
+// carries no data (Tensor::graph_edge): the tensors a backward pass reads are kept by its
+// function alone, so activations nothing reads are freed during the forward pass. backward() (kernels/autograd.cpp, because it
 // adds gradients with kernels) walks the nodes in reverse topological order, accumulates
 // gradients into leaves, and frees each node's inputs and saved tensors as it goes: a graph is
 // used once, as in PyTorch.

@@ -234,4 +234,14 @@ Tensor Tensor::detach() const {
   return Tensor(std::move(impl));
 }
 
+Tensor Tensor::graph_edge() const {
+  if (!defined()) return Tensor();
+  auto impl = std::make_shared<TensorImpl>();
+  impl->shape = m_impl->shape;
+  impl->dtype = m_impl->dtype;
+  impl->requires_grad = m_impl->requires_grad;
+  impl->grad_fn = m_impl->grad_fn;
+  return Tensor(std::move(impl));
+}
+
 }  // namespace nidim

@@ -129,6 +129,10 @@ class Tensor {
   void set_grad_fn(std::shared_ptr<Node> node);
   // Same data, cut from the graph.
   Tensor detach() const;
+  // No data: the same shape, dtype, requires_grad and grad_fn in a new handle. A graph node keeps
+  // this of an input that is not a parameter, so the graph alone does not keep activations alive:
+  // each backward function keeps the tensors it reads (autograd.h).
+  Tensor graph_edge() const;
   // Gradients of this scalar with respect to every leaf that requires them (kernels/autograd.cpp).
   // First it reads the loss and refuses a non-finite one, which on CUDA waits for the forward
   // pass; a training loop that checks its losses itself, later (item_async), passes false so the

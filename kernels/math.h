@@ -138,6 +138,12 @@ NIDIM_HD inline T unary_backward_op(T dy, T x, T y, T a) {
     static_assert(OP == Op::neg, "not a unary element-wise op");
 }
 
+// Whether unary_backward_op reads x. The others depend on y alone (relu: x > 0 exactly where
+// y > 0), so autograd keeps only y for them and passes it in x's place (kernels/ops.cpp).
+constexpr bool unary_backward_reads_x(Op op) {
+  return op == Op::log || op == Op::pow || op == Op::abs || op == Op::erf || op == Op::leaky_relu;
+}
+
 template <Op OP, class T>
 NIDIM_HD inline T binary_forward_op(T a, T b) {
   if constexpr (OP == Op::add)

@@ -8,6 +8,7 @@
 
 #include "core/autograd.h"
 #include "kernels/dispatch.h"
+#include "kernels/math.h"
 
 namespace nidim {
 
@@ -80,6 +81,15 @@ Tensor binary(Op op, const Tensor& a, const Tensor& b) {
   check_same_dtype(op, a, b);
   Tensor c = Tensor::empty(broadcast_shape(op, a.shape(), b.shape()), a.dtype(), a.device());
   run(op, Pass::forward, {a, b}, {c});
+  if ((op == Op::add || op == Op::sub) && a.shape() == c.shape() && b.shape() == c.shape()) {
+    // No broadcast: the gradients are dc and +-dc, and neither input needs to be kept (a
+    // residual connection's operands are freed as soon as nothing else reads them).
+    record(c, op, {a, b}, [op](const Tensor& dc, GradSlots& g) {
+      if (g.needs(0)) g.set(0, dc);
+      if (g.needs(1)) g.set(1, op == Op::add ? dc : neg(dc));
+    });
+    return c;
+  }
   record(c, op, {a, b}, [op, a = a.detach(), b = b.detach()](const Tensor& dc, GradSlots& g) {
     Tensor da = g.needs(0) ? empty_like(a) : Tensor();
     Tensor db = g.needs(1) ? empty_like(b) : Tensor();
@@ -96,11 +106,17 @@ Tensor unary(Op op, const Tensor& x, double a = 0) {
   OpParams p;
   p.f[0] = a;
   run(op, Pass::forward, {x}, {y}, p);
-  record(y, op, {x}, [op, p, x = x.detach(), y = y.detach()](const Tensor& dy, GradSlots& g) {
-    Tensor dx = empty_like(x);
-    run(op, Pass::backward, {dy, x, y}, {dx}, p);
-    g.set(0, dx);
-  });
+  // Ops whose derivative is a function of y alone keep only y and pass it in x's place, so x
+  // can be freed (a batch-norm output before a ReLU).
+  const bool reads_x = unary_backward_reads_x(op);
+  record(
+      y, op, {x},
+      [op, p, x = reads_x ? x.detach() : Tensor(), y = y.detach()](const Tensor& dy, GradSlots& g) {
+        const Tensor& xs = x.defined() ? x : y;
+        Tensor dx = empty_like(y);
+        run(op, Pass::backward, {dy, xs, y}, {dx}, p);
+        g.set(0, dx);
+      });
   return y;
 }
 

@@ -22,14 +22,16 @@ Tensor Linear::forward(const Tensor& x) {
 }
 
 Conv2d::Conv2d(int64_t in, int64_t out, int kernel, int stride, int padding, bool bias,
-               Generator& gen)
+               Generator& gen, ConvInit init)
     : Module("Conv2d"), m_stride(stride), m_padding(padding) {
   NIDIM_CHECK(in > 0 && out > 0 && kernel > 0,
               "Conv2d: channels {} -> {} and kernel {} must be "
               "positive",
               in, out, kernel);
-  m_weight =
-      register_parameter("weight", kaiming_uniform({out, in, kernel, kernel}, std::sqrt(5.0), gen));
+  const Shape shape{out, in, kernel, kernel};
+  m_weight = register_parameter("weight", init == ConvInit::kaiming_normal_fan_out
+                                              ? kaiming_normal_fan_out(shape, gen)
+                                              : kaiming_uniform(shape, std::sqrt(5.0), gen));
   if (bias) m_bias = register_parameter("bias", bias_uniform({out}, in * kernel * kernel, gen));
 }
 

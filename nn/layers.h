@@ -27,10 +27,14 @@ class Linear : public Module {
   Tensor m_weight, m_bias;
 };
 
+// How Conv2d draws its weight: PyTorch's default (kaiming_uniform, a = sqrt 5) or torchvision
+// ResNet's N(0, 2 / fan_out) (nn/init.h). The bias, if any, is PyTorch's default either way.
+enum class ConvInit { pytorch_default, kaiming_normal_fan_out };
+
 class Conv2d : public Module {
  public:
   Conv2d(int64_t in_channels, int64_t out_channels, int kernel, int stride, int padding, bool bias,
-         Generator& gen);
+         Generator& gen, ConvInit init = ConvInit::pytorch_default);
   Tensor forward(const Tensor& x) override;  // [N, in, H, W] -> [N, out, OH, OW]
   Tensor weight() const { return m_weight; }
   Tensor bias() const { return m_bias; }

@@ -64,4 +64,8 @@ std::shared_ptr<Sequential> mlp_encoder(int64_t in_features, const std::vector<i
   return net;
 }
 
+std::shared_ptr<Module> resnet18_encoder(int64_t channels, ResNetStem stem, Generator& gen) {
+  return std::make_shared<ResNet18>(channels, stem, gen);
+}
+
 }  // namespace nidim

@@ -9,6 +9,10 @@
 //   32x32 (CIFAR) it ends at s = 2.
 // MLP, for vector data (or small images, flattened): flat, then fc1..fcK Linear with
 //   LeakyReLU(0.01) between them, widths hidden..., ending in d.
+// ResNet-18 (nn/resnet.h), any channel count, 28x28 images and larger: torchvision's resnet18 without its fc,
+//   output [N, 512] (ResNet18::features) after global average pooling; the stem is cifar (3x3
+//   conv, no max-pool) or imagenet (7x7 stride 2 and max-pool). Its weights load into
+//   torchvision with strict=True (docs/TRAINING.md). A projection to d, if wanted, comes after.
 // Module names follow PyTorch's conventions, e.g. "encoder.conv1.weight", "encoder.bn1.running_mean".
 #pragma once
 
@@ -18,6 +22,7 @@
 
 #include "core/random.h"
 #include "nn/layers.h"
+#include "nn/resnet.h"
 
 namespace nidim {
 
@@ -28,5 +33,7 @@ std::shared_ptr<Sequential> convnet_encoder(int64_t channels, int64_t height, in
                                             int64_t dim, LayerOrder order, Generator& gen);
 std::shared_ptr<Sequential> mlp_encoder(int64_t in_features, const std::vector<int64_t>& hidden,
                                         int64_t dim, Generator& gen);
+// [N, channels, H, W] -> [N, 512].
+std::shared_ptr<Module> resnet18_encoder(int64_t channels, ResNetStem stem, Generator& gen);
 
 }  // namespace nidim

@@ -29,6 +29,22 @@ int64_t images_per_chunk(const Conv2dShape& s) {
       1, std::min<int64_t>(s.N, chunk_elements / std::max<int64_t>(per_image, 1)));
 }
 
+// Output positions o in [0, n_out) whose input i = o * stride - pad + tap lies in [0, n_in):
+// [lo, hi) (empty when lo >= hi). Computing the range once per kernel tap takes the bounds
+// checks out of the inner loops, which are then straight copies (stride 1) or strided gathers;
+// ResNet's 3x3 pad-1 and stride-2 layers spent most of their im2col/col2im time on those checks.
+struct TapRange {
+  int64_t lo, hi;
+};
+TapRange tap_range(int64_t n_out, int64_t n_in, int64_t stride, int64_t pad, int64_t tap) {
+  // o >= ceil((pad - tap) / stride) and o <= floor((n_in - 1 + pad - tap) / stride)
+  const int64_t first = pad - tap;
+  const int64_t lo = first <= 0 ? 0 : (first + stride - 1) / stride;
+  const int64_t last = n_in - 1 + pad - tap;
+  const int64_t hi = last < 0 ? 0 : std::min(n_out, last / stride + 1);
+  return {lo, std::max(lo, hi)};
+}
+
 // col [K, nb*P] from images x [nb, C, H, W].
 template <class T>
 void im2col(T* col, const T* x, int64_t nb, const Conv2dShape& s) {
@@ -39,24 +55,23 @@ void im2col(T* col, const T* x, int64_t nb, const Conv2dShape& s) {
       const int64_t c = k / (s.KH * s.KW), kh = (k / s.KW) % s.KH, kw = k % s.KW;
       const T* plane = x + (n * s.C + c) * s.H * s.W;
       T* dst = col + k * nb * P + n * P;
-      if (s.padding == 0 && s.stride == 1) {  // every tap inside the image: straight row copies
-        for (int64_t oh = 0; oh < s.OH; ++oh)
-          std::memcpy(dst + oh * s.OW, plane + (oh + kh) * s.W + kw, sizeof(T) * s.OW);
-        continue;
-      }
-      for (int64_t oh = 0; oh < s.OH; ++oh) {
-        const int64_t ih = oh * s.stride - s.padding + kh;
+      const TapRange rows = tap_range(s.OH, s.H, s.stride, s.padding, kh);
+      const TapRange cols = tap_range(s.OW, s.W, s.stride, s.padding, kw);
+      std::fill(dst, dst + rows.lo * s.OW, T(0));  // rows above the image
+      for (int64_t oh = rows.lo; oh < rows.hi; ++oh) {
+        // Input row ih = oh * stride - pad + kh; column iw = ow * stride + shift.
+        const T* src = plane + (oh * s.stride - s.padding + kh) * s.W;
+        const int64_t shift = kw - s.padding;
         T* row = dst + oh * s.OW;
-        if (ih < 0 || ih >= s.H) {
-          for (int64_t ow = 0; ow < s.OW; ++ow) row[ow] = T(0);
-          continue;
+        std::fill(row, row + cols.lo, T(0));
+        if (s.stride == 1) {
+          std::memcpy(row + cols.lo, src + cols.lo + shift, sizeof(T) * (cols.hi - cols.lo));
+        } else {
+          for (int64_t ow = cols.lo; ow < cols.hi; ++ow) row[ow] = src[ow * s.stride + shift];
         }
-        const T* src = plane + ih * s.W;
-        for (int64_t ow = 0; ow < s.OW; ++ow) {
-          const int64_t iw = ow * s.stride - s.padding + kw;
-          row[ow] = (iw >= 0 && iw < s.W) ? src[iw] : T(0);
-        }
+        std::fill(row + cols.hi, row + s.OW, T(0));
       }
+      std::fill(dst + rows.hi * s.OW, dst + P, T(0));  // rows below
     }
   });
 }
@@ -71,27 +86,26 @@ void col2im(T* dx, const T* dcol, int64_t nb, const Conv2dShape& s) {
       const int64_t n = t / s.C, c = t % s.C;
       T* plane = dx + t * s.H * s.W;
       std::fill(plane, plane + s.H * s.W, T(0));
-      for (int64_t kh = 0; kh < s.KH; ++kh)
+      for (int64_t kh = 0; kh < s.KH; ++kh) {
+        const TapRange rows = tap_range(s.OH, s.H, s.stride, s.padding, kh);
         for (int64_t kw = 0; kw < s.KW; ++kw) {
+          const TapRange cols = tap_range(s.OW, s.W, s.stride, s.padding, kw);
           const int64_t k = (c * s.KH + kh) * s.KW + kw;
           const T* src = dcol + k * nb * P + n * P;
-          if (s.padding == 0 && s.stride == 1) {  // no bounds to check: vectorizable row adds
-            for (int64_t oh = 0; oh < s.OH; ++oh) {
-              T* row = plane + (oh + kh) * s.W + kw;
-              const T* in = src + oh * s.OW;
-              for (int64_t ow = 0; ow < s.OW; ++ow) row[ow] += in[ow];
-            }
-            continue;
-          }
-          for (int64_t oh = 0; oh < s.OH; ++oh) {
-            const int64_t ih = oh * s.stride - s.padding + kh;
-            if (ih < 0 || ih >= s.H) continue;
-            for (int64_t ow = 0; ow < s.OW; ++ow) {
-              const int64_t iw = ow * s.stride - s.padding + kw;
-              if (iw >= 0 && iw < s.W) plane[ih * s.W + iw] += src[oh * s.OW + ow];
+          const int64_t shift = kw - s.padding;  // iw = ow * stride + shift
+          for (int64_t oh = rows.lo; oh < rows.hi; ++oh) {
+            T* row = plane + (oh * s.stride - s.padding + kh) * s.W;  // input row ih
+            const T* in = src + oh * s.OW;
+            if (s.stride == 1) {  // contiguous: vectorizable row adds
+              T* out = row + cols.lo + shift;
+              const T* add = in + cols.lo;
+              for (int64_t i = 0; i < cols.hi - cols.lo; ++i) out[i] += add[i];
+            } else {
+              for (int64_t ow = cols.lo; ow < cols.hi; ++ow) row[ow * s.stride + shift] += in[ow];
             }
           }
         }
+      }
     }
   });
 }

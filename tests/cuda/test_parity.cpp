@@ -234,6 +234,22 @@ std::vector<ParityCase> all_cases() {
                    ewise,
                    reduce});
 
+  // ResNet's residual add (same 4-D shapes) and its global average pool (mean over H*W).
+  c.push_back({Op::add,
+               "add [8,64,16,16] and [8,64,16,16] (ResNet residual)",
+               {{{8, 64, 16, 16}}, {{8, 64, 16, 16}}},
+               [](const V& x) { return add(x[0], x[1]); },
+               ewise,
+               ewise});
+  c.push_back({Op::mean,
+               "mean [16,512,4,4] as [16,512,16] axis -1 (ResNet global average pool)",
+               {{{16, 512, 4, 4}}},
+               [](const V& x) {
+                 return mean(reshape(x[0], {16, 512, -1}), -1);
+               },
+               reduce,
+               reduce});
+
   // ---- unary ----
   const Shape u{33, 31};
   c.push_back({Op::neg, "neg [33,31]", {{u}}, [](const V& x) { return neg(x[0]); }, ewise, ewise});
@@ -435,6 +451,38 @@ std::vector<ParityCase> all_cases() {
                [](const V& x) { return conv2d(x[0], x[1], x[2], 1, 1); },
                f64,
                f64});
+  // ResNet-18's convolutions at its shapes (batch 4; K = C*KH*KW <= 1152 keeps the gemm bound):
+  // 3x3 stride 1 and stride 2 pad 1, the 1x1 stride 2 projection shortcut, both stems.
+  c.push_back({Op::conv2d,
+               "conv2d [4,3,32,32] * [64,3,3,3] s1 p1 (ResNet cifar stem)",
+               {{{4, 3, 32, 32}}, {{64, 3, 3, 3}}},
+               [](const V& x) { return conv2d(x[0], x[1], Tensor(), 1, 1); },
+               gemm,
+               gemm});
+  c.push_back({Op::conv2d,
+               "conv2d [4,64,16,16] * [64,64,3,3] s1 p1 (ResNet layer1)",
+               {{{4, 64, 16, 16}}, {{64, 64, 3, 3}}},
+               [](const V& x) { return conv2d(x[0], x[1], Tensor(), 1, 1); },
+               gemm,
+               gemm});
+  c.push_back({Op::conv2d,
+               "conv2d [4,128,8,8] * [128,128,3,3] s2 p1 (ResNet down-sampling 3x3)",
+               {{{4, 128, 8, 8}}, {{128, 128, 3, 3}}},
+               [](const V& x) { return conv2d(x[0], x[1], Tensor(), 2, 1); },
+               gemm,
+               gemm});
+  c.push_back({Op::conv2d,
+               "conv2d [4,128,8,8] * [256,128,1,1] s2 p0 (ResNet projection shortcut)",
+               {{{4, 128, 8, 8}}, {{256, 128, 1, 1}}},
+               [](const V& x) { return conv2d(x[0], x[1], Tensor(), 2, 0); },
+               gemm,
+               gemm});
+  c.push_back({Op::conv2d,
+               "conv2d [2,3,32,32] * [64,3,7,7] s2 p3 (ResNet imagenet stem)",
+               {{{2, 3, 32, 32}}, {{64, 3, 7, 7}}},
+               [](const V& x) { return conv2d(x[0], x[1], Tensor(), 2, 3); },
+               gemm,
+               gemm});
   c.push_back({Op::avg_pool2d,
                "avg_pool2d [8,32,26,26] k2",
                {{{8, 32, 26, 26}}},
@@ -489,6 +537,18 @@ std::vector<ParityCase> all_cases() {
                  return batch_norm(x[0], x[1], x[2], Tensor::from_vector(m, {16}).to(x[0].device()),
                                    Tensor::from_vector(v, {16}).to(x[0].device()), false);
                },
+               bn_fwd,
+               bn_bwd});
+  c.push_back({Op::max_pool2d,
+               "max_pool2d [4,64,16,16] k3 s2 p1 (ResNet imagenet stem)",
+               {{{4, 64, 16, 16}, distinct}},
+               [](const V& x) { return max_pool2d(x[0], 3, 2, 1); },
+               exact,
+               exact});
+  c.push_back({Op::batch_norm,
+               "batch_norm train [16,128,8,8] affine (ResNet layer2)",
+               {{{16, 128, 8, 8}}, {{128}}, {{128}}},
+               [](const V& x) { return batch_norm(x[0], x[1], x[2], Tensor(), Tensor(), true); },
                bn_fwd,
                bn_bwd});
   c.push_back({Op::batch_norm,

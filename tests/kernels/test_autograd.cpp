@@ -2,6 +2,8 @@
 // graph, and refusing non-finite losses.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "core/autograd.h"
 #include "kernels/ops.h"
 #include "test_util.h"
@@ -61,6 +63,23 @@ TEST_CASE("the graph is freed by backward and cannot be reused") {
   CHECK(h.grad_fn()->released());
   CHECK(loss.grad_fn()->released());
   check_error([&] { loss.backward(); }, {"second time"});
+}
+
+TEST_CASE("the graph keeps only what backward functions read") {
+  // A ResNet block's pattern: an intermediate read by no backward function (the batch-norm
+  // output before a ReLU, the operands of a residual add) is freed with its last handle; a
+  // parameter stays in the graph, which accumulates into it.
+  Tensor w = full({4}, 2.0).set_requires_grad(true);
+  Tensor h = w * 3.0;  // mul reads its operands: h is kept by no one but this handle...
+  Tensor y = relu(h);  // ...once relu keeps only its output
+  CHECK(h.storage_use_count() == 1);
+  CHECK(w.storage_use_count() > 1);  // mul's backward function and the node hold the parameter
+  Tensor r = y + h;                  // a same-shape add keeps neither operand
+  CHECK(h.storage_use_count() == 1);
+  CHECK(y.storage_use_count() == 2);  // this handle and relu's backward, which reads its output
+  sum(exp(r)).backward();
+  // d/dw sum(exp(relu(3w) + 3w)) = 6 exp(12) at w = 2.
+  check_close(test::values(w.grad()), std::vector<double>(4, 6 * std::exp(12.0)), 1e-6, 0, "dw");
 }
 
 TEST_CASE("backward refuses non-scalars, constants and non-finite losses") {

@@ -68,11 +68,15 @@ std::vector<GradCase> all_cases() {
     const char* name;
     Shape a, b;
   };
-  const Pattern patterns[] = {
-      {"[3,4] and [3,4]", {3, 4}, {3, 4}}, {"[3,4] and row [1,4]", {3, 4}, {1, 4}},
-      {"[3,4] and row [4]", {3, 4}, {4}},  {"[3,4] and column [3,1]", {3, 4}, {3, 1}},
-      {"[3,4] and scalar []", {3, 4}, {}}, {"scalar [] and [3,4]", {}, {3, 4}},
-      {"[3,1] and [1,4]", {3, 1}, {1, 4}}, {"[2,3,2,2] and [1,3,1,1]", {2, 3, 2, 2}, {1, 3, 1, 1}}};
+  const Pattern patterns[] = {{"[3,4] and [3,4]", {3, 4}, {3, 4}},
+                              {"[3,4] and row [1,4]", {3, 4}, {1, 4}},
+                              {"[3,4] and row [4]", {3, 4}, {4}},
+                              {"[3,4] and column [3,1]", {3, 4}, {3, 1}},
+                              {"[3,4] and scalar []", {3, 4}, {}},
+                              {"scalar [] and [3,4]", {}, {3, 4}},
+                              {"[3,1] and [1,4]", {3, 1}, {1, 4}},
+                              {"[2,3,2,2] and [1,3,1,1]", {2, 3, 2, 2}, {1, 3, 1, 1}},
+                              {"[2,3,2,2] and [2,3,2,2] (a residual)", {2, 3, 2, 2}, {2, 3, 2, 2}}};
   const std::pair<Op, std::function<Tensor(const Tensor&, const Tensor&)>> binaries[] = {
       {Op::add, [](const Tensor& a, const Tensor& b) { return add(a, b); }},
       {Op::sub, [](const Tensor& a, const Tensor& b) { return sub(a, b); }},
@@ -170,6 +174,20 @@ std::vector<GradCase> all_cases() {
                "conv2d [2,3,6,5] * [2,3,2,3], stride 2 pad 0",
                {{{2, 3, 6, 5}}, {{2, 3, 2, 3}}},
                [](const V& x) { return conv2d(x[0], x[1], Tensor(), 2, 0); }});
+  // ResNet-18's convolutions: 3x3 stride 2 pad 1 on an even size (layer2..4's first conv), the
+  // 1x1 stride 2 projection shortcut, and the imagenet stem's 7x7 stride 2 pad 3.
+  c.push_back({Op::conv2d,
+               "conv2d [2,3,6,6] * [4,3,3,3], stride 2 pad 1 (ResNet down-sampling 3x3)",
+               {{{2, 3, 6, 6}}, {{4, 3, 3, 3}}},
+               [](const V& x) { return conv2d(x[0], x[1], Tensor(), 2, 1); }});
+  c.push_back({Op::conv2d,
+               "conv2d [2,4,6,6] * [3,4,1,1], stride 2 pad 0 (ResNet projection shortcut)",
+               {{{2, 4, 6, 6}}, {{3, 4, 1, 1}}},
+               [](const V& x) { return conv2d(x[0], x[1], Tensor(), 2, 0); }});
+  c.push_back({Op::conv2d,
+               "conv2d [1,2,9,9] * [2,2,7,7], stride 2 pad 3 (ResNet imagenet stem)",
+               {{{1, 2, 9, 9}}, {{2, 2, 7, 7}}},
+               [](const V& x) { return conv2d(x[0], x[1], Tensor(), 2, 3); }});
   c.push_back({Op::avg_pool2d, "avg_pool2d [2,2,4,4] k2", {{{2, 2, 4, 4}}}, [](const V& x) {
                  return avg_pool2d(x[0], 2);
                }});
@@ -197,6 +215,21 @@ std::vector<GradCase> all_cases() {
          Tensor rv = Tensor::from_vector<double>({0.5, 1.5, 2.0}, {3});
          return batch_norm(x[0], x[1], x[2], rm, rv, false);
        }});
+  c.push_back({Op::batch_norm,
+               "batch_norm eval [3,3,2,2] affine (4-D, running statistics)",
+               {{{3, 3, 2, 2}}, {{3}}, {{3}}},
+               [](const V& x) {
+                 Tensor rm = Tensor::from_vector<double>({0.1, -0.2, 0.3}, {3});
+                 Tensor rv = Tensor::from_vector<double>({0.5, 1.5, 2.0}, {3});
+                 return batch_norm(x[0], x[1], x[2], rm, rv, false);
+               }});
+  // ResNet's global average pool: [N, C, H, W] viewed as [N, C, H*W], mean over the last axis.
+  c.push_back({Op::mean,
+               "mean [2,3,2,2] as [2,3,4] axis -1 (global average pool)",
+               {{{2, 3, 2, 2}}},
+               [](const V& x) {
+                 return mean(reshape(x[0], {2, 3, -1}), -1);
+               }});
   // shape and layout
   c.push_back({Op::reshape, "reshape [3,4] -> [2,6]", {{{3, 4}}}, [](const V& x) {
                  return reshape(x[0], {2, 6}) * 1.0;
