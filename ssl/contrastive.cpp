@@ -42,7 +42,7 @@ std::shared_ptr<Module> ssl_backbone(const RunConfig& c, int64_t channels, int64
                                      int64_t width, Generator& gen, int64_t* features) {
   if (c.encoder == "resnet18") {
     *features = 512;
-    NIDIM_FAIL("resnet18: not in this build yet");  // TODO: the backbone branch
+    return resnet18_encoder(channels, parse_resnet_stem(c.resnet_stem), gen);
   }
   *features = c.feature_dim;
   if (c.encoder == "convnet")

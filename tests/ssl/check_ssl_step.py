@@ -47,7 +47,7 @@ def check_case(folder):
         backbone = torch_ssl.MlpBackbone(x1[0].numel(), case["mlp_hidden"], case["feature_dim"])
         features = case["feature_dim"]
     else:
-        backbone = torch_ssl.resnet18_backbone(x1.shape[1])
+        backbone = torch_ssl.resnet18_backbone(x1.shape[1], case.get("resnet_stem", "cifar"))
         features = 512
     model = torch_ssl.SslModel(backbone, features, case["method"], case["dim"],
                                case["projector_hidden"], case["noise"], classes)
