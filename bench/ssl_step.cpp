@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "core/parallel.h"
 #include "core/storage.h"
@@ -31,7 +32,7 @@ int main(int argc, char** argv) try {
   c.batch = 256;
   int64_t size = 32, channels = 3, steps = 5;
   int threads = 0;
-  bool no_noise = false;
+  bool no_noise = false, as_json = false;
   app.add_option("--method", c.method, "simclr | vicreg")->capture_default_str();
   app.add_option("--batch", c.batch, "samples per step (two views each)")->capture_default_str();
   app.add_option("--size", size, "image height = width")->capture_default_str();
@@ -39,6 +40,7 @@ int main(int argc, char** argv) try {
   app.add_option("--steps", steps, "timed steps (after the first)")->capture_default_str();
   app.add_option("--threads", threads, "threads (0: all cores)")->capture_default_str();
   app.add_flag("--no-noise", no_noise, "the plain method");
+  app.add_flag("--json", as_json, "one JSON object (bench/compare_resnet_step --method reads it)");
   CLI11_PARSE(app, argc, argv);
   set_num_threads(threads);
   c.dim = c.method == "simclr" ? 256 : 2048;
@@ -71,6 +73,25 @@ int main(int argc, char** argv) try {
   getrusage(RUSAGE_SELF, &ru);
   std::vector<double> timed(ms.begin() + 1, ms.end());
   std::sort(timed.begin(), timed.end());
+  const double median = timed.empty() ? ms[0] : timed[timed.size() / 2];
+  const double peak_alloc = memory_stats(DeviceType::cpu).peak_bytes / 1048576.0;
+  if (as_json) {
+    const nlohmann::json out = {{"impl", "nidim"},
+                                {"model", c.method + " resnet18 cifar stem"},
+                                {"batch", c.batch},
+                                {"input", {c.batch, channels, size, size}},
+                                {"threads", num_threads()},
+                                {"step_ms", ms},
+                                {"first_step_ms", ms[0]},
+                                {"ms_per_step", median},
+                                {"images_per_second", 1000.0 * static_cast<double>(c.batch) / median},
+                                {"peak_alloc_mib", peak_alloc},
+                                {"peak_rss_mib", ru.ru_maxrss / 1024.0},
+                                {"conv_layers", nlohmann::json::array()},
+                                {"blas", blas_info()}};
+    std::printf("%s\n", out.dump().c_str());
+    return 0;
+  }
   std::printf("ssl_step: %s, batch %lld x 2 views of %lldx%lldx%lld, %d threads, BLAS %s\n",
               c.method.c_str(), static_cast<long long>(c.batch), static_cast<long long>(channels),
               static_cast<long long>(size), static_cast<long long>(size), num_threads(),
@@ -78,9 +99,8 @@ int main(int argc, char** argv) try {
   std::printf("ssl_step: first %.0f ms; then", ms[0]);
   for (size_t i = 1; i < ms.size(); ++i) std::printf(" %.0f", ms[i]);
   std::printf(" ms per step\n");
-  std::printf("ssl_step: median %.0f ms, allocator peak %.0f MiB, peak RSS %.0f MiB\n",
-              timed.empty() ? ms[0] : timed[timed.size() / 2],
-              memory_stats(DeviceType::cpu).peak_bytes / 1048576.0, ru.ru_maxrss / 1024.0);
+  std::printf("ssl_step: median %.0f ms, allocator peak %.0f MiB, peak RSS %.0f MiB\n", median,
+              peak_alloc, ru.ru_maxrss / 1024.0);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "ssl_step: error: %s\n", e.what());

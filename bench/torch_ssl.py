@@ -21,7 +21,7 @@ import argparse
 import json
 import math
 import os
-import resource
+import statistics
 import sys
 import time
 
@@ -288,23 +288,25 @@ def main():
     ap.add_argument("--size", type=int, default=32)
     ap.add_argument("--channels", type=int, default=3)
     ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--threads", type=int, default=0, help="0: all cores")
     ap.add_argument("--no-noise", action="store_true")
+    ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from torch_dim import blas_info, peak_rss_mib, setup_runtime
+    setup_runtime(args.threads, False)
     torch.manual_seed(0)
     dim = 256 if args.method == "simclr" else 2048
     model = SslModel(resnet18_backbone(args.channels), 512, args.method, dim, 2048,
                      not args.no_noise, 10)
     model.train()
-    x1 = torch.rand(args.batch, args.channels, args.size, args.size)
-    x2 = torch.rand(args.batch, args.channels, args.size, args.size)
+    x1 = torch.randn(args.batch, args.channels, args.size, args.size)
+    x2 = torch.randn(args.batch, args.channels, args.size, args.size)
     labels = torch.randint(0, 10, (args.batch,))
     trained = list(model.backbone.parameters()) + list(model.projector.parameters())
     probe = torch.optim.SGD(model.classifier.parameters(), lr=0.1, momentum=0.9)
-    buffers, times = {}, []
-    p = 0.1
-    for _ in range(args.steps):
+    buffers, ms, p = {}, [], 0.1
+    for _ in range(args.steps + 1):
         t0 = time.perf_counter()
         noise = None if args.no_noise else (torch.randn(args.batch, dim) * p,
                                              torch.randn(args.batch, dim) * p)
@@ -314,11 +316,22 @@ def main():
         loss.backward()
         buffers = lars_step(trained, 0.4, 1e-4, 0.02, buffers=buffers)
         probe.step()
-        times.append(time.perf_counter() - t0)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("torch_ssl: " + " ".join(f"{t * 1e3:.0f}" for t in times) + " ms per step")
-    print(f"torch_ssl: median {np.median(times[1:] if len(times) > 1 else times) * 1e3:.0f} ms, "
-          f"peak RSS {peak:.0f} MiB, torch {torch.__version__}, {args.threads} threads")
+        ms.append(1000.0 * (time.perf_counter() - t0))
+    step = statistics.median(ms[1:])
+    allocator = "jemalloc" if "jemalloc" in os.environ.get("LD_PRELOAD", "") else (
+        "glibc malloc (GLIBC_TUNABLES)" if os.environ.get("GLIBC_TUNABLES") else "glibc malloc")
+    out = {"impl": "pytorch", "model": f"{args.method} resnet18 cifar stem", "batch": args.batch,
+           "input": [args.batch, args.channels, args.size, args.size],
+           "threads": torch.get_num_threads(), "step_ms": ms, "first_step_ms": ms[0],
+           "ms_per_step": step, "images_per_second": 1000.0 * args.batch / step,
+           "peak_rss_mib": peak_rss_mib(), "allocator": allocator,
+           "mkldnn": torch.backends.mkldnn.is_available(), "blas": blas_info(),
+           "torch": torch.__version__}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"torch_ssl: {args.method}, {' '.join(f'{t:.0f}' for t in ms)} ms per step; median "
+              f"{step:.0f} ms, peak RSS {out['peak_rss_mib']:.0f} MiB, {allocator}")
 
 
 if __name__ == "__main__":
