@@ -102,25 +102,14 @@ class DimObjective : public Objective {
   }
 
   void epoch_log(const std::map<std::string, double>& means, nlohmann::json& line) const override {
-    const double mi = means.at("mi");
     line["loss"] = means.at("loss");
-    line["mi_estimate"] = mi;
     line["log_batch"] = std::log(static_cast<double>(m_config.batch));
     line["bound"] = bound_label(m_config.bound);
-    if (m_config.noise) {
-      line["capacity"] = m_config.capacity();
-      line["capacity_per_dim"] = m_config.channel.capacity_per_dim();
-      line["kl_bound"] = m_config.capacity() - mi;
-    } else {
-      line["certificate_not_applicable"] = "no noise injected (--no-noise)";
-    }
+    log_certificate(m_config, means.at("mi"), line);
   }
 
   std::string progress(const std::map<std::string, double>& step) const override {
-    const double mi = step.at("mi");
-    if (!m_config.noise) return fmt::format("MI {:.3f}", mi);
-    const double c = m_config.capacity();
-    return fmt::format("MI {:.3f}  C {:.3f}  KL<= {:.3f}", mi, c, c - mi);
+    return certificate_progress(m_config, step.at("mi"));
   }
 
   std::vector<std::string> start_notes() const override {

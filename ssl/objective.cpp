@@ -28,6 +28,23 @@ std::unique_ptr<Objective> make_objective(const ObjectiveSetup& setup, Generator
   NIDIM_FAIL("--method '{}': expected dim, simclr or vicreg", m);
 }
 
+void log_certificate(const RunConfig& config, double mi, nlohmann::json& line) {
+  line["mi_estimate"] = mi;
+  if (config.noise) {
+    line["capacity"] = config.capacity();
+    line["capacity_per_dim"] = config.channel.capacity_per_dim();
+    line["kl_bound"] = config.capacity() - mi;
+  } else {
+    line["certificate_not_applicable"] = "no noise injected (--no-noise)";
+  }
+}
+
+std::string certificate_progress(const RunConfig& config, double mi) {
+  if (!config.noise) return fmt::format("MI {:.3f}", mi);
+  const double c = config.capacity();
+  return fmt::format("MI {:.3f}  C {:.3f}  KL<= {:.3f}", mi, c, c - mi);
+}
+
 double warmup_cosine(int64_t step, int64_t warmup, int64_t total) {
   NIDIM_CHECK(step >= 1 && warmup >= 0 && total >= 1,
               "warmup_cosine: step {} (from 1), warm-up {}, total {}", step, warmup, total);

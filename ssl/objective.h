@@ -89,6 +89,12 @@ class Objective {
 // The objective of config.method; throws naming the method when there is none.
 std::unique_ptr<Objective> make_objective(const ObjectiveSetup& setup, Generator& init);
 
+// For objectives whose loss is an InfoMax bound (DIM, SimCLR): the epoch line's mi_estimate and,
+// with noise, the capacity and the certificate C - I (certificate_not_applicable without).
+void log_certificate(const RunConfig& config, double mi_estimate, nlohmann::json& line);
+// The progress line's "MI 2.310  C 4.610  KL<= 2.300" (MI alone without noise).
+std::string certificate_progress(const RunConfig& config, double mi_estimate);
+
 // Linear warm-up over `warmup` steps from 0, then half a cosine to 0 at `total` steps (solo-learn's
 // warmup_cosine with zero start and end): the factor of the base rate at 1-based `step`.
 double warmup_cosine(int64_t step, int64_t warmup, int64_t total);

@@ -37,23 +37,12 @@ class SimclrObjective : public SslObjective {
 
   void method_log(const std::map<std::string, double>& means,
                   nlohmann::json& line) const override {
-    const double mi = means.at("mi");
-    line["mi_estimate"] = mi;
     line["log_candidates"] = std::log(2.0 * static_cast<double>(m_config.batch) - 1.0);
-    if (m_config.noise) {
-      line["capacity"] = m_config.capacity();
-      line["capacity_per_dim"] = m_config.channel.capacity_per_dim();
-      line["kl_bound"] = m_config.capacity() - mi;
-    } else {
-      line["certificate_not_applicable"] = "no noise injected (--no-noise)";
-    }
+    log_certificate(m_config, means.at("mi"), line);
   }
 
   std::string method_progress(const std::map<std::string, double>& step) const override {
-    const double mi = step.at("mi");
-    if (!m_config.noise) return fmt::format("MI {:.3f}", mi);
-    return fmt::format("MI {:.3f}  C {:.3f}  KL<= {:.3f}", mi, m_config.capacity(),
-                       m_config.capacity() - mi);
+    return certificate_progress(m_config, step.at("mi"));
   }
 };
 
