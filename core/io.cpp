@@ -47,6 +47,42 @@ std::vector<uint8_t> read_file(const std::string& path) {
   return bytes;
 }
 
+std::vector<std::string> read_lines(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_file(path);
+  std::vector<std::string> lines;
+  size_t begin = 0;
+  while (begin < bytes.size()) {
+    size_t end = begin;
+    while (end < bytes.size() && bytes[end] != '\n') ++end;
+    lines.emplace_back(reinterpret_cast<const char*>(bytes.data()) + begin, end - begin);
+    begin = end + 1;
+  }
+  return lines;
+}
+
+namespace {
+
+// fsync(2) of a file or folder that exists; throws naming it. Without it, a power loss after the
+// call returns may still lose what was written (the data, or the rename in the folder).
+void sync_to_disk(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_WRONLY) | O_CLOEXEC);
+  if (fd < 0 && directory && errno == EACCES) return;  // a folder we may write in but not list
+  NIDIM_CHECK(fd >= 0, "{}: cannot open to flush it to disk: {}", path, std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  // A folder on a file system that cannot sync one (EINVAL) has nothing more to flush.
+  NIDIM_CHECK(rc == 0 || (directory && err == EINVAL), "{}: cannot flush to disk: {}", path,
+              std::strerror(err));
+}
+
+std::string parent_directory(const std::string& path) {
+  const std::string parent = std::filesystem::path(path).parent_path().string();
+  return parent.empty() ? "." : parent;
+}
+
+}  // namespace
+
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write) {
   const std::string tmp = temporary_name(path);
   {
@@ -66,17 +102,20 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
       NIDIM_FAIL("{}: write failed: {}", tmp, std::strerror(errno));
     }
   }
-  // Flush the data to the disk before the rename makes it visible.
-  const int fd = ::open(tmp.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
+  // The data on the disk before the rename makes it visible, so that a power loss leaves the old
+  // file or the whole new one; then the folder, so that the rename is on the disk too.
+  try {
+    sync_to_disk(tmp, false);
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     std::remove(tmp.c_str());
     NIDIM_FAIL("{}: cannot rename the finished file into place: {}", path, std::strerror(err));
   }
+  sync_to_disk(parent_directory(path), true);
 }
 
 void write_file_atomic(const std::string& path, const std::string& contents) {
@@ -98,8 +137,17 @@ void make_directories(const std::string& dir) {
                 p.string() == dir ? "" : " (needed for " + dir + ")");
     if (p == p.parent_path()) break;
   }
+  // The folders to make, so that their parents' new entries can be flushed to the disk too: a
+  // file synced into a folder that a power loss then takes away would be lost with it.
+  std::vector<std::string> missing;
+  for (std::filesystem::path p = dir; !p.empty() && !std::filesystem::exists(p, ec);
+       p = p.parent_path()) {
+    missing.push_back(p.string());
+    if (p == p.parent_path()) break;
+  }
   std::filesystem::create_directories(dir, ec);
   if (ec) NIDIM_FAIL("{}: cannot create the directory: {}", dir, ec.message());
+  for (const std::string& made : missing) sync_to_disk(parent_directory(made), true);
 }
 
 std::string claim_new_directory(const std::string& base) {
@@ -108,7 +156,10 @@ std::string claim_new_directory(const std::string& base) {
   if (!parent.empty()) make_directories(parent.string());
   for (int i = 1; i < 100000; ++i) {
     const std::string name = i == 1 ? base : base + "-" + std::to_string(i);
-    if (::mkdir(name.c_str(), 0777) == 0) return name;
+    if (::mkdir(name.c_str(), 0777) == 0) {
+      sync_to_disk(parent_directory(name), true);
+      return name;
+    }
     if (errno != EEXIST)
       NIDIM_FAIL("{}: cannot create the directory: {}", name, std::strerror(errno));
   }
@@ -184,6 +235,7 @@ bool replace_with_link(const std::string& existing, const std::string& path) {
     std::remove(tmp.c_str());
     NIDIM_FAIL("{}: cannot rename the link into place: {}", path, std::strerror(err));
   }
+  sync_to_disk(parent_directory(path), true);
   return true;
 }
 

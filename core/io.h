@@ -1,8 +1,9 @@
 // nidim/core/io.h: whole-file reads and atomic writes, shared by every file format.
 //
-// write_file_atomic writes to "<path>.tmp.<pid>" in the same folder, flushes it to disk and
-// renames it over `path`, so a reader (or a run killed mid-write) sees either the old file or
-// the new one, never a torn one. Errors name the path and the system's reason.
+// write_file_atomic writes to "<path>.tmp.<pid>" in the same folder, flushes it to disk (fsync)
+// and renames it over `path`, so a reader (or a run killed mid-write) sees either the old file or
+// the new one, never a torn one; then it fsyncs the folder, so that the rename itself survives a
+// power loss once the call has returned. Errors name the path and the system's reason.
 //
 // A run directory that one process works in: claim_new_directory makes a fresh one without a
 // race between processes, DirectoryLock keeps a second process out while the first works in it
@@ -19,6 +20,8 @@
 namespace nidim {
 
 std::vector<uint8_t> read_file(const std::string& path);
+// read_file's checks, then the file's lines without their '\n' (a last line without one too).
+std::vector<std::string> read_lines(const std::string& path);
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write);
 void write_file_atomic(const std::string& path, const std::string& contents);
 bool file_exists(const std::string& path);

@@ -1,11 +1,14 @@
 // nidim/core/shape.h: the dimensions of a tensor, at most four (N, C, H, W).
 //
 // A 0-dimensional shape is a scalar with one element. Dimensions are int64_t; negative axes
-// count from the end, as in numpy.
+// count from the end, as in numpy. Every partial product of the dimensions (as numel() forms
+// them, left to right) fits in int64_t: [2^32, 2^31, 0] has no elements but is refused, since
+// its first two multiply past 2^63.
 #pragma once
 
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -47,20 +50,26 @@ class Shape {
   }
   bool operator!=(const Shape& o) const { return !(*this == o); }
   // "[2, 3]"; "[]" for a scalar.
-  std::string str() const {
-    std::string s = "[";
-    for (int i = 0; i < m_ndim; ++i) s += (i ? ", " : "") + std::to_string(m_dims[i]);
-    return s + "]";
-  }
+  std::string str() const { return dims_str(m_dims, m_dims + m_ndim); }
 
  private:
+  template <class It>
+  static std::string dims_str(It begin, It end) {
+    std::string s = "[";
+    for (It it = begin; it != end; ++it) s += (it != begin ? ", " : "") + std::to_string(*it);
+    return s + "]";
+  }
   template <class It>
   void assign(It begin, It end) {
     NIDIM_CHECK(end - begin <= max_dims, "a shape has at most {} dimensions, got {}", max_dims,
                 end - begin);
     m_ndim = 0;
+    int64_t product = 1;
     for (It it = begin; it != end; ++it) {
       NIDIM_CHECK(*it >= 0, "negative dimension {} in a shape", *it);
+      NIDIM_CHECK(*it == 0 || product <= std::numeric_limits<int64_t>::max() / *it,
+                  "shape {}: the product of its dimensions overflows int64", dims_str(begin, end));
+      product *= *it;
       m_dims[m_ndim++] = *it;
     }
     for (int i = m_ndim; i < max_dims; ++i) m_dims[i] = 1;

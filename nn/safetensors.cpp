@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/io.h"
+#include "core/json.h"
 
 namespace nidim {
 
@@ -99,13 +100,8 @@ NamedTensors load_safetensors(const std::string& path, Metadata* metadata) {
   NIDIM_CHECK(n <= bytes.size() - 8,
               "{}: header length {} runs past the end of the file ({} bytes)", path, n,
               bytes.size());
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(bytes.begin() + 8,
-                                   bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
-  } catch (const nlohmann::json::exception& e) {
-    NIDIM_FAIL("{}: header is not valid JSON: {}", path, e.what());
-  }
+  const char* text = reinterpret_cast<const char*>(bytes.data()) + 8;
+  const nlohmann::json header = parse_json(text, text + n, path + ": header");
   NIDIM_CHECK(header.is_object(), "{}: header is not a JSON object", path);
   const uint8_t* data = bytes.data() + 8 + n;
   const uint64_t data_bytes = bytes.size() - 8 - n;
@@ -143,13 +139,17 @@ NamedTensors load_safetensors(const std::string& path, Metadata* metadata) {
     NIDIM_CHECK(v["shape"].size() <= static_cast<size_t>(max_dims),
                 "{}: tensor '{}' has {} dimensions, nidim tensors have at most {}", path, name,
                 v["shape"].size(), max_dims);
+    // Every partial product within int64, as Shape needs: [2^32, 2^31, 0] has no elements, but
+    // its first two dimensions multiply past 2^63.
     uint64_t numel = 1;
     for (const auto& d : v["shape"]) {
       NIDIM_CHECK(d.is_number_unsigned() || (d.is_number_integer() && d.get<int64_t>() >= 0),
-                  "{}: tensor '{}' has an invalid dimension {}", path, name, d.dump());
+                  "{}: tensor '{}' has an invalid dimension {}", path, name, json_excerpt(d));
       const uint64_t dim = d.get<uint64_t>();
-      NIDIM_CHECK(dim == 0 || numel <= std::numeric_limits<uint64_t>::max() / dim,
-                  "{}: tensor '{}': shape overflows", path, name);
+      constexpr uint64_t max_count = std::numeric_limits<int64_t>::max();
+      NIDIM_CHECK(dim <= max_count && (dim == 0 || numel <= max_count / dim),
+                  "{}: tensor '{}': shape {} overflows int64", path, name,
+                  json_excerpt(v["shape"]));
       numel *= dim;
       e.shape.push_back(static_cast<int64_t>(dim));
     }

@@ -6,6 +6,7 @@
 
 #include "core/cuda_runtime.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "ssl/contrastive.h"
 
 namespace nidim {
@@ -179,74 +180,71 @@ json RunConfig::to_json() const {
   return j;
 }
 
-RunConfig RunConfig::from_json(const json& j) {
+RunConfig RunConfig::from_json(const json& j, const std::string& where) {
   RunConfig c;
-  try {
-    c.method = j.value("method", std::string("dim"));  // runs made before the methods: DIM
-    c.noise = j.value("noise_injection", true);
-    c.data.name = j.at("dataset");
-    c.data.dir = j.at("data_dir");
-    c.data.limit_train = j.at("limit_train");
-    c.data.limit_test = j.at("limit_test");
-    c.data.synthetic_train = j.at("synthetic_train");
-    c.data.synthetic_test = j.at("synthetic_test");
-    c.augment_sigma = j.at("augment_sigma");
-    c.encoder = j.at("encoder");
-    c.layer_order = parse_layer_order(j.at("layer_order"));
-    c.mlp_hidden = j.at("mlp_hidden").get<std::vector<int64_t>>();
-    c.dim = j.at("embedding_dim");
-    c.channel.prior = parse_prior_name(j.at("prior"));
-    c.channel.form = parse_noise_form(j.at("noise").at("form") == "variance-preserving"
-                                          ? "vp"
-                                          : j.at("noise").at("form").get<std::string>());
-    c.channel.level = j.at("noise").at("level");
-    c.channel.squash =
-        j.at("uniform_squash") == "phi" ? UniformSquash::phi : UniformSquash::sigmoid;
-    c.critic = j.at("critic");
-    c.critic_hidden = j.at("critic_hidden");
-    c.temperature = j.at("temperature");
-    c.head_dim = j.at("head_dim");
-    c.kernel_bandwidth = j.at("kernel_bandwidth");
-    c.kernel_offset = j.value("kernel_offset", false);  // runs made before it had none
-    c.bound = parse_bound(j.at("bound"));
-    c.dv_ema = j.at("dv_ema");
-    c.batch = j.at("batch");
-    c.epochs = j.at("epochs");
-    c.lr = j.at("lr");
-    c.critic_lr = j.at("critic_lr");
-    c.seed = j.at("seed");
-    c.device = j.value("device", std::string("cpu"));
-    c.tf32 = j.value("tf32", false);
-    c.threads = j.at("threads");
-    c.flush_denormals = j.value("flush_denormals", true);
-    c.loader_workers = j.at("loader_workers");
-    c.eval_every = j.at("eval_every");
-    c.protocol_window = j.value("protocol_window", int64_t{0});  // runs made before it kept none
-    c.checkpoint_every = j.at("checkpoint_every");
-    c.tile_rows = j.at("tile_rows");
-    c.eval_at_start = j.value("eval_at_start", false);
-    c.quick_metrics = j.at("quick_metrics");
-    c.metric_repetitions = j.at("metric_repetitions");
-    c.metric_subsample = j.at("metric_subsample");
-    if (c.ssl()) {
-      const json& s = j.at("ssl");
-      c.augment = s.at("augment");
-      c.resnet_stem = s.at("resnet_stem");
-      c.feature_dim = s.at("feature_dim");
-      c.projector_hidden = s.at("projector_hidden");
-      c.weight_decay = s.at("weight_decay");
-      c.lars_eta = s.at("lars_eta");
-      c.warmup_epochs = s.at("warmup_epochs");
-      c.probe_lr = s.at("probe_lr");
-      const std::vector<double> w = s.at("vicreg_weights").get<std::vector<double>>();
-      NIDIM_CHECK(w.size() == 3, "config.json: ssl.vicreg_weights must have 3 numbers, got {}",
-                  w.size());
-      c.vicreg_invariance = w[0];
-      c.vicreg_variance = w[1];
-      c.vicreg_covariance = w[2];
-    }
-  } catch (const json::exception& e) {
-    NIDIM_FAIL("config.json: {}", e.what());
+  c.method = json_string_or(j, "method", where, "dim");  // runs made before the methods: DIM
+  c.noise = json_bool_or(j, "noise_injection", where, true);
+  c.data.name = json_string(j, "dataset", where);
+  c.data.dir = json_string(j, "data_dir", where);
+  c.data.limit_train = json_int(j, "limit_train", where, 0);
+  c.data.limit_test = json_int(j, "limit_test", where, 0);
+  c.data.synthetic_train = json_int(j, "synthetic_train", where, 0);
+  c.data.synthetic_test = json_int(j, "synthetic_test", where, 0);
+  c.augment_sigma = json_double(j, "augment_sigma", where);
+  c.encoder = json_string(j, "encoder", where);
+  c.layer_order = parse_layer_order(json_string(j, "layer_order", where));
+  c.mlp_hidden = json_int_array(j, "mlp_hidden", where);
+  c.dim = json_int(j, "embedding_dim", where);
+  c.channel.prior = parse_prior_name(json_string(j, "prior", where));
+  const json& noise = json_object(j, "noise", where);
+  const std::string form = json_string(noise, "form", where + ": noise");
+  c.channel.form = parse_noise_form(form == "variance-preserving" ? "vp" : form);
+  c.channel.level = json_double(noise, "level", where + ": noise");
+  c.channel.squash = json_string(j, "uniform_squash", where) == "phi" ? UniformSquash::phi
+                                                                      : UniformSquash::sigmoid;
+  c.critic = json_string(j, "critic", where);
+  c.critic_hidden = json_int(j, "critic_hidden", where);
+  c.temperature = json_double(j, "temperature", where);
+  c.head_dim = json_int(j, "head_dim", where);
+  c.kernel_bandwidth = json_double(j, "kernel_bandwidth", where);
+  c.kernel_offset = json_bool_or(j, "kernel_offset", where, false);  // runs made before: none
+  c.bound = parse_bound(json_string(j, "bound", where));
+  c.dv_ema = json_double(j, "dv_ema", where);
+  c.batch = json_int(j, "batch", where);
+  c.epochs = json_int(j, "epochs", where);
+  c.lr = json_double(j, "lr", where);
+  c.critic_lr = json_double(j, "critic_lr", where);
+  c.seed = json_uint(j, "seed", where);
+  c.device = json_string_or(j, "device", where, "cpu");
+  c.tf32 = json_bool_or(j, "tf32", where, false);
+  c.threads = static_cast<int>(json_int(j, "threads", where, 0, max_threads));
+  c.flush_denormals = json_bool_or(j, "flush_denormals", where, true);
+  c.loader_workers = static_cast<int>(json_int(j, "loader_workers", where, 0, max_loader_workers));
+  c.eval_every = json_int(j, "eval_every", where);
+  c.protocol_window = json_int_or(j, "protocol_window", where, 0);  // runs before it kept none
+  c.checkpoint_every = json_int(j, "checkpoint_every", where);
+  c.tile_rows = json_int(j, "tile_rows", where);
+  c.eval_at_start = json_bool_or(j, "eval_at_start", where, false);
+  c.quick_metrics = json_bool(j, "quick_metrics", where);
+  c.metric_repetitions = json_int(j, "metric_repetitions", where);
+  c.metric_subsample = json_int(j, "metric_subsample", where);
+  if (c.ssl()) {
+    const json& s = json_object(j, "ssl", where);
+    const std::string in_ssl = where + ": ssl";
+    c.augment = json_string(s, "augment", in_ssl);
+    c.resnet_stem = json_string(s, "resnet_stem", in_ssl);
+    c.feature_dim = json_int(s, "feature_dim", in_ssl);
+    c.projector_hidden = json_int(s, "projector_hidden", in_ssl);
+    c.weight_decay = json_double(s, "weight_decay", in_ssl);
+    c.lars_eta = json_double(s, "lars_eta", in_ssl);
+    c.warmup_epochs = json_int(s, "warmup_epochs", in_ssl);
+    c.probe_lr = json_double(s, "probe_lr", in_ssl);
+    const std::vector<double> w = json_double_array(s, "vicreg_weights", in_ssl);
+    NIDIM_CHECK(w.size() == 3, "{}: \"vicreg_weights\" must have 3 numbers, got {}", in_ssl,
+                w.size());
+    c.vicreg_invariance = w[0];
+    c.vicreg_variance = w[1];
+    c.vicreg_covariance = w[2];
   }
   c.validate();
   return c;

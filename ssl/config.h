@@ -91,7 +91,9 @@ struct RunConfig {
   // SSL methods: the rate LARS starts from after the warm-up, lr * batch / 256.
   double scaled_lr() const { return lr * static_cast<double>(batch) / 256.0; }
   nlohmann::json to_json() const;
-  static RunConfig from_json(const nlohmann::json& j);
+  // Reads what to_json wrote; `where` (the file) starts every error, which names the key and the
+  // value: a missing key, a wrong type, an integer that is not one (3.7, 1e300) or out of range.
+  static RunConfig from_json(const nlohmann::json& j, const std::string& where = "config.json");
 };
 
 // The name DIM's code and tests have always used.

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "core/json.h"
 #include "core/nvtx.h"
 #include "kernels/ops.h"
 
@@ -152,8 +153,9 @@ class DimObjective : public Objective {
     state["dv_log_moving_average"] = std::isnan(m) ? nlohmann::json(nullptr) : nlohmann::json(m);
   }
   void load_state(const nlohmann::json& state) override {
-    if (!state.at("dv_log_moving_average").is_null())
-      m_bound.set_log_moving_average(state.at("dv_log_moving_average"));
+    const std::string key = "dv_log_moving_average";
+    if (!state.contains(key) || !state[key].is_null())  // null: no average yet (NaN)
+      m_bound.set_log_moving_average(json_double(state, key, "nidim_state"));
   }
 
  private:

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <system_error>
 
@@ -14,16 +13,17 @@
 #include "core/cuda_runtime.h"
 #include "core/fpenv.h"
 #include "core/io.h"
+#include "core/json.h"
 #include "core/nvtx.h"
 #include "core/parallel.h"
 #include "data/npy.h"
 #include "kernels/cuda/kernels_cuda.h"
 #include "kernels/ops.h"
 #include "nn/safetensors.h"
+#include "ssl/channel.h"
 #include "stats/bootstrap.h"
 #include "stats/classifiers.h"
 #include "stats/priors.h"
-#include "ssl/channel.h"
 
 namespace nidim {
 
@@ -65,15 +65,6 @@ void check_new_run_dir(const std::string& dir, bool locked) {
                 "--out {}: the directory is not empty and holds no run ({} is there); choose a "
                 "new or empty one",
                 dir, entry.path().filename().string());
-}
-
-json read_json(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_file(path);
-  try {
-    return json::parse(bytes.begin(), bytes.end());
-  } catch (const json::exception& e) {
-    NIDIM_FAIL("{}: not valid JSON: {}", path, e.what());
-  }
 }
 
 NamedTensors with_prefix(const std::string& prefix, const NamedTensors& tensors) {
@@ -201,7 +192,8 @@ std::unique_ptr<TrainingRun> TrainingRun::resume(const std::string& run_dir, int
               "--resume {}: no config.json there (not a train_dim run "
               "directory?)",
               run_dir);
-  const RunConfig recorded = RunConfig::from_json(read_json(run_dir + "/config.json"));
+  const RunConfig recorded =
+      RunConfig::from_json(read_json_file(run_dir + "/config.json"), run_dir + "/config.json");
   RunConfig config = recorded;
   if (epochs > 0) config.epochs = epochs;
   NIDIM_CHECK(data_dir.empty() || config.data.name != "synthetic",
@@ -641,36 +633,43 @@ void TrainingRun::load_checkpoint() {
   const NamedTensors tensors = load_safetensors(file, &meta);
   NIDIM_CHECK(meta.count("nidim_state"),
               "{}: no nidim_state in its metadata (not a train_dim checkpoint)", file);
+  // Errors name the file, then the key in its nidim_state.
+  const std::string where = "nidim_state";
   json state;
   try {
-    state = json::parse(meta.at("nidim_state"));
+    state = parse_json(meta.at("nidim_state"), where);
     m_objective->model().load_state_dict(strip_prefix("model.", tensors));
     for (const auto& [name, opt] : m_objective->optimizers())
       opt->load_state(strip_prefix("optim." + name + ".", tensors));
-    m_epoch = state.at("epoch");
-    m_next_batch = state.at("next_batch");
-    m_global_step = state.at("global_step");
-    m_last_eval_epoch = state.at("last_eval_epoch");
-    const json& g = state.at("noise_generator");
-    m_noise.set_state({g.at("seed"), g.at("stream"), g.at("offset")});
+    m_epoch = json_int(state, "epoch", where, 0);
+    m_next_batch = json_int(state, "next_batch", where, 0);
+    m_global_step = json_int(state, "global_step", where, 0);
+    m_last_eval_epoch = json_int(state, "last_eval_epoch", where);
+    const json& g = json_object(state, "noise_generator", where);
+    const std::string in_g = where + ": noise_generator";
+    m_noise.set_state(
+        {json_uint(g, "seed", in_g), json_uint(g, "stream", in_g), json_uint(g, "offset", in_g)});
     m_objective->load_state(state);
-    const json& s = state.at("epoch_sums");
+    const json& s = json_object(state, "epoch_sums", where);
+    const std::string in_s = where + ": epoch_sums";
     m_epoch_sums.clear();
     for (const auto& [name, v] : s.items())
-      if (name != "seconds" && name != "steps" && name != "images") m_epoch_sums[name] = v;
-    m_epoch_seconds = s.at("seconds");
-    m_epoch_steps = s.at("steps");
-    m_epoch_images = s.at("images");
+      if (name != "seconds" && name != "steps" && name != "images")
+        m_epoch_sums[name] = json_double(s, name, in_s);
+    m_epoch_seconds = json_double(s, "seconds", in_s);
+    m_epoch_steps = json_int(s, "steps", in_s, 0);
+    m_epoch_images = json_int(s, "images", in_s, 0);
   } catch (const json::exception& e) {
     NIDIM_FAIL("{}: bad state: {}", file, e.what());
   } catch (const Error& e) {
     NIDIM_FAIL("{}: {}", file, e.what());
   }
-  if (state.value("threads", 0) != num_threads())
+  const int64_t threads = json_int_or(state, "threads", file + ": " + where, 0);
+  if (threads != num_threads())
     m_resume_notes.push_back(fmt::format(
         "note: the checkpoint was written with {} threads, this run has {}: it continues "
         "correctly but not bit for bit",
-        state.value("threads", 0), num_threads()));
+        threads, num_threads()));
   const std::string algorithms = path("checkpoint/cudnn_algorithms.txt");
   if (m_device.is_cuda() && file_exists(algorithms)) {
     const std::vector<uint8_t> bytes = read_file(algorithms);
@@ -686,19 +685,21 @@ void TrainingRun::load_checkpoint() {
   // The log so far, without lines the checkpoint does not cover (written after it by a run that
   // then stopped): they will be written again.
   m_log.clear();
-  if (file_exists(path("log.jsonl"))) {
-    std::ifstream in(path("log.jsonl"));
-    std::string text;
-    while (std::getline(in, text)) {
-      if (text.empty()) continue;
+  const std::string log = path("log.jsonl");
+  if (file_exists(log)) {
+    const std::vector<std::string> lines = read_lines(log);  // a regular file only
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (lines[i].empty()) continue;
+      const std::string at = fmt::format("{}:{}", log, i + 1);
       json line;
       try {
-        line = json::parse(text);
-      } catch (const json::exception&) {
+        line = parse_json(lines[i], at);
+      } catch (const Error&) {
         continue;  // a torn last line cannot happen with atomic writes, but is harmless to drop
       }
-      const int64_t e = line.value("epoch", int64_t(0));
-      const std::string type = line.value("type", std::string());
+      if (!line.is_object()) continue;
+      const int64_t e = json_int_or(line, "epoch", at, 0);
+      const std::string type = json_string_or(line, "type", at, "");
       // The evaluation right after an epoch-end checkpoint (written after it, so not in its
       // state) is complete if its line is here: its files were written before the line.
       if (type == "eval" && e == m_epoch && m_next_batch == 0 && e > m_last_eval_epoch)

@@ -267,7 +267,13 @@ TestResult shapiro_wilk(const double* x_in, int64_t n) {
   }
 
   const double range = x[n - 1] - x[0];
-  if (range < kSmall) return TestResult::na("zero range (constant input)");
+  if (range < kSmall) {
+    // scipy.stats.shapiro returns W = 1, p = 1 with a warning here (swilk's ifault 6), so by
+    // stats/result.h's rule this is a result, with scipy's warning as its note.
+    TestResult r = TestResult::of(1.0, 1.0);
+    r.note = "input has range zero (constant): W = 1, p = 1 as scipy returns, may not be accurate";
+    return r;
+  }
 
   // W as the squared correlation of the data with the coefficients (AS R94, lines 50-60);
   // w1 = 1 - W is formed directly to keep its precision when W is near 1.

@@ -39,7 +39,8 @@ TestResult normaltest(const double* x, int64_t n);
 // Shapiro & Wilk's W with Royston's approximations for the coefficients and the p-value:
 // Royston, "Approximating the Shapiro-Wilk W-test for non-normality", Stat. Comput. 2, 1992,
 // and "Remark AS R94", Applied Statistics 44(4), 1995. n >= 3; exact p-value for n = 3; a note
-// above n = 5000 (the p-value approximation was fitted up to 5000).
+// above n = 5000 (the p-value approximation was fitted up to 5000). Constant input (zero range):
+// W = 1, p = 1 with a note, as scipy returns them with a warning.
 TestResult shapiro_wilk(const double* x, int64_t n);
 
 // One-sample Kolmogorov-Smirnov test of x against U[0, 1] (values are clipped to [0, 1] as

@@ -3,10 +3,16 @@
 #pragma once
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -80,6 +86,46 @@ void check_error(F&& f, const std::vector<std::string>& fragments) {
   }
   CHECK_MESSAGE(thrown,
                 "expected an error mentioning '" << (fragments.empty() ? "" : fragments[0]) << "'");
+}
+
+// A named pipe at `path` (mkfifo) that nobody writes to: a reader that opens it waits forever.
+// So that a test of code that wrongly opens it fails instead of hanging, a thread opens it for
+// writing and closes it again once a reader is there (the reader then sees an empty file), until
+// the object is destroyed or `patience` has passed.
+class UnwrittenPipe {
+ public:
+  explicit UnwrittenPipe(const std::string& path,
+                         std::chrono::milliseconds patience = std::chrono::seconds(20))
+      : m_path(path) {
+    ::unlink(path.c_str());
+    REQUIRE_MESSAGE(::mkfifo(path.c_str(), 0600) == 0, "mkfifo " << path);
+    m_thread = std::thread([this, patience] {
+      const auto end = std::chrono::steady_clock::now() + patience;
+      while (!m_done && std::chrono::steady_clock::now() < end) {
+        const int fd = ::open(m_path.c_str(), O_WRONLY | O_NONBLOCK);  // ENXIO: no reader yet
+        if (fd >= 0) ::close(fd);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    });
+  }
+  ~UnwrittenPipe() {
+    m_done = true;
+    m_thread.join();
+    ::unlink(m_path.c_str());
+  }
+  UnwrittenPipe(const UnwrittenPipe&) = delete;
+  UnwrittenPipe& operator=(const UnwrittenPipe&) = delete;
+
+ private:
+  std::string m_path;
+  std::atomic<bool> m_done{false};
+  std::thread m_thread;
+};
+
+// "[[[...0...]]]": a JSON value nested `depth` deep.
+inline std::string nested_json_array(int64_t depth) {
+  return std::string(static_cast<size_t>(depth), '[') + "0" +
+         std::string(static_cast<size_t>(depth), ']');
 }
 
 }  // namespace nidim::test

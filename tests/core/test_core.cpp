@@ -19,6 +19,7 @@
 #include "core/cuda_runtime.h"
 #include "core/fpenv.h"
 #include "core/io.h"
+#include "core/json.h"
 #include "core/parallel.h"
 #include "core/philox.h"
 #include "core/random.h"
@@ -144,6 +145,66 @@ TEST_CASE("memory statistics count bytes in use and the peak") {
     CHECK(during.peak_bytes >= during.bytes_in_use);
   }
   CHECK(memory_stats(DeviceType::cpu).bytes_in_use == before.bytes_in_use);
+}
+
+TEST_CASE("shapes whose element count overflows int64 are refused") {
+  // Found by fuzzing: no elements, but numel() multiplies 2^32 * 2^31 before the 0.
+  check_error(
+      [] {
+        Shape({int64_t(1) << 32, int64_t(1) << 31, 0});
+      },
+      {"[4294967296, 2147483648, 0]", "overflows int64"});
+  check_error([] { Shape({int64_t(1) << 62, 2}); }, {"overflows int64"});
+  CHECK(Shape({int64_t(1) << 62, 1}).numel() == int64_t(1) << 62);
+  CHECK(Shape({0, int64_t(1) << 40, int64_t(1) << 40}).numel() == 0);  // 0 first: no overflow
+}
+
+TEST_CASE("JSON from files: bounded depth and checked getters naming file, key and value") {
+  using nlohmann::json;
+  check_error([] { parse_json(test::nested_json_array(100000), "deep.json"); },
+              {"deep.json: JSON nested deeper than 64 levels"});
+  CHECK(parse_json(test::nested_json_array(64), "ok.json").is_array());  // 64 levels
+  check_error([] { parse_json(test::nested_json_array(65), "x.json"); }, {"deeper than 64"});
+  check_error([] { parse_json(std::string("{\"a\": "), "torn.json"); },
+              {"torn.json: not valid JSON"});
+  const json j = parse_json(
+      std::string(R"({"n": 3, "f": 3.7, "big": 1e300, "huge": 111111111111111124096,)"
+                  R"( "u": 18446744073709551615, "neg": -2, "s": "x", "b": true, "a": [1, 2]})"),
+      "c.json");
+  CHECK(json_int(j, "n", "c.json") == 3);
+  check_error([&] { json_int(j, "f", "c.json"); }, {"c.json: \"f\" must be an integer, got 3.7"});
+  check_error([&] { json_int(j, "big", "c.json"); }, {"\"big\" must be an integer, got 1e+300"});
+  check_error([&] { json_int(j, "huge", "c.json"); }, {"\"huge\"", "got 1.11111111111111"});
+  check_error([&] { json_int(j, "u", "c.json"); },
+              {"\"u\" must be a 64-bit integer, got 18446744073709551615"});
+  check_error([&] { json_int(j, "neg", "c.json", 0, 10); },
+              {"\"neg\" must be an integer in [0, 10], got -2"});
+  CHECK(json_uint(j, "u", "c.json") == UINT64_MAX);
+  check_error([&] { json_uint(j, "neg", "c.json"); }, {"non-negative integer, got -2"});
+  check_error([&] { json_string(j, "n", "c.json:4"); },
+              {"c.json:4: \"n\" must be a string, got 3"});
+  check_error([&] { json_bool(j, "s", "c.json"); }, {"\"s\" must be true or false, got \"x\""});
+  check_error([&] { json_double(j, "s", "c.json"); }, {"\"s\" must be a number"});
+  check_error([&] { json_int(j, "missing", "c.json"); }, {"c.json: \"missing\" is missing"});
+  CHECK(json_int_or(j, "missing", "c.json", 7) == 7);
+  CHECK(json_string_or(j, "s", "c.json", "y") == "x");
+  CHECK(json_int_array(j, "a", "c.json") == std::vector<int64_t>{1, 2});
+  check_error([&] { json_int_array(j, "f", "c.json"); }, {"array of integers"});
+  // Values in messages are cut short.
+  CHECK(json_excerpt(json(std::string(1000, 'z'))).size() == 43);
+}
+
+TEST_CASE("files: read_lines reads regular files only (a pipe would wait for a writer)") {
+  write_file_atomic("nidim_test_lines.txt", std::string("a\n\nb"));
+  CHECK(read_lines("nidim_test_lines.txt") == std::vector<std::string>{"a", "", "b"});
+  std::remove("nidim_test_lines.txt");
+  {
+    test::UnwrittenPipe pipe("nidim_test_fifo");
+    check_error([] { read_lines("nidim_test_fifo"); }, {"nidim_test_fifo", "not a regular file"});
+  }
+  std::filesystem::create_directories("nidim_test_dir");
+  check_error([] { read_lines("nidim_test_dir"); }, {"nidim_test_dir: is a directory"});
+  std::filesystem::remove("nidim_test_dir");
 }
 
 TEST_CASE("files: atomic writes and errors naming the path") {

@@ -201,6 +201,23 @@ TEST_CASE("corrupt safetensors files give errors naming the file") {
   check_error([] { load_safetensors("bad.safetensors"); }, {"bad.safetensors", "5 dimensions"});
   check_error([] { load_safetensors("missing.safetensors"); },
               {"missing.safetensors", "cannot open"});
+  // Found by fuzzing. A shape nested 300 000 deep: printing it overflowed the stack; the parse
+  // now stops at 64 levels.
+  handmade(R"({"a":{"dtype":"F32","shape":)" + test::nested_json_array(300000) +
+               R"(,"data_offsets":[0,0]}})",
+           0);
+  check_error([] { load_safetensors("bad.safetensors"); },
+              {"bad.safetensors", "nested deeper than 64 levels"});
+  // A nested but shallow dimension is named by a short excerpt.
+  handmade(R"({"a":{"dtype":"F32","shape":[)" + test::nested_json_array(40) +
+               R"(],"data_offsets":[0,0]}})",
+           0);
+  check_error([] { load_safetensors("bad.safetensors"); },
+              {"bad.safetensors", "'a'", "invalid dimension [[[[", "..."});
+  // No elements, but 2^32 * 2^31 overflows int64 before the 0 (undefined behaviour in numel).
+  handmade(R"({"a":{"dtype":"F32","shape":[4294967296,2147483648,0],"data_offsets":[0,0]}})", 0);
+  check_error([] { load_safetensors("bad.safetensors"); },
+              {"bad.safetensors", "'a'", "overflows int64"});
   // A file of another model: the error names the key.
   Generator g2(5);
   Linear lin(3, 2, true, g2);

@@ -13,6 +13,7 @@
 
 #include "core/autograd.h"
 #include "core/io.h"
+#include "core/json.h"
 #include "kernels/ops.h"
 #include "nn/safetensors.h"
 #include "ssl/dim.h"
@@ -717,6 +718,87 @@ TEST_CASE("configuration: JSON round trip and one-line errors") {
   }
   check_error([&] { DimTrainer second(synthetic_config("x"), "ssl_test_exists"); },
               {"holds a run already", "--resume ssl_test_exists"});
+}
+
+TEST_CASE("config.json: integers must be integers in range; errors name the key and value") {
+  // Found by fuzzing: integer fields were read as doubles and cast (3.7 became 3, 1e300 became
+  // -9223372036854775808, 1.1e20 was undefined behaviour).
+  const nlohmann::json good = synthetic_config("ints").to_json();
+  auto with = [&](const std::string& key, const nlohmann::json& v) {
+    nlohmann::json j = good;
+    j[key] = v;
+    return j;
+  };
+  check_error([&] { DimConfig::from_json(with("batch", 3.7)); },
+              {"config.json: \"batch\" must be an integer, got 3.7"});
+  check_error([&] { DimConfig::from_json(with("epochs", 1e300)); },
+              {"config.json: \"epochs\"", "got 1e+300"});
+  std::string text = good.dump();
+  text.replace(text.find("\"limit_train\":0"), 15, "\"limit_train\":111111111111111124096");
+  check_error([&] { DimConfig::from_json(parse_json(text, "config.json")); },
+              {"\"limit_train\"", "got 1.11111111111111"});
+  check_error([&] { DimConfig::from_json(with("threads", 1 << 20), "run/config.json"); },
+              {"run/config.json: \"threads\" must be an integer in [0, 4096], got 1048576"});
+  check_error([&] { DimConfig::from_json(with("seed", -1)); }, {"\"seed\"", "got -1"});
+  check_error([&] { DimConfig::from_json(with("critic", 5)); },
+              {"\"critic\" must be a string, got 5"});
+  nlohmann::json ssl = synthetic_config("ints").to_json();
+  ssl["method"] = "simclr";
+  ssl["ssl"] = {{"augment", "simclr"}, {"resnet_stem", "cifar"}, {"feature_dim", 2.5}};
+  check_error([&] { DimConfig::from_json(ssl); },
+              {"config.json: ssl: \"feature_dim\" must be an integer, got 2.5"});
+  CHECK(DimConfig::from_json(good).to_json() == good);  // valid input: unchanged
+}
+
+TEST_CASE("resume: a bad log.jsonl or state is named with its line and key, never waited on") {
+  const std::string dir = fresh_dir("ssl_test_badlog");
+  DimConfig c = synthetic_config("badlog");
+  c.epochs = 1;
+  c.eval_every = 0;
+  c.quick_metrics = false;
+  {
+    DimTrainer t(c, dir);
+    REQUIRE(t.run({}) == RunOutcome::finished);
+  }
+  const std::string log = dir + "/log.jsonl";
+  const std::vector<uint8_t> good_log = read_file(log);
+  CHECK(DimTrainer::resume(dir)->complete());
+  // Found by fuzzing: nlohmann's "type must be string, but is number", without file or line.
+  write_file_atomic(log, std::string("{\"type\": \"epoch\", \"epoch\": 1}\n{\"type\": 1}\n"));
+  check_error([&] { DimTrainer::resume(dir); }, {log + ":2: \"type\" must be a string, got 1"});
+  write_file_atomic(log, std::string("{\"epoch\": \"one\"}\n"));
+  check_error([&] { DimTrainer::resume(dir); },
+              {log + ":1: \"epoch\" must be an integer, got \"one\""});
+  // A directory, or a named pipe (which waited forever for a writer).
+  std::filesystem::remove(log);
+  std::filesystem::create_directory(log);
+  check_error([&] { DimTrainer::resume(dir); }, {log + ": is a directory"});
+  std::filesystem::remove(log);
+  {
+    test::UnwrittenPipe pipe(log);
+    check_error([&] { DimTrainer::resume(dir); }, {log, "not a regular file"});
+  }
+  write_file_atomic(log, std::string(good_log.begin(), good_log.end()));
+  // config.json: the resumed run's errors name it.
+  const std::string cfg = dir + "/config.json";
+  const std::vector<uint8_t> good_cfg = read_file(cfg);
+  nlohmann::json j = parse_json(std::string(good_cfg.begin(), good_cfg.end()), cfg);
+  j["batch"] = 3.7;
+  write_file_atomic(cfg, j.dump());
+  check_error([&] { DimTrainer::resume(dir); }, {cfg + ": \"batch\" must be an integer, got 3.7"});
+  write_file_atomic(cfg, "{\"prior\": " + test::nested_json_array(100000) + "}");
+  check_error([&] { DimTrainer::resume(dir); }, {cfg + ": JSON nested deeper than 64 levels"});
+  write_file_atomic(cfg, std::string(good_cfg.begin(), good_cfg.end()));
+  // The checkpoint's state: an epoch that is not an integer.
+  const std::string ckpt = dir + "/checkpoint/checkpoint.safetensors";
+  Metadata meta;
+  const NamedTensors tensors = load_safetensors(ckpt, &meta);
+  nlohmann::json state = parse_json(meta["nidim_state"], "state");
+  state["epoch"] = 1.5;
+  save_safetensors(ckpt, tensors, {{"nidim_state", state.dump()}});
+  check_error([&] { DimTrainer::resume(dir); },
+              {ckpt, "nidim_state: \"epoch\" must be an integer, got 1.5"});
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("a batch too small for the capacity draws a warning") {

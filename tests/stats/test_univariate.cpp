@@ -117,7 +117,12 @@ TEST_CASE("univariate: not-applicable reasons and notes") {
   const std::vector<double> c64(64, 0.1);
   CHECK(normaltest(c64.data(), 64).not_applicable == "constant input (zero variance)");
   CHECK(skewness(c64.data(), 64).not_applicable == "constant input (zero variance)");
-  CHECK(shapiro_wilk(c.data(), 10).not_applicable == "zero range (constant input)");
+  // Zero range: scipy.stats.shapiro returns W = 1, p = 1 and warns "Input data has range zero".
+  const TestResult sw = shapiro_wilk(c.data(), 10);
+  CHECK(sw.applicable());
+  CHECK(sw.statistic == 1.0);
+  CHECK(sw.pvalue == 1.0);
+  CHECK(sw.note.find("range zero") != std::string::npos);
   const std::vector<double> x = {0.3, -1.2, 0.8, 2.0, -0.1, 0.5, 1.1};
   CHECK(normaltest(x.data(), 7).not_applicable == "needs at least 8 observations, got 7");
   CHECK(shapiro_wilk(x.data(), 2).not_applicable == "needs at least 3 observations, got 2");

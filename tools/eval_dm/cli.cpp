@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/io.h"
+#include "core/json.h"
 #include "tools/common/flags.h"
 #include "tools/eval_dm/eval.h"
 #include "tools/eval_dm/inputs.h"
@@ -434,12 +435,12 @@ int eval_dm_main(int argc, char** argv) {
     add_seconds(ev.metrics["timing_seconds"], "probe", seconds);
   }
   if (!run_dir.empty()) {
-    if (window < 0)
-      window = info.config.is_object() && info.config.contains("protocol_window") &&
-                       info.config["protocol_window"].is_number_integer() &&
-                       info.config["protocol_window"].get<int64_t>() >= 0
-                   ? info.config["protocol_window"].get<int64_t>()
-                   : 101;
+    if (window < 0 && info.config.is_object()) {  // config.json's, else the authors' 101
+      const std::string cfg = run_dir + "/config.json";
+      window = json_int_or(info.config, "protocol_window", cfg, 101);
+      NIDIM_CHECK(window >= 0, "{}: \"protocol_window\" must be >= 0, got {}", cfg, window);
+    }
+    if (window < 0) window = 101;
     if (window > 0) {
       const auto t0 = std::chrono::steady_clock::now();
       ev.metrics["protocol"] =

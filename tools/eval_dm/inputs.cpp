@@ -7,13 +7,13 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
+#include <limits>
 
 #include <fmt/format.h>
 
 #include "core/error.h"
 #include "core/io.h"
+#include "core/json.h"
 #include "data/npy.h"
 
 namespace nidim::eval_dm {
@@ -157,59 +157,57 @@ RunInfo read_run_info(const std::string& run_dir) {
   }
   const std::string cfg = run_dir + "/config.json";
   if (file_exists(cfg)) {
-    const std::vector<uint8_t> bytes = read_file(cfg);
-    try {
-      info.config = nlohmann::json::parse(bytes.begin(), bytes.end());
-    } catch (const nlohmann::json::exception& e) {
-      NIDIM_FAIL("{}: not valid JSON: {}", cfg, e.what());
-    }
+    info.config = read_json_file(cfg);
     NIDIM_CHECK(info.config.is_object(), "{}: expected a JSON object", cfg);
   } else {
     info.config_missing = cfg + " not found";
   }
   const std::string state = run_dir + "/checkpoint/state.json";
   if (file_exists(state)) {  // only a hint: a file that cannot be read is left aside
-    const std::vector<uint8_t> bytes = read_file(state);
-    const nlohmann::json j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
-    if (j.is_object() && j.contains("epoch") && j["epoch"].is_number_integer())
-      info.checkpoint_epoch = j["epoch"].get<int64_t>();
+    try {
+      const nlohmann::json j = read_json_file(state);
+      if (j.is_object() && j.contains("epoch") && j["epoch"].is_number_integer())
+        info.checkpoint_epoch = json_int(j, "epoch", state);
+    } catch (const Error&) {
+    }
   }
   const std::string log = run_dir + "/log.jsonl";
   if (!file_exists(log)) {
     info.certificate_missing = log + " not found";
     return info;
   }
-  std::ifstream in(log);
-  std::string line;
-  int64_t lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+  const std::vector<std::string> lines = read_lines(log);  // a regular file only
+  const auto blank = [](const std::string& line) {
+    return line.find_first_not_of(" \t\r") == std::string::npos;
+  };
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (blank(lines[i])) continue;
+    const std::string at = fmt::format("{}:{}", log, i + 1);
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception&) {
+      j = parse_json(lines[i], at);
+    } catch (const Error&) {
       // A run killed mid-write may leave a torn last line: skip it, but only the last one (blank
       // lines after it do not count).
-      const std::string rest((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
-      if (rest.find_first_not_of(" \t\r\n") == std::string::npos) break;
-      NIDIM_FAIL("{}:{}: not valid JSON", log, lineno);
+      if (std::all_of(lines.begin() + static_cast<std::ptrdiff_t>(i) + 1, lines.end(), blank))
+        break;
+      throw;
     }
     ++info.log_lines;
     if (!j.is_object()) continue;
-    const int64_t epoch =
-        j.contains("epoch") && j["epoch"].is_number_integer() ? j["epoch"].get<int64_t>() : -1;
-    if (j.value("type", "") == "eval") info.last_eval_epoch = epoch;
-    if (j.contains("certificate_not_applicable") && j["certificate_not_applicable"].is_string())
-      info.certificate_not_applicable = j["certificate_not_applicable"].get<std::string>();
-    if (!j.contains("capacity") || !j.contains("mi_estimate")) continue;
-    if (!j["capacity"].is_number() || !j["mi_estimate"].is_number()) continue;
+    const int64_t epoch = json_int_or(j, "epoch", at, -1);
+    if (json_string_or(j, "type", at, "") == "eval") info.last_eval_epoch = epoch;
+    if (j.contains("certificate_not_applicable"))
+      info.certificate_not_applicable = json_string(j, "certificate_not_applicable", at);
+    // null: not applicable at that line (a run without noise has no capacity).
+    const double nan = std::numeric_limits<double>::quiet_NaN();
     CertificateLine c;
-    c.capacity = j["capacity"].get<double>();
-    c.mi_estimate = j["mi_estimate"].get<double>();
-    c.has_kl_bound = j.contains("kl_bound") && j["kl_bound"].is_number();
-    if (c.has_kl_bound) c.kl_bound = j["kl_bound"].get<double>();
+    c.capacity = json_double_or(j, "capacity", at, nan);
+    c.mi_estimate = json_double_or(j, "mi_estimate", at, nan);
+    const double kl = json_double_or(j, "kl_bound", at, nan);
+    if (std::isnan(c.capacity) || std::isnan(c.mi_estimate)) continue;
+    c.has_kl_bound = !std::isnan(kl);
+    if (c.has_kl_bound) c.kl_bound = kl;
     c.epoch = epoch;
     info.has_certificate = true;
     info.certificate = c;
@@ -231,8 +229,7 @@ int64_t RunInfo::unfinished_evaluation() const {
   const int64_t e = checkpoint_epoch;
   if (e <= 0 || last_eval_epoch >= e || !config.is_object()) return -1;
   const auto integer = [&](const char* key) {
-    return config.contains(key) && config[key].is_number_integer() ? config[key].get<int64_t>()
-                                                                   : int64_t{-1};
+    return json_int_or(config, key, run_dir + "/config.json", -1);
   };
   const int64_t every = integer("eval_every"), epochs = integer("epochs");
   const bool due = (every > 0 && e % every == 0) || e == epochs;
@@ -277,7 +274,7 @@ std::string config_prior(const RunInfo& info, bool overridden) {
   if (p.is_string() && !p.get<std::string>().empty()) return p.get<std::string>();
   NIDIM_CHECK(overridden,
               "{}/config.json: \"prior\" must be the name of a prior, got {} (or give --prior)",
-              info.run_dir, p.dump());
+              info.run_dir, json_excerpt(p));
   return "";
 }
 
