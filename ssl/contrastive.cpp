@@ -177,6 +177,14 @@ std::vector<std::string> SslObjective::start_notes() const {
         m_config.dim, m_config.channel.reference()));
   else
     notes.push_back(fmt::format("no noise injected (--no-noise): plain {}", m_config.method));
+  // SimCLR's estimate is an InfoNCE bound with 2B - 1 candidates: it never exceeds log(2B - 1).
+  const double ceiling = std::log(2.0 * static_cast<double>(m_config.batch) - 1.0);
+  if (m_config.method == "simclr" && m_config.noise && ceiling <= m_config.capacity())
+    notes.push_back(fmt::format(
+        "warning: the NT-Xent estimate cannot exceed log(2B - 1) = {:.3f} nats, not above the "
+        "capacity {:.3f} of the {}-d embedding: the certificate C - I cannot get below {:.3f} "
+        "(more noise, a smaller --dim or a larger --batch narrow the gap)",
+        ceiling, m_config.capacity(), m_config.dim, m_config.capacity() - ceiling));
   notes.push_back(fmt::format(
       "{} backbone ({} features), LARS lr {} (= {} x batch {} / 256), {} warm-up epoch(s) then "
       "cosine; online probe SGD lr {}",
