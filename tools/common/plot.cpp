@@ -87,7 +87,9 @@ std::vector<Tick> axis_ticks(double lo, double hi, bool log) {
   return t;
 }
 
-constexpr double kExponentScale = 0.7;
+// An exponent is drawn at 0.7 of the size, raised by 0.4 of it; top-aligned labels with one
+// move down by as much, so that the exponent clears the tick above it.
+constexpr double kExponentScale = 0.7, kExponentRaise = 0.4;
 
 double label_width(const Figure& fig, const Tick& t, double size) {
   return fig.text_width(t.base, size) + fig.text_width(t.exponent, size * kExponentScale);
@@ -95,9 +97,10 @@ double label_width(const Figure& fig, const Tick& t, double size) {
 
 void draw_label(Figure& fig, double x, double y, const Tick& t, double size, int ha, int va) {
   const double left = x - label_width(fig, t, size) * (ha + 1) / 2;
+  if (!t.exponent.empty() && va < 0) y += kExponentRaise * size;
   fig.text(left, y, t.base, size, kBlack, -1, va);
   if (!t.exponent.empty())
-    fig.text(left + fig.text_width(t.base, size), y - 0.45 * size, t.exponent,
+    fig.text(left + fig.text_width(t.base, size), y - kExponentRaise * size, t.exponent,
              size * kExponentScale, kBlack, -1, va);
 }
 
@@ -339,8 +342,8 @@ void Axes::decorate(const std::string& title, const std::string& xlabel, const s
       widest = std::max(widest, label_width(m_fig, t, kTickSize));
     }
   m_fig.text(m_left + m_w / 2, m_top - 5, title, kTitleSize, kBlack, 0, 1);
-  m_fig.text(m_left + m_w / 2, bottom + major + 2 + 1.45 * kTickSize, xlabel, kLabelSize, kBlack, 0,
-             -1);
+  const double xlabel_y = bottom + major + 2 + (1.45 + (m_log_x ? kExponentRaise : 0)) * kTickSize;
+  m_fig.text(m_left + m_w / 2, xlabel_y, xlabel, kLabelSize, kBlack, 0, -1);
   m_fig.text(m_left - major - 2.5 - widest - 4, m_top + m_h / 2, ylabel, kLabelSize, kBlack, 0, 1,
              90);
 }
