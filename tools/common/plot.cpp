@@ -40,6 +40,15 @@ double snap(double v) {
   return std::round(v * kPngScale) / kPngScale;
 }
 
+// Makes DejaVu Sans at `size` points cr's font; returns how far s advances the pen.
+double use_font(cairo_t* cr, const std::string& s, double size) {
+  cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_font_size(cr, size);
+  cairo_text_extents_t e;
+  cairo_text_extents(cr, s.c_str(), &e);
+  return e.x_advance;
+}
+
 cairo_status_t append_bytes(void* out, const unsigned char* data, unsigned int len) {
   static_cast<std::string*>(out)->append(reinterpret_cast<const char*>(data), len);
   return CAIRO_STATUS_SUCCESS;
@@ -68,11 +77,8 @@ std::vector<Tick> axis_ticks(double lo, double hi, bool log) {
         for (int m = 1; m < 10; ++m) {
           const double v = m * std::pow(10.0, e);
           if (v < lo * (1 - 1e-9) || v > hi * (1 + 1e-9)) continue;
-          if (m > 1) {
-            t.push_back({v, "", ""});
-          } else {
-            t.push_back({v, "10", e < 0 ? "\u2212" + std::to_string(-e) : std::to_string(e)});
-          }
+          const std::string exponent = (e < 0 ? "\u2212" : "") + std::to_string(std::abs(e));
+          t.push_back(m > 1 ? Tick{v, "", ""} : Tick{v, "10", exponent});
         }
       return t;
     }
@@ -114,15 +120,8 @@ Rgb palette(int64_t i) {
 }
 
 const char* plot_format_name(PlotFormat f) {
-  switch (f) {
-    case PlotFormat::kPng:
-      return "png";
-    case PlotFormat::kSvg:
-      return "svg";
-    case PlotFormat::kPdf:
-      return "pdf";
-  }
-  return "?";
+  static const char* const names[] = {"png", "svg", "pdf"};  // in PlotFormat's order
+  return names[static_cast<int>(f)];
 }
 
 std::vector<PlotFormat> parse_plot_formats(const std::string& list) {
@@ -164,34 +163,26 @@ Figure::~Figure() {
 }
 
 void Figure::text(double x, double y, const std::string& s, double size, Rgb c, int ha, int va,
-                  double angle, bool bold) {
+                  double angle) {
   if (s.empty()) return;
   cairo_save(m_cr);
-  cairo_select_font_face(m_cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
-                         bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
-  cairo_set_font_size(m_cr, size);
-  cairo_text_extents_t e;
-  cairo_text_extents(m_cr, s.c_str(), &e);
+  const double advance = use_font(m_cr, s, size);
   cairo_translate(m_cr, x, y);
   cairo_rotate(m_cr, -angle * kPi / 180);
   // Baselines from DejaVu Sans' metrics: capitals are 0.73 em tall, descenders 0.24 em deep.
   const double baseline = va < 0 ? 0.76 * size : va == 0 ? 0.365 * size : -0.24 * size;
-  cairo_move_to(m_cr, -e.x_advance * (ha + 1) / 2, baseline);
+  cairo_move_to(m_cr, -advance * (ha + 1) / 2, baseline);
   set_colour(m_cr, c);
   cairo_show_text(m_cr, s.c_str());
   cairo_restore(m_cr);
 }
 
-double Figure::text_width(const std::string& s, double size, bool bold) const {
+double Figure::text_width(const std::string& s, double size) const {
   if (s.empty()) return 0;
   cairo_save(m_cr);
-  cairo_select_font_face(m_cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
-                         bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
-  cairo_set_font_size(m_cr, size);
-  cairo_text_extents_t e;
-  cairo_text_extents(m_cr, s.c_str(), &e);
+  const double advance = use_font(m_cr, s, size);
   cairo_restore(m_cr);
-  return e.x_advance;
+  return advance;
 }
 
 Axes Figure::axes(double left, double top, double width, double height) {
@@ -200,20 +191,13 @@ Axes Figure::axes(double left, double top, double width, double height) {
 
 std::string Figure::encode(PlotFormat f) const {
   std::string out;
-  cairo_surface_t* s = nullptr;
-  switch (f) {
-    case PlotFormat::kPng:
-      s = cairo_image_surface_create(CAIRO_FORMAT_RGB24,
-                                     static_cast<int>(std::ceil(m_w * kPngScale)),
-                                     static_cast<int>(std::ceil(m_h * kPngScale)));
-      break;
-    case PlotFormat::kSvg:
-      s = cairo_svg_surface_create_for_stream(append_bytes, &out, m_w, m_h);
-      break;
-    case PlotFormat::kPdf:
-      s = cairo_pdf_surface_create_for_stream(append_bytes, &out, m_w, m_h);
-      break;
-  }
+  cairo_surface_t* s =
+      f == PlotFormat::kSvg ? cairo_svg_surface_create_for_stream(append_bytes, &out, m_w, m_h)
+      : f == PlotFormat::kPdf
+          ? cairo_pdf_surface_create_for_stream(append_bytes, &out, m_w, m_h)
+          : cairo_image_surface_create(CAIRO_FORMAT_RGB24,
+                                       static_cast<int>(std::ceil(m_w * kPngScale)),
+                                       static_cast<int>(std::ceil(m_h * kPngScale)));
   if (f == PlotFormat::kPdf)  // no creation time: the same figure gives the same bytes
     cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_CREATE_DATE, "");
   // Replaying the recording draws every path and glyph again at the target's resolution.
@@ -402,10 +386,6 @@ void Axes::hline(double y, Rgb c, bool dashed, const std::string& label) {
   const double at = py(y);
   if (!label.empty() && std::isfinite(at))
     m_fig.text(m_left + m_w - 4, at - 2, label, kTickSize, c, 1, 1);
-}
-
-void Axes::vline(double x, Rgb c, bool dashed) {
-  segment(x, m_y0, x, m_y1, c, 1.0, dashed);
 }
 
 void Axes::segment(double xa, double ya, double xb, double yb, Rgb c, double width, bool dashed) {

@@ -57,8 +57,8 @@ class Figure {
   // bottom (the font's ascent and descent, so labels of one size line up); the text is rotated
   // by `angle` degrees counter-clockwise about the anchor, alignment taken along the text.
   void text(double x, double y, const std::string& s, double size, Rgb c = kBlack, int ha = -1,
-            int va = -1, double angle = 0, bool bold = false);
-  double text_width(const std::string& s, double size, bool bold = false) const;
+            int va = -1, double angle = 0);
+  double text_width(const std::string& s, double size) const;
   // A plotting area whose frame is the box (left, top, width, height), in points.
   Axes axes(double left, double top, double width, double height);
 
@@ -108,7 +108,6 @@ class Axes {
                  double a = 0.7);
   // A horizontal reference line across the axes, with an optional label at its right end.
   void hline(double y, Rgb c, bool dashed = true, const std::string& label = "");
-  void vline(double x, Rgb c, bool dashed = true);
   void segment(double xa, double ya, double xb, double yb, Rgb c, double width = 1.0,
                bool dashed = false);
   // Contour lines of f at the given levels over the current (linear) limits, by marching squares
