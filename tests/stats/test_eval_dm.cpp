@@ -1,7 +1,8 @@
 // nidim/tests/stats/test_eval_dm.cpp: the eval_dm tool run in-process on small run directories
 // and loose files: its numbers against scikit-learn (classifiers.json), its handling of bad
 // input (one clear error, or "not applicable" with the reason, never NaN), metrics.json's
-// schema, and the plotting code of tools/common (PNG decoded back with libpng).
+// schema, and the plotting code of tools/common (PNG decoded back with libpng, SVG parsed by
+// python3's xml.etree where it exists, PDF checked for its header and trailer).
 //
 // Tolerances: accuracies exactly; AUC and clustering 1e-9 relative (they are computed by the
 // stats functions tested against the same references in test_classifiers / test_clustering,
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -908,27 +910,187 @@ Decoded decode_png(const std::string& bytes) {
   return d;
 }
 
+// Whether a file's bytes are an SVG document: the XML header and root element here, and where
+// /usr/bin/python3 exists, xml.etree parses the file and finds an <svg> root.
+void check_svg(const std::string& path) {
+  const std::vector<uint8_t> b = nidim::read_file(path);
+  const std::string text(b.begin(), b.end());
+  CHECK_MESSAGE(text.rfind("<?xml", 0) == 0, path);
+  CHECK_MESSAGE(text.find("<svg") != std::string::npos, path);
+  CHECK_MESSAGE(text.find("</svg>") != std::string::npos, path);
+  if (std::system("/usr/bin/python3 -c '' >/dev/null 2>&1") != 0) return;
+  const std::string cmd =
+      "/usr/bin/python3 -c \"import sys, xml.etree.ElementTree as E; "
+      "sys.exit(E.parse(sys.argv[1]).getroot().tag != '{http://www.w3.org/2000/svg}svg')\" '" +
+      path + "'";
+  CHECK_MESSAGE(std::system(cmd.c_str()) == 0, "xml.etree: no <svg> root in " << path);
+}
+
+// A PDF file: "%PDF-" first and "%%EOF" last (before the final end of line).
+void check_pdf(const std::string& path) {
+  const std::vector<uint8_t> b = nidim::read_file(path);
+  std::string text(b.begin(), b.end());
+  CHECK_MESSAGE(text.rfind("%PDF-", 0) == 0, path);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  CHECK_MESSAGE(text.size() >= 5, path);
+  CHECK_MESSAGE(text.substr(text.size() - 5) == "%%EOF", path);
+}
+
+// A PNG file: its signature, and that libpng decodes it to the expected size.
+void check_png(const std::string& path, uint32_t w, uint32_t h) {
+  const std::vector<uint8_t> b = nidim::read_file(path);
+  const std::string bytes(b.begin(), b.end());
+  CHECK_MESSAGE(bytes.rfind("\x89PNG\r\n\x1a\n", 0) == 0, path);
+  const Decoded d = decode_png(bytes);
+  CHECK_MESSAGE(d.w == w, path);
+  CHECK_MESSAGE(d.h == h, path);
+}
+
 }  // namespace
 
-TEST_CASE("plot: PNG round trip, drawing and text") {
+TEST_CASE("plot: a figure's PNG has the frame, ticks and a rotated, anti-aliased y label") {
   using namespace nidim::tools;
-  Canvas c(40, 30, kWhite);
-  c.fill_rect(2, 3, 5, 6, Rgb{10, 20, 30});
-  c.line(0, 20, 39, 20, kBlack);  // horizontal: full coverage on row 20
-  c.text(10, 8, "A", Rgb{200, 0, 0}, 1);
-  const Decoded d = decode_png(c.encode_png());
-  REQUIRE(d.w == 40);
-  REQUIRE(d.h == 30);
-  auto px = [&](int x, int y) { return &d.rgb[(static_cast<size_t>(y) * d.w + x) * 3]; };
-  CHECK(px(3, 4)[0] == 10);
-  CHECK(px(3, 4)[2] == 30);
-  CHECK(px(0, 0)[0] == 255);
-  CHECK(px(17, 20)[0] == 0);
-  // 'A' row 0 is 0x0E: columns 1-3 lit, 0 and 4 not.
-  CHECK(px(11, 8)[0] == 200);
-  CHECK(px(10, 8)[0] == 255);
-  CHECK(px(14, 8)[0] == 255);
-  CHECK(Canvas::text_width("abc", 2) == (3 * 6 - 1) * 2);
+  // A 200 x 150 pt figure: a PNG of 400 x 300 pixels (kPngScale 2).
+  Figure fig(200, 150);
+  const double left = 60, top = 20, w = 120, h = 100;
+  Axes ax = fig.axes(left, top, w, h);
+  ax.set_limits(0, 1, 0, 1);
+  ax.decorate("", "", "density", false);
+  const Decoded d = decode_png(fig.encode(PlotFormat::kPng));
+  REQUIRE(d.w == 400);
+  REQUIRE(d.h == 300);
+  auto grey = [&](int x, int y) {
+    const uint8_t* p = &d.rgb[(static_cast<size_t>(y) * d.w + x) * 3];
+    return (p[0] + p[1] + p[2]) / 3;
+  };
+  const int s = static_cast<int>(kPngScale);
+  // The frame's left and top edges are dark; inside it (no grid, no data) is white.
+  CHECK(grey(static_cast<int>(left) * s, static_cast<int>(top + 0.37 * h) * s) < 100);
+  CHECK(grey(static_cast<int>(left + 0.37 * w) * s, static_cast<int>(top) * s) < 100);
+  CHECK(grey(static_cast<int>(left + 0.37 * w) * s, static_cast<int>(top + 0.37 * h) * s) == 255);
+  // A tick below the frame at x = 0.4.
+  CHECK(grey(static_cast<int>(std::lround(ax.px(0.4) * s)), static_cast<int>(top + h + 2) * s) <
+        100);
+  // The y label lies left of the tick labels ("0.0" ... "1.0"): the box of its non-white pixels
+  // is as tall as the text is wide, centred on the frame, and narrower than it is tall.
+  const double band = left - 6 - fig.text_width("0.0", Axes::kTickSize) - 1;
+  int x0 = d.w, x1 = -1, y0 = d.h, y1 = -1, partial = 0;
+  for (int y = 0; y < static_cast<int>(d.h); ++y)
+    for (int x = 0; x < band * s; ++x) {
+      const int g = grey(x, y);
+      if (g == 255) continue;
+      x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
+      if (g > 40 && g < 215) ++partial;
+    }
+  REQUIRE(x1 >= 0);
+  const double label_w = fig.text_width("density", Axes::kLabelSize) * s;
+  CHECK(std::abs((y1 - y0 + 1) - label_w) < 4);
+  CHECK(std::abs((y0 + y1) / 2.0 - (top + h / 2) * s) < 3);
+  CHECK((x1 - x0 + 1) < 0.4 * (y1 - y0 + 1));
+  CHECK(partial > 20);  // anti-aliased edges: grey levels between ink and paper
+}
+
+TEST_CASE("plot: log axes space decades evenly") {
+  using namespace nidim::tools;
+  Figure fig(300, 200);
+  Axes ax = fig.axes(50, 20, 200, 150);
+  ax.set_limits(1e-3, 10, 0.5, 50, true, true);
+  CHECK(ax.px(1e-3) == doctest::Approx(50));
+  CHECK(ax.px(10) == doctest::Approx(250));
+  for (double v : {1e-3, 1e-2, 1e-1}) CHECK(ax.px(v * 10) - ax.px(v) == doctest::Approx(50));
+  CHECK(ax.px(std::sqrt(10.0) * 1e-2) == doctest::Approx(125));  // 1.5 decades from 1e-3
+  // y grows upwards: 0.5 at the bottom, 50 at the top, 5 halfway.
+  CHECK(ax.py(0.5) == doctest::Approx(170));
+  CHECK(ax.py(50) == doctest::Approx(20));
+  CHECK(ax.py(5) == doctest::Approx(95));
+  CHECK(std::isnan(ax.px(0.0)));
+  CHECK(std::isnan(ax.px(-1.0)));
+  // A linear axis beside it is unchanged.
+  ax.set_limits(-1, 1, 0, 1);
+  CHECK(ax.px(0) == doctest::Approx(150));
+  CHECK_THROWS_WITH_AS(ax.set_limits(0, 1, 1, 2, true, false),
+                       "axes: a log scale needs limits > 0, got x from 0 and y from 1",
+                       nidim::Error);
+  // Drawing over a log axis (points <= 0 skipped, the reference line labelled) writes every format.
+  ax.set_limits(1e-3, 10, 0.5, 50, true, true);
+  ax.decorate("log-log", "sigma", "KL");
+  ax.curve({0.0, 1e-3, 1e-2, 1e-1, 1.0, 10.0}, {1, 2, 4, 8, 16, 32}, palette(0));
+  ax.hline(3.0, kBlack, true, "reference");
+  for (PlotFormat f : {PlotFormat::kPng, PlotFormat::kSvg, PlotFormat::kPdf})
+    CHECK(fig.encode(f).size() > 1000);
+}
+
+TEST_CASE("plot: a horizontal reference line spans the axes, dashed") {
+  using namespace nidim::tools;
+  Figure fig(200, 150);
+  Axes ax = fig.axes(20, 20, 160, 110);
+  ax.set_limits(0, 1, 0, 2);
+  ax.hline(1.0, kBlack, true);
+  const Decoded d = decode_png(fig.encode(PlotFormat::kPng));
+  const int s = static_cast<int>(kPngScale), row = static_cast<int>(std::lround(ax.py(1.0) * s));
+  int dark = 0, light = 0;
+  for (int x = 22 * s; x < 178 * s; ++x) {
+    const uint8_t v = d.rgb[(static_cast<size_t>(row) * d.w + x) * 3];
+    if (v < 100) ++dark;
+    if (v == 255) ++light;
+  }
+  CHECK(dark > 100);  // dashes of 4 pt with gaps of 2.5 pt: about 60% ink
+  CHECK(light > 50);
+  CHECK(d.rgb[(static_cast<size_t>(row - 4 * s) * d.w + 100 * s) * 3] == 255);
+}
+
+TEST_CASE("plot: --plot-format writes every figure in each format") {
+  TempDir dir;
+  make_run(dir, 200, 80, 2);
+  REQUIRE(run({dir.path.string(), "--quiet", "--repetitions", "8", "--subsample", "30",
+               "--no-distances", "--no-classifiers", "--plot-format", "svg,png,pdf"}) == 0);
+  const std::vector<std::string> plots =
+      read_json(dir / "metrics.json")["plots"].get<std::vector<std::string>>();
+  CHECK(plots.size() == 6 * 3);
+  for (const char* stem :
+       {"scatter_train", "scatter_test", "projections", "qq", "marginals", "bootstrap_pvalues"}) {
+    for (const char* ext : {"png", "svg", "pdf"}) {
+      const std::string name = fmt::format("{}.{}", stem, ext);
+      CHECK_MESSAGE(std::find(plots.begin(), plots.end(), name) != plots.end(), name);
+    }
+    check_svg(dir / (std::string(stem) + ".svg"));
+    check_pdf(dir / (std::string(stem) + ".pdf"));
+  }
+  check_png(dir / "scatter_train.png", 1000, 940);
+  check_png(dir / "projections.png", 1400, 1100);
+  // The default is PNG alone.
+  REQUIRE(run({dir.path.string(), "--quiet", "--repetitions", "8", "--subsample", "30",
+               "--no-distances", "--no-classifiers", "--out", dir / "default"}) == 0);
+  for (const auto& p : read_json(dir / "default/metrics.json")["plots"])
+    CHECK(p.get<std::string>().substr(p.get<std::string>().size() - 4) == ".png");
+  CHECK_FALSE(fs::exists(dir / "default/qq.svg"));
+}
+
+TEST_CASE("plot: a bad --plot-format gives one line naming the flag") {
+  TempDir dir;
+  make_run(dir, 50, 20, 2);
+  auto err = [&](std::vector<std::string> args) -> std::string {
+    args.insert(args.begin(), {dir.path.string(), "--quiet", "--no-distances", "--no-classifiers",
+                               "--out", dir / "o"});
+    try {
+      run(std::move(args));
+    } catch (const nidim::Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  CHECK(err({"--plot-format", "png,gif"}) ==
+        "--plot-format png,gif: unknown format 'gif' (a comma-separated list of png, svg, pdf)");
+  CHECK(err({"--plot-format", "png,"}) ==
+        "--plot-format png,: unknown format '' (a comma-separated list of png, svg, pdf)");
+  CHECK(err({"--plot-format", "PNG"}) ==
+        "--plot-format PNG: unknown format 'PNG' (a comma-separated list of png, svg, pdf)");
+  CHECK(err({"--no-plots", "--plot-format", "svg"}) ==
+        "--plot-format goes with plots; --no-plots writes none");
+  CHECK_FALSE(fs::exists(dir / "o/metrics.json"));  // refused before any work
+  using nidim::tools::PlotFormat;
+  CHECK(nidim::tools::parse_plot_formats("pdf,png,pdf") ==
+        std::vector<PlotFormat>{PlotFormat::kPdf, PlotFormat::kPng});
 }
 
 TEST_CASE("plot: ticks and labels") {

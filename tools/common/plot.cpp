@@ -1,10 +1,13 @@
 // nidim/tools/common/plot.cpp: see plot.h.
 #include "tools/common/plot.h"
 
-#include <png.h>
+#include <cairo-pdf.h>
+#include <cairo-svg.h>
+#include <cairo.h>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -15,111 +18,96 @@ namespace nidim::tools {
 
 namespace {
 
-// 5x7 glyphs for ASCII 32..126: seven rows, bit 4 the leftmost column. Drawn for this file in the
-// style of the classic HD44780 character-LCD font. The descender letters g, p, q, y are drawn two
-// rows lower (their first five rows are the x-height body), so a line of text is 9 rows tall.
-const uint8_t kFont[95][7] = {
-    {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},  // ' '
-    {0x04, 0x04, 0x04, 0x04, 0x04, 0x00, 0x04},  // !
-    {0x0A, 0x0A, 0x0A, 0x00, 0x00, 0x00, 0x00},  // "
-    {0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A},  // #
-    {0x04, 0x0F, 0x14, 0x0E, 0x05, 0x1E, 0x04},  // $
-    {0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03},  // %
-    {0x0C, 0x12, 0x14, 0x08, 0x15, 0x12, 0x0D},  // &
-    {0x0C, 0x04, 0x08, 0x00, 0x00, 0x00, 0x00},  // '
-    {0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02},  // (
-    {0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08},  // )
-    {0x00, 0x04, 0x15, 0x0E, 0x15, 0x04, 0x00},  // *
-    {0x00, 0x04, 0x04, 0x1F, 0x04, 0x04, 0x00},  // +
-    {0x00, 0x00, 0x00, 0x00, 0x0C, 0x04, 0x08},  // ,
-    {0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00},  // -
-    {0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C},  // .
-    {0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x00},  // /
-    {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E},  // 0
-    {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E},  // 1
-    {0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F},  // 2
-    {0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E},  // 3
-    {0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02},  // 4
-    {0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E},  // 5
-    {0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E},  // 6
-    {0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08},  // 7
-    {0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E},  // 8
-    {0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C},  // 9
-    {0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00},  // :
-    {0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x04, 0x08},  // ;
-    {0x02, 0x04, 0x08, 0x10, 0x08, 0x04, 0x02},  // <
-    {0x00, 0x00, 0x1F, 0x00, 0x1F, 0x00, 0x00},  // =
-    {0x08, 0x04, 0x02, 0x01, 0x02, 0x04, 0x08},  // >
-    {0x0E, 0x11, 0x01, 0x02, 0x04, 0x00, 0x04},  // ?
-    {0x0E, 0x11, 0x01, 0x0D, 0x15, 0x15, 0x0E},  // @
-    {0x0E, 0x11, 0x11, 0x11, 0x1F, 0x11, 0x11},  // A
-    {0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E},  // B
-    {0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E},  // C
-    {0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C},  // D
-    {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F},  // E
-    {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10},  // F
-    {0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F},  // G
-    {0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11},  // H
-    {0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E},  // I
-    {0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C},  // J
-    {0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11},  // K
-    {0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F},  // L
-    {0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11},  // M
-    {0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11},  // N
-    {0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E},  // O
-    {0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10},  // P
-    {0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D},  // Q
-    {0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11},  // R
-    {0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E},  // S
-    {0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04},  // T
-    {0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E},  // U
-    {0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04},  // V
-    {0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A},  // W
-    {0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11},  // X
-    {0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04},  // Y
-    {0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F},  // Z
-    {0x0E, 0x08, 0x08, 0x08, 0x08, 0x08, 0x0E},  // [
-    {0x00, 0x10, 0x08, 0x04, 0x02, 0x01, 0x00},  // backslash
-    {0x0E, 0x02, 0x02, 0x02, 0x02, 0x02, 0x0E},  // ]
-    {0x04, 0x0A, 0x11, 0x00, 0x00, 0x00, 0x00},  // ^
-    {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1F},  // _
-    {0x08, 0x04, 0x02, 0x00, 0x00, 0x00, 0x00},  // `
-    {0x00, 0x00, 0x0E, 0x01, 0x0F, 0x11, 0x0F},  // a
-    {0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x1E},  // b
-    {0x00, 0x00, 0x0E, 0x10, 0x10, 0x11, 0x0E},  // c
-    {0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F},  // d
-    {0x00, 0x00, 0x0E, 0x11, 0x1F, 0x10, 0x0E},  // e
-    {0x06, 0x09, 0x08, 0x1C, 0x08, 0x08, 0x08},  // f
-    {0x0F, 0x11, 0x11, 0x11, 0x0F, 0x01, 0x0E},  // g (descender)
-    {0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11},  // h
-    {0x04, 0x00, 0x0C, 0x04, 0x04, 0x04, 0x0E},  // i
-    {0x02, 0x00, 0x06, 0x02, 0x02, 0x12, 0x0C},  // j
-    {0x10, 0x10, 0x12, 0x14, 0x18, 0x14, 0x12},  // k
-    {0x0C, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E},  // l
-    {0x00, 0x00, 0x1A, 0x15, 0x15, 0x11, 0x11},  // m
-    {0x00, 0x00, 0x16, 0x19, 0x11, 0x11, 0x11},  // n
-    {0x00, 0x00, 0x0E, 0x11, 0x11, 0x11, 0x0E},  // o
-    {0x1E, 0x11, 0x11, 0x11, 0x1E, 0x10, 0x10},  // p (descender)
-    {0x0F, 0x11, 0x11, 0x11, 0x0F, 0x01, 0x01},  // q (descender)
-    {0x00, 0x00, 0x16, 0x19, 0x10, 0x10, 0x10},  // r
-    {0x00, 0x00, 0x0E, 0x10, 0x0E, 0x01, 0x1E},  // s
-    {0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06},  // t
-    {0x00, 0x00, 0x11, 0x11, 0x11, 0x13, 0x0D},  // u
-    {0x00, 0x00, 0x11, 0x11, 0x11, 0x0A, 0x04},  // v
-    {0x00, 0x00, 0x11, 0x11, 0x15, 0x15, 0x0A},  // w
-    {0x00, 0x00, 0x11, 0x0A, 0x04, 0x0A, 0x11},  // x
-    {0x11, 0x11, 0x11, 0x11, 0x0F, 0x01, 0x0E},  // y (descender)
-    {0x00, 0x00, 0x1F, 0x02, 0x04, 0x08, 0x1F},  // z
-    {0x02, 0x04, 0x04, 0x08, 0x04, 0x04, 0x02},  // {
-    {0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04},  // |
-    {0x08, 0x04, 0x04, 0x02, 0x04, 0x04, 0x08},  // }
-    {0x00, 0x00, 0x08, 0x15, 0x02, 0x00, 0x00},  // ~
+constexpr double kPi = 3.14159265358979323846;
+constexpr double kFrameWidth = 0.8;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+void set_colour(cairo_t* cr, Rgb c, double a = 1.0) {
+  cairo_set_source_rgba(cr, c.r / 255.0, c.g / 255.0, c.b / 255.0, a);
+}
+
+void stroke(cairo_t* cr, Rgb c, double width, bool dashed = false, double a = 1.0) {
+  const double dash[2] = {4.0, 2.5};
+  set_colour(cr, c, a);
+  cairo_set_line_width(cr, width);
+  cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+  cairo_set_dash(cr, dash, dashed ? 2 : 0, 0);
+  cairo_stroke(cr);
+}
+
+// The centre of a hairline on the PNG's pixel grid (half-point steps), so thin rules stay crisp.
+double snap(double v) {
+  return std::round(v * kPngScale) / kPngScale;
+}
+
+// Makes DejaVu Sans at `size` points cr's font; returns how far s advances the pen.
+double use_font(cairo_t* cr, const std::string& s, double size) {
+  cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_font_size(cr, size);
+  cairo_text_extents_t e;
+  cairo_text_extents(cr, s.c_str(), &e);
+  return e.x_advance;
+}
+
+cairo_status_t append_bytes(void* out, const unsigned char* data, unsigned int len) {
+  static_cast<std::string*>(out)->append(reinterpret_cast<const char*>(data), len);
+  return CAIRO_STATUS_SUCCESS;
+}
+
+// Where v falls along an axis from lo (0) to hi (1); NaN for v <= 0 on a log axis.
+double axis_fraction(double v, double lo, double hi, bool log) {
+  if (!log) return (v - lo) / (hi - lo);
+  if (!(v > 0)) return kNaN;
+  return (std::log10(v) - std::log10(lo)) / (std::log10(hi) - std::log10(lo));
+}
+
+// A tick: its value, its label ("10" and a raised exponent on log axes; empty for minor ticks).
+struct Tick {
+  double v;
+  std::string base, exponent;
 };
 
-constexpr int kAdvance = 6;  // glyph width 5 plus one column of spacing
+std::vector<Tick> axis_ticks(double lo, double hi, bool log) {
+  std::vector<Tick> t;
+  if (log) {
+    const int e0 = static_cast<int>(std::ceil(std::log10(lo) - 1e-9)),
+              e1 = static_cast<int>(std::floor(std::log10(hi) + 1e-9));
+    if (e1 > e0) {  // two or more decades: labelled powers of ten, unlabelled 2..9 between
+      for (int e = e0 - 1; e <= e1; ++e)
+        for (int m = 1; m < 10; ++m) {
+          const double v = m * std::pow(10.0, e);
+          if (v < lo * (1 - 1e-9) || v > hi * (1 + 1e-9)) continue;
+          const std::string exponent = (e < 0 ? "\u2212" : "") + std::to_string(std::abs(e));
+          t.push_back(m > 1 ? Tick{v, "", ""} : Tick{v, "10", exponent});
+        }
+      return t;
+    }
+  }
+  const std::vector<double> v = nice_ticks(lo, hi, 5);
+  const double step = v.size() > 1 ? v[1] - v[0] : 1;
+  for (double x : v) {
+    std::string s = tick_label(x, step);
+    if (!s.empty() && s[0] == '-') s = "\u2212" + s.substr(1);  // a typographic minus
+    t.push_back({x, s, ""});
+  }
+  return t;
+}
 
-double frac(double x) {
-  return x - std::floor(x);
+// An exponent is drawn at 0.7 of the size, raised by 0.4 of it; top-aligned labels with one
+// move down by as much, so that the exponent clears the tick above it.
+constexpr double kExponentScale = 0.7, kExponentRaise = 0.4;
+
+double label_width(const Figure& fig, const Tick& t, double size) {
+  return fig.text_width(t.base, size) + fig.text_width(t.exponent, size * kExponentScale);
+}
+
+void draw_label(Figure& fig, double x, double y, const Tick& t, double size, int ha, int va) {
+  const double left = x - label_width(fig, t, size) * (ha + 1) / 2;
+  if (!t.exponent.empty() && va < 0) y += kExponentRaise * size;
+  fig.text(left, y, t.base, size, kBlack, -1, va);
+  if (!t.exponent.empty())
+    fig.text(left + fig.text_width(t.base, size), y - kExponentRaise * size, t.exponent,
+             size * kExponentScale, kBlack, -1, va);
 }
 
 }  // namespace
@@ -131,190 +119,112 @@ Rgb palette(int64_t i) {
   return tab10[((i % 10) + 10) % 10];
 }
 
-Canvas::Canvas(int width, int height, Rgb bg)
-    : m_w(width),
-      m_h(height),
-      m_px(static_cast<size_t>(width) * height * 3),
-      m_cx1(width - 1),
-      m_cy1(height - 1) {
-  NIDIM_CHECK(width > 0 && height > 0, "canvas: bad size {} x {}", width, height);
-  for (size_t i = 0; i < m_px.size(); i += 3) {
-    m_px[i] = bg.r;
-    m_px[i + 1] = bg.g;
-    m_px[i + 2] = bg.b;
+const char* plot_format_name(PlotFormat f) {
+  static const char* const names[] = {"png", "svg", "pdf"};  // in PlotFormat's order
+  return names[static_cast<int>(f)];
+}
+
+std::vector<PlotFormat> parse_plot_formats(const std::string& list) {
+  std::vector<PlotFormat> out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    const std::string name = list.substr(start, comma - start);
+    bool known = false;
+    for (PlotFormat f : {PlotFormat::kPng, PlotFormat::kSvg, PlotFormat::kPdf})
+      if (name == plot_format_name(f)) {
+        known = true;
+        if (std::find(out.begin(), out.end(), f) == out.end()) out.push_back(f);
+      }
+    NIDIM_CHECK(known,
+                "--plot-format {}: unknown format '{}' (a comma-separated list of png, svg, pdf)",
+                list, name);
+    if (comma == list.size()) return out;
+    start = comma + 1;
   }
 }
 
-Rgb Canvas::get(int x, int y) const {
-  const size_t o = (static_cast<size_t>(y) * m_w + x) * 3;
-  return {m_px[o], m_px[o + 1], m_px[o + 2]};
+// ---- figure ----------------------------------------------------------------------------------
+
+Figure::Figure(double width, double height) : m_w(width), m_h(height) {
+  NIDIM_CHECK(width > 0 && height > 0, "figure: bad size {} x {}", width, height);
+  const cairo_rectangle_t extents{0, 0, width, height};
+  m_record = cairo_recording_surface_create(CAIRO_CONTENT_COLOR_ALPHA, &extents);
+  m_cr = cairo_create(m_record);
+  NIDIM_CHECK(cairo_status(m_cr) == CAIRO_STATUS_SUCCESS, "figure: cairo: {}",
+              cairo_status_to_string(cairo_status(m_cr)));
+  set_colour(m_cr, kWhite);  // an opaque page in every format
+  cairo_paint(m_cr);
 }
 
-void Canvas::set_clip(int x0, int y0, int x1, int y1) {
-  m_cx0 = std::max(0, x0);
-  m_cy0 = std::max(0, y0);
-  m_cx1 = std::min(m_w - 1, x1);
-  m_cy1 = std::min(m_h - 1, y1);
+Figure::~Figure() {
+  cairo_destroy(m_cr);
+  cairo_surface_destroy(m_record);
 }
 
-void Canvas::clear_clip() {
-  set_clip(0, 0, m_w - 1, m_h - 1);
+void Figure::text(double x, double y, const std::string& s, double size, Rgb c, int ha, int va,
+                  double angle) {
+  if (s.empty()) return;
+  cairo_save(m_cr);
+  const double advance = use_font(m_cr, s, size);
+  cairo_translate(m_cr, x, y);
+  cairo_rotate(m_cr, -angle * kPi / 180);
+  // Baselines from DejaVu Sans' metrics: capitals are 0.73 em tall, descenders 0.24 em deep.
+  const double baseline = va < 0 ? 0.76 * size : va == 0 ? 0.365 * size : -0.24 * size;
+  cairo_move_to(m_cr, -advance * (ha + 1) / 2, baseline);
+  set_colour(m_cr, c);
+  cairo_show_text(m_cr, s.c_str());
+  cairo_restore(m_cr);
 }
 
-void Canvas::blend(int x, int y, Rgb c, double a) {
-  if (x < m_cx0 || x > m_cx1 || y < m_cy0 || y > m_cy1 || !(a > 0)) return;
-  a = std::min(1.0, a);
-  uint8_t* p = &m_px[(static_cast<size_t>(y) * m_w + x) * 3];
-  p[0] = static_cast<uint8_t>(std::lround(p[0] * (1 - a) + c.r * a));
-  p[1] = static_cast<uint8_t>(std::lround(p[1] * (1 - a) + c.g * a));
-  p[2] = static_cast<uint8_t>(std::lround(p[2] * (1 - a) + c.b * a));
-}
-
-void Canvas::line(double x0, double y0, double x1, double y1, Rgb c, double width, double a) {
-  if (!std::isfinite(x0) || !std::isfinite(y0) || !std::isfinite(x1) || !std::isfinite(y1)) return;
-  if (width > 1.0) {
-    // Parallel single-pixel lines across the width, offset along the normal.
-    const double dx = x1 - x0, dy = y1 - y0, len = std::hypot(dx, dy);
-    if (len == 0) return;
-    const double nx = -dy / len, ny = dx / len;
-    const int k = static_cast<int>(std::ceil(width));
-    for (int i = 0; i < k; ++i) {
-      const double o = (i - (k - 1) / 2.0) * (width / k);
-      line(x0 + nx * o, y0 + ny * o, x1 + nx * o, y1 + ny * o, c, 1.0, a);
-    }
-    return;
-  }
-  // Wu's algorithm: step along the major axis; the two pixels straddling the ideal line share
-  // the coverage by the fractional distance.
-  const bool steep = std::fabs(y1 - y0) > std::fabs(x1 - x0);
-  if (steep) {
-    std::swap(x0, y0);
-    std::swap(x1, y1);
-  }
-  if (x0 > x1) {
-    std::swap(x0, x1);
-    std::swap(y0, y1);
-  }
-  const double dx = x1 - x0, dy = y1 - y0;
-  const double grad = dx == 0 ? 1.0 : dy / dx;
-  auto plot = [&](double px, double py, double cov) {
-    if (steep) {
-      blend(static_cast<int>(py), static_cast<int>(px), c, cov * a);
-    } else {
-      blend(static_cast<int>(px), static_cast<int>(py), c, cov * a);
-    }
-  };
-  const double xs = std::round(x0), xe = std::round(x1);
-  double y = y0 + grad * (xs - x0);
-  for (double x = xs; x <= xe; x += 1.0) {
-    plot(x, std::floor(y), 1 - frac(y));
-    plot(x, std::floor(y) + 1, frac(y));
-    y += grad;
-  }
-}
-
-void Canvas::dashed_line(double x0, double y0, double x1, double y1, Rgb c, double on, double off) {
-  const double len = std::hypot(x1 - x0, y1 - y0);
-  if (len == 0) return;
-  const double ux = (x1 - x0) / len, uy = (y1 - y0) / len;
-  for (double t = 0; t < len; t += on + off) {
-    const double te = std::min(len, t + on);
-    line(x0 + ux * t, y0 + uy * t, x0 + ux * te, y0 + uy * te, c, 1.5);
-  }
-}
-
-void Canvas::fill_rect(int x0, int y0, int x1, int y1, Rgb c, double a) {
-  if (x0 > x1) std::swap(x0, x1);
-  if (y0 > y1) std::swap(y0, y1);
-  for (int y = y0; y <= y1; ++y)
-    for (int x = x0; x <= x1; ++x) blend(x, y, c, a);
-}
-
-void Canvas::rect(int x0, int y0, int x1, int y1, Rgb c) {
-  for (int x = x0; x <= x1; ++x) {
-    blend(x, y0, c);
-    blend(x, y1, c);
-  }
-  for (int y = y0; y <= y1; ++y) {
-    blend(x0, y, c);
-    blend(x1, y, c);
-  }
-}
-
-void Canvas::disc(double cx, double cy, double r, Rgb c, double a) {
-  if (!std::isfinite(cx) || !std::isfinite(cy)) return;
-  const int x0 = static_cast<int>(std::floor(cx - r - 1)),
-            x1 = static_cast<int>(std::ceil(cx + r + 1));
-  const int y0 = static_cast<int>(std::floor(cy - r - 1)),
-            y1 = static_cast<int>(std::ceil(cy + r + 1));
-  for (int y = y0; y <= y1; ++y)
-    for (int x = x0; x <= x1; ++x) {
-      const double dist = std::hypot(x + 0.5 - cx, y + 0.5 - cy);
-      const double cov = std::min(1.0, std::max(0.0, r + 0.5 - dist));  // 1-pixel soft edge
-      if (cov > 0) blend(x, y, c, cov * a);
-    }
-}
-
-void Canvas::text(int x, int y, const std::string& s, Rgb c, int scale, int align) {
-  const int w = text_width(s, scale);
-  if (align == 0) x -= w / 2;
-  if (align > 0) x -= w;
-  for (size_t i = 0; i < s.size(); ++i) {
-    int ch = static_cast<unsigned char>(s[i]);
-    if (ch < 32 || ch > 126) ch = '?';
-    const uint8_t* g = kFont[ch - 32];
-    const int gx = x + static_cast<int>(i) * kAdvance * scale;
-    const int gy = y + ((ch == 'g' || ch == 'p' || ch == 'q' || ch == 'y') ? 2 * scale : 0);
-    for (int row = 0; row < 7; ++row)
-      for (int col = 0; col < 5; ++col)
-        if (g[row] & (0x10 >> col))
-          for (int dy = 0; dy < scale; ++dy)
-            for (int dx = 0; dx < scale; ++dx)
-              blend(gx + col * scale + dx, gy + row * scale + dy, c);
-  }
-}
-
-int Canvas::text_width(const std::string& s, int scale) {
+double Figure::text_width(const std::string& s, double size) const {
   if (s.empty()) return 0;
-  return (static_cast<int>(s.size()) * kAdvance - 1) * scale;
+  cairo_save(m_cr);
+  const double advance = use_font(m_cr, s, size);
+  cairo_restore(m_cr);
+  return advance;
 }
 
-std::string Canvas::encode_png() const {
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-  NIDIM_CHECK(png != nullptr, "png: png_create_write_struct failed");
-  png_infop info = png_create_info_struct(png);
-  if (info == nullptr) {
-    png_destroy_write_struct(&png, nullptr);
-    NIDIM_FAIL("png: png_create_info_struct failed");
-  }
+Axes Figure::axes(double left, double top, double width, double height) {
+  return Axes(*this, left, top, width, height);
+}
+
+std::string Figure::encode(PlotFormat f) const {
   std::string out;
-  // libpng reports errors by longjmp; nothing with a destructor is live between setjmp and the
-  // calls below except `out` and `rows`, which outlive this frame's jump target.
-  std::vector<png_bytep> rows(static_cast<size_t>(m_h));
-  if (setjmp(png_jmpbuf(png))) {
-    png_destroy_write_struct(&png, &info);
-    NIDIM_FAIL("png: libpng failed while encoding a {} x {} image", m_w, m_h);
-  }
-  png_set_write_fn(
-      png, &out,
-      [](png_structp p, png_bytep data, png_size_t len) {
-        static_cast<std::string*>(png_get_io_ptr(p))
-            ->append(reinterpret_cast<const char*>(data), len);
-      },
-      [](png_structp) {});
-  png_set_IHDR(png, info, m_w, m_h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  png_write_info(png, info);
-  for (int y = 0; y < m_h; ++y)
-    rows[y] = const_cast<png_bytep>(&m_px[static_cast<size_t>(y) * m_w * 3]);
-  png_write_image(png, rows.data());
-  png_write_end(png, nullptr);
-  png_destroy_write_struct(&png, &info);
+  cairo_surface_t* s =
+      f == PlotFormat::kSvg ? cairo_svg_surface_create_for_stream(append_bytes, &out, m_w, m_h)
+      : f == PlotFormat::kPdf
+          ? cairo_pdf_surface_create_for_stream(append_bytes, &out, m_w, m_h)
+          : cairo_image_surface_create(CAIRO_FORMAT_RGB24,
+                                       static_cast<int>(std::ceil(m_w * kPngScale)),
+                                       static_cast<int>(std::ceil(m_h * kPngScale)));
+  if (f == PlotFormat::kPdf)  // no creation time: the same figure gives the same bytes
+    cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_CREATE_DATE, "");
+  // Replaying the recording draws every path and glyph again at the target's resolution.
+  cairo_t* cr = cairo_create(s);
+  if (f == PlotFormat::kPng) cairo_scale(cr, kPngScale, kPngScale);
+  cairo_set_source_surface(cr, m_record, 0, 0);
+  cairo_paint(cr);
+  cairo_status_t status = cairo_status(cr);
+  cairo_destroy(cr);
+  if (f == PlotFormat::kPng && status == CAIRO_STATUS_SUCCESS)
+    status = cairo_surface_write_to_png_stream(s, append_bytes, &out);
+  cairo_surface_finish(s);  // SVG and PDF are written here
+  if (status == CAIRO_STATUS_SUCCESS) status = cairo_surface_status(s);
+  cairo_surface_destroy(s);
+  NIDIM_CHECK(status == CAIRO_STATUS_SUCCESS, "figure: cairo could not write the {}: {}",
+              plot_format_name(f), cairo_status_to_string(status));
   return out;
 }
 
-void Canvas::save_png(const std::string& path) const {
-  nidim::write_file_atomic(path, encode_png());
+std::vector<std::string> Figure::save(const std::string& dir, const std::string& stem,
+                                      const std::vector<PlotFormat>& formats) const {
+  std::vector<std::string> names;
+  for (PlotFormat f : formats) {
+    names.push_back(stem + "." + plot_format_name(f));
+    nidim::write_file_atomic(dir.empty() ? names.back() : dir + "/" + names.back(), encode(f));
+  }
+  return names;
 }
 
 // ---- ticks -----------------------------------------------------------------------------------
@@ -352,97 +262,134 @@ std::string tick_label(double v, double step) {
 
 // ---- axes ------------------------------------------------------------------------------------
 
-Axes::Axes(Canvas& canvas, int left, int top, int width, int height)
-    : m_c(canvas), m_left(left), m_top(top), m_w(width), m_h(height) {}
+Axes::Axes(Figure& fig, double left, double top, double width, double height)
+    : m_fig(fig), m_left(left), m_top(top), m_w(width), m_h(height) {}
 
-void Axes::set_limits(double x0, double x1, double y0, double y1) {
-  if (!(x1 > x0)) x1 = x0 + 1;
-  if (!(y1 > y0)) y1 = y0 + 1;
+void Axes::set_limits(double x0, double x1, double y0, double y1, bool log_x, bool log_y) {
+  NIDIM_CHECK(!(log_x && !(x0 > 0)) && !(log_y && !(y0 > 0)),
+              "axes: a log scale needs limits > 0, got x from {} and y from {}", x0, y0);
+  if (!(x1 > x0)) x1 = log_x ? x0 * 10 : x0 + 1;
+  if (!(y1 > y0)) y1 = log_y ? y0 * 10 : y0 + 1;
   m_x0 = x0;
   m_x1 = x1;
   m_y0 = y0;
   m_y1 = y1;
+  m_log_x = log_x;
+  m_log_y = log_y;
 }
 
 double Axes::px(double x) const {
-  return m_left + (x - m_x0) / (m_x1 - m_x0) * m_w;
+  return m_left + axis_fraction(x, m_x0, m_x1, m_log_x) * m_w;
 }
 double Axes::py(double y) const {
-  return m_top + m_h - (y - m_y0) / (m_y1 - m_y0) * m_h;
+  return m_top + m_h - axis_fraction(y, m_y0, m_y1, m_log_y) * m_h;
 }
 
-void Axes::clip() const {
-  m_c.set_clip(m_left, m_top, m_left + m_w, m_top + m_h);
+void Axes::clip_to_frame() const {
+  cairo_t* cr = m_fig.context();
+  cairo_save(cr);
+  const double in = kFrameWidth / 2;
+  cairo_rectangle(cr, m_left + in, m_top + in, m_w - 2 * in, m_h - 2 * in);
+  cairo_clip(cr);
 }
 
 void Axes::decorate(const std::string& title, const std::string& xlabel, const std::string& ylabel,
                     bool grid) {
-  m_c.clear_clip();
-  const std::vector<double> xt = nice_ticks(m_x0, m_x1, 5), yt = nice_ticks(m_y0, m_y1, 5);
-  const double xs = xt.size() > 1 ? xt[1] - xt[0] : 1, ys = yt.size() > 1 ? yt[1] - yt[0] : 1;
-  for (double v : xt) {
-    const int x = static_cast<int>(std::lround(px(v)));
-    if (grid) m_c.line(x, m_top, x, m_top + m_h, kLightGrey);
-    m_c.line(x, m_top + m_h, x, m_top + m_h + 5, kBlack);
-    m_c.text(x, m_top + m_h + 9, tick_label(v, xs), kBlack, 2, 0);
+  cairo_t* cr = m_fig.context();
+  const std::vector<Tick> xt = axis_ticks(m_x0, m_x1, m_log_x),
+                          yt = axis_ticks(m_y0, m_y1, m_log_y);
+  const double bottom = m_top + m_h, major = 3.5, minor = 2.0;
+  // Grid at the labelled ticks, under everything drawn later; then the ticks, outwards.
+  for (int pass = grid ? 0 : 1; pass < 2; ++pass) {
+    for (const Tick& t : xt) {
+      const double x = snap(px(t.v)), len = t.base.empty() ? minor : major;
+      if (pass == 0 && t.base.empty()) continue;
+      cairo_move_to(cr, x, pass == 0 ? m_top : bottom);
+      cairo_line_to(cr, x, pass == 0 ? bottom : bottom + len);
+    }
+    for (const Tick& t : yt) {
+      const double y = snap(py(t.v)), len = t.base.empty() ? minor : major;
+      if (pass == 0 && t.base.empty()) continue;
+      cairo_move_to(cr, pass == 0 ? m_left : m_left - len, y);
+      cairo_line_to(cr, pass == 0 ? m_left + m_w : m_left, y);
+    }
+    stroke(cr, pass == 0 ? kLightGrey : kBlack, pass == 0 ? 0.5 : kFrameWidth);
   }
-  for (double v : yt) {
-    const int y = static_cast<int>(std::lround(py(v)));
-    if (grid) m_c.line(m_left, y, m_left + m_w, y, kLightGrey);
-    m_c.line(m_left - 5, y, m_left, y, kBlack);
-    m_c.text(m_left - 9, y - 7, tick_label(v, ys), kBlack, 2, 1);
-  }
-  m_c.rect(m_left, m_top, m_left + m_w, m_top + m_h, kBlack);
-  if (!title.empty()) m_c.text(m_left + m_w / 2, m_top - 40, title, kBlack, 2, 0);
-  if (!xlabel.empty()) m_c.text(m_left + m_w / 2, m_top + m_h + 32, xlabel, kBlack, 2, 0);
-  if (!ylabel.empty()) m_c.text(m_left, m_top - 20, ylabel, kBlack, 2, -1);
+  cairo_rectangle(cr, snap(m_left), snap(m_top), snap(m_w), snap(m_h));
+  stroke(cr, kBlack, kFrameWidth);
+  double widest = 0;
+  for (const Tick& t : xt)
+    if (!t.base.empty()) draw_label(m_fig, px(t.v), bottom + major + 2, t, kTickSize, 0, -1);
+  for (const Tick& t : yt)
+    if (!t.base.empty()) {
+      draw_label(m_fig, m_left - major - 2.5, py(t.v), t, kTickSize, 1, 0);
+      widest = std::max(widest, label_width(m_fig, t, kTickSize));
+    }
+  m_fig.text(m_left + m_w / 2, m_top - 5, title, kTitleSize, kBlack, 0, 1);
+  const double xlabel_y = bottom + major + 2 + (1.45 + (m_log_x ? kExponentRaise : 0)) * kTickSize;
+  m_fig.text(m_left + m_w / 2, xlabel_y, xlabel, kLabelSize, kBlack, 0, -1);
+  m_fig.text(m_left - major - 2.5 - widest - 4, m_top + m_h / 2, ylabel, kLabelSize, kBlack, 0, 1,
+             90);
 }
 
-void Axes::curve(const std::vector<double>& xs, const std::vector<double>& ys, Rgb c,
-                 double width) {
-  clip();
-  for (size_t i = 1; i < xs.size() && i < ys.size(); ++i)
-    m_c.line(px(xs[i - 1]), py(ys[i - 1]), px(xs[i]), py(ys[i]), c, width);
-  m_c.clear_clip();
+void Axes::curve(const std::vector<double>& xs, const std::vector<double>& ys, Rgb c, double width,
+                 bool dashed) {
+  cairo_t* cr = m_fig.context();
+  clip_to_frame();
+  bool pen_down = false;  // a point that cannot be drawn breaks the curve
+  for (size_t i = 0; i < xs.size() && i < ys.size(); ++i) {
+    const double x = px(xs[i]), y = py(ys[i]);
+    if (!std::isfinite(x) || !std::isfinite(y)) {
+      pen_down = false;
+      continue;
+    }
+    pen_down ? cairo_line_to(cr, x, y) : cairo_move_to(cr, x, y);
+    pen_down = true;
+  }
+  stroke(cr, c, width, dashed);
+  cairo_restore(cr);
 }
 
 void Axes::scatter(const std::vector<double>& xs, const std::vector<double>& ys,
                    const std::vector<Rgb>& colours, double radius, double a) {
-  clip();
-  for (size_t i = 0; i < xs.size() && i < ys.size(); ++i)
-    m_c.disc(px(xs[i]), py(ys[i]), radius,
-             colours.empty() ? palette(0) : colours[i % colours.size()], a);
-  m_c.clear_clip();
+  cairo_t* cr = m_fig.context();
+  clip_to_frame();
+  // One fill per point, so that overlapping points darken as matplotlib's do.
+  for (size_t i = 0; i < xs.size() && i < ys.size(); ++i) {
+    const double x = px(xs[i]), y = py(ys[i]);
+    if (!std::isfinite(x) || !std::isfinite(y)) continue;
+    set_colour(cr, colours.empty() ? palette(0) : colours[i % colours.size()], a);
+    cairo_arc(cr, x, y, radius, 0, 2 * kPi);
+    cairo_fill(cr);
+  }
+  cairo_restore(cr);
 }
 
 void Axes::histogram(const std::vector<double>& edges, const std::vector<double>& heights, Rgb c,
                      double a) {
-  clip();
+  cairo_t* cr = m_fig.context();
+  clip_to_frame();
+  // One path of all bars, filled once: neighbouring bars meet without an anti-aliased seam.
+  const double base = m_log_y ? m_top + m_h : py(0);
   for (size_t i = 0; i + 1 < edges.size() && i < heights.size(); ++i) {
-    const int x0 = static_cast<int>(std::lround(px(edges[i]))),
-              x1 = static_cast<int>(std::lround(px(edges[i + 1])));
-    const int y0 = static_cast<int>(std::lround(py(heights[i]))),
-              y1 = static_cast<int>(std::lround(py(0)));
-    m_c.fill_rect(x0, y0, x1 - 1, y1, c, a);
+    const double x0 = px(edges[i]), x1 = px(edges[i + 1]), y = py(heights[i]);
+    if (std::isfinite(x0) && std::isfinite(x1) && std::isfinite(y))
+      cairo_rectangle(cr, x0, y, x1 - x0, base - y);
   }
-  m_c.clear_clip();
+  set_colour(cr, c, a);
+  cairo_fill(cr);
+  cairo_restore(cr);
 }
 
-void Axes::hline(double y, Rgb c, bool dashed) {
-  segment(m_x0, y, m_x1, y, c, 1.5, dashed);
-}
-void Axes::vline(double x, Rgb c, bool dashed) {
-  segment(x, m_y0, x, m_y1, c, 1.5, dashed);
+void Axes::hline(double y, Rgb c, bool dashed, const std::string& label) {
+  segment(m_x0, y, m_x1, y, c, 1.0, dashed);
+  const double at = py(y);
+  if (!label.empty() && std::isfinite(at))
+    m_fig.text(m_left + m_w - 4, at - 2, label, kTickSize, c, 1, 1);
 }
 
 void Axes::segment(double xa, double ya, double xb, double yb, Rgb c, double width, bool dashed) {
-  clip();
-  if (dashed) {
-    m_c.dashed_line(px(xa), py(ya), px(xb), py(yb), c);
-  } else {
-    m_c.line(px(xa), py(ya), px(xb), py(yb), c, width);
-  }
-  m_c.clear_clip();
+  curve({xa, xb}, {ya, yb}, c, width, dashed);
 }
 
 void Axes::contour(const std::function<double(double, double)>& f,
@@ -452,7 +399,8 @@ void Axes::contour(const std::function<double(double, double)>& f,
   auto gy = [&](int j) { return m_y0 + (m_y1 - m_y0) * j / ny; };
   for (int j = 0; j <= ny; ++j)
     for (int i = 0; i <= nx; ++i) g[j * (nx + 1) + i] = f(gx(i), gy(j));
-  clip();
+  cairo_t* cr = m_fig.context();
+  clip_to_frame();
   for (double lv : levels) {
     for (int j = 0; j < ny; ++j)
       for (int i = 0; i < nx; ++i) {
@@ -474,26 +422,34 @@ void Axes::contour(const std::function<double(double, double)>& f,
           }
         }
         // Two crossings: one segment; four (a saddle): pair them in edge order.
-        for (int s = 0; s + 1 < np; s += 2)
-          m_c.line(px(pts[s][0]), py(pts[s][1]), px(pts[s + 1][0]), py(pts[s + 1][1]), c, width);
+        for (int s = 0; s + 1 < np; s += 2) {
+          cairo_move_to(cr, px(pts[s][0]), py(pts[s][1]));
+          cairo_line_to(cr, px(pts[s + 1][0]), py(pts[s + 1][1]));
+        }
       }
   }
-  m_c.clear_clip();
+  cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);  // the segments of a line meet without gaps
+  stroke(cr, c, width);
+  cairo_restore(cr);
 }
 
 void Axes::legend(const std::vector<std::string>& labels, const std::vector<Rgb>& colours) {
   if (labels.empty()) return;
-  int w = 0;
-  for (const auto& l : labels) w = std::max(w, Canvas::text_width(l, 2));
-  const int row = 22, bw = w + 40, bh = static_cast<int>(labels.size()) * row + 10;
-  const int x0 = m_left + m_w - bw - 8, y0 = m_top + 8;
-  m_c.clear_clip();
-  m_c.fill_rect(x0, y0, x0 + bw, y0 + bh, kWhite, 0.85);
-  m_c.rect(x0, y0, x0 + bw, y0 + bh, kGrey);
+  double w = 0;
+  for (const auto& l : labels) w = std::max(w, m_fig.text_width(l, kTickSize));
+  const double row = 1.4 * kTickSize, bw = w + 22, bh = labels.size() * row + 6;
+  const double x0 = m_left + m_w - bw - 5, y0 = m_top + 5;
+  cairo_t* cr = m_fig.context();
+  cairo_rectangle(cr, x0, y0, bw, bh);
+  set_colour(cr, kWhite, 0.85);
+  cairo_fill_preserve(cr);
+  stroke(cr, kGrey, 0.5);
   for (size_t i = 0; i < labels.size(); ++i) {
-    const int y = y0 + 8 + static_cast<int>(i) * row;
-    m_c.fill_rect(x0 + 8, y, x0 + 22, y + 13, colours[i % colours.size()]);
-    m_c.text(x0 + 30, y, labels[i], kBlack, 2);
+    const double y = y0 + 3 + (i + 0.5) * row;
+    cairo_rectangle(cr, x0 + 5, y - 3.5, 7, 7);
+    set_colour(cr, colours[i % colours.size()]);
+    cairo_fill(cr);
+    m_fig.text(x0 + 17, y, labels[i], kTickSize, kBlack, -1, 0);
   }
 }
 

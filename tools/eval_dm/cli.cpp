@@ -204,8 +204,9 @@ int eval_dm_main(int argc, char** argv) {
       "eval_dm: how well embeddings match their prior (normality tests, distances, KL "
       "certificate) and how useful they are (classifiers, clustering). Give a run directory "
       "written by train_dim, or .npy files. Writes metrics.json (docs/METRICS.md), report.txt "
-      "and PNG plots into --out."};
+      "and plots (PNG, SVG, PDF) into --out."};
   std::string run_dir, train_path, test_path, train_labels, test_labels, prior_flag, out_dir;
+  std::string plot_format = "png";
   EvalOptions opt;
   bool no_distances = false, no_classifiers = false, no_plots = false, quiet = false, drop = false;
   int threads = 0;
@@ -241,7 +242,10 @@ int eval_dm_main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000));
   app.add_flag("--no-distances", no_distances, "skip the distances to the prior");
   app.add_flag("--no-classifiers", no_classifiers, "skip classifiers and clustering scores");
-  app.add_flag("--no-plots", no_plots, "write no PNG files");
+  app.add_flag("--no-plots", no_plots, "write no plots");
+  app.add_option("--plot-format", plot_format,
+                 "formats of every plot, a comma-separated subset of png,svg,pdf")
+      ->capture_default_str();
   app.add_flag("--drop-nonfinite", drop,
                "drop rows with NaN or Inf (with their labels) instead of failing");
   app.add_option("--threads", threads, "threads (default: all cores)")->check(CLI::Range(1, 4096));
@@ -331,6 +335,9 @@ int eval_dm_main(int argc, char** argv) {
   NIDIM_CHECK(!probe || loose || (train_features.empty() && test_features.empty()),
               "--train-features/--test-features go with --train/--test; a run directory has "
               "features_{{train,test}}.npy");
+  NIDIM_CHECK(!(no_plots && app.count("--plot-format") > 0),
+              "--plot-format goes with plots; --no-plots writes none");
+  opt.plot_formats = tools::parse_plot_formats(plot_format);
   NIDIM_CHECK(!(no_linear_probe && no_knn_probe),
               "--probe with --no-linear-probe and --no-knn-probe: nothing to probe");
   if (app.count("--probe-seed") == 0) lpo.seed = opt.seed;

@@ -552,29 +552,26 @@ Evaluation evaluate(const EmbeddingSet* train, const EmbeddingSet* test, const R
         notes.push_back(fmt::format("a plot was not written: {}", e.what()));
       }
     };
+    const PlotOutput out{opt.out_dir, opt.plot_formats};
     for (const SetData& s : sets)
       if (d == 2)
         add([&] {
-          return std::vector<std::string>{plot_scatter(opt.out_dir, s.set->name, s.set->x.data(),
-                                                       s.set->n, s.set->labels, opt.prior,
-                                                       opt.seed)};
+          return plot_scatter(out, s.set->name, s.set->x.data(), s.set->n, s.set->labels, opt.prior,
+                              opt.seed);
         });
     const SetData& ps = sets.back();  // test when present
     add([&] {
-      return plot_projections(opt.out_dir, ps.set->name, ps.coords.z.data(), ps.set->n, d,
-                              opt.seed);
+      return plot_projections(out, ps.set->name, ps.coords.z.data(), ps.set->n, d, opt.seed);
     });
     add([&] {
-      return std::vector<std::string>{
-          plot_marginals(opt.out_dir, ps.set->name, ps.set->x.data(), ps.set->n, d, opt.prior)};
+      return plot_marginals(out, ps.set->name, ps.set->x.data(), ps.set->n, d, opt.prior);
     });
     if (!opt.exact) {
       std::vector<std::pair<std::string, const st::BootstrapResult*>> br;
       for (const SetData& s : sets)
         if (s.boot.not_applicable.empty() && !s.boot.series.empty())
           br.emplace_back(s.set->name, &s.boot);
-      if (!br.empty())
-        add([&] { return std::vector<std::string>{plot_bootstrap_pvalues(opt.out_dir, br)}; });
+      if (!br.empty()) add([&] { return plot_bootstrap_pvalues(out, br); });
     }
     timing["plots"] = t.seconds();
     m["plots"] = ev.plots;

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "stats/priors.h"
+#include "tools/common/plot.h"
 #include "tools/eval_dm/inputs.h"
 
 namespace nidim::eval_dm {
@@ -33,6 +34,7 @@ struct EvalOptions {
   bool distances = true;
   bool classifiers = true;
   bool plots = true;
+  std::vector<tools::PlotFormat> plot_formats{tools::PlotFormat::kPng};
   bool progress = true;
   std::string out_dir;
   int threads = 0;  // as set by --threads (0: all cores)
@@ -41,7 +43,7 @@ struct EvalOptions {
 struct Evaluation {
   nlohmann::ordered_json metrics;  // keys in the order of docs/METRICS.md
   std::string report;
-  std::vector<std::string> plots;  // file names written into out_dir
+  std::vector<std::string> plots;  // file names written into out_dir, every format
 };
 
 // train and/or test may be null (at least one must be given). Writes the plots (when enabled)

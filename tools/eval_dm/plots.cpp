@@ -15,12 +15,13 @@ namespace nidim::eval_dm {
 
 namespace st = nidim::stats;
 using tools::Axes;
-using tools::Canvas;
+using tools::Figure;
 using tools::Rgb;
 
 namespace {
 
 constexpr uint64_t kStreamPlots = (uint64_t{1} << 40) + 200;
+constexpr double kFigureTitleSize = 11;
 
 double quantile_sorted(const std::vector<double>& v, double q) {
   if (v.empty()) return 0.0;
@@ -41,15 +42,12 @@ std::string titled(const std::string& title, const std::vector<double>& v, doubl
   return off == 0 ? title : fmt::format("{} ({} off the chart)", title, off);
 }
 
-std::string path_join(const std::string& dir, const std::string& name) {
-  return dir.empty() ? name : dir + "/" + name;
-}
-
 }  // namespace
 
-std::string plot_scatter(const std::string& out_dir, const std::string& set_name, const double* y,
-                         int64_t n, const std::vector<int64_t>& labels, st::Prior prior,
-                         uint64_t seed) {
+std::vector<std::string> plot_scatter(const PlotOutput& out, const std::string& set_name,
+                                      const double* y, int64_t n,
+                                      const std::vector<int64_t>& labels, st::Prior prior,
+                                      uint64_t seed) {
   Generator g(seed, kStreamPlots);
   const int64_t shown = std::min<int64_t>(n, 20000);
   std::vector<int64_t> rows;
@@ -78,7 +76,7 @@ std::string plot_scatter(const std::string& out_dir, const std::string& set_name
   y0 -= py;
   y1 += py;
   // Equal scales on both axes (circles stay circles): widen the narrower range.
-  constexpr int kBoxW = 840, kBoxH = 720;
+  constexpr double kBoxW = 420, kBoxH = 360;
   const double per_px = std::max((x1 - x0) / kBoxW, (y1 - y0) / kBoxH);
   const double cx = 0.5 * (x0 + x1), cy = 0.5 * (y0 + y1);
   x0 = cx - 0.5 * per_px * kBoxW;
@@ -86,9 +84,12 @@ std::string plot_scatter(const std::string& out_dir, const std::string& set_name
   y0 = cy - 0.5 * per_px * kBoxH;
   y1 = cy + 0.5 * per_px * kBoxH;
 
-  Canvas c(1000, 900);
-  Axes ax(c, 110, 90, kBoxW, kBoxH);
+  Figure fig(500, 470);
+  Axes ax = fig.axes(55, 45, kBoxW, kBoxH);
   ax.set_limits(x0, x1, y0, y1);
+  ax.decorate(fmt::format("{} embeddings (n = {}{}) over the {} prior", set_name, n,
+                          shown < n ? fmt::format(", {} shown", shown) : "", st::prior_name(prior)),
+              "y1", "y2");
   // Classes: colour by label, in sorted label order.
   std::map<int64_t, int> index;
   if (!labels.empty())
@@ -98,16 +99,13 @@ std::string plot_scatter(const std::string& out_dir, const std::string& set_name
   std::vector<Rgb> colours;
   for (int64_t i : rows)
     colours.push_back(labels.empty() ? tools::palette(0) : tools::palette(index[labels[i]]));
-  ax.scatter(xs, ys, colours, shown > 5000 ? 1.6 : 2.5, shown > 5000 ? 0.35 : 0.6);
+  ax.scatter(xs, ys, colours, shown > 5000 ? 0.8 : 1.25, shown > 5000 ? 0.35 : 0.6);
   // The prior: contours of the product density enclosing 39%, 86% and 99% of the mass (found by
   // Monte Carlo: the level below which that fraction of prior draws' densities lies), or the
   // unit square's edges for the uniform prior.
   const Rgb ink{30, 30, 30};
   if (prior == st::Prior::kUniform) {
-    ax.segment(0, 0, 1, 0, ink, 2);
-    ax.segment(1, 0, 1, 1, ink, 2);
-    ax.segment(1, 1, 0, 1, ink, 2);
-    ax.segment(0, 1, 0, 0, ink, 2);
+    ax.curve({0, 1, 1, 0, 0}, {0, 0, 1, 1, 0}, ink, 1.0);
   } else {
     Generator gp(seed, kStreamPlots + 1);
     const std::vector<double> draws = st::sample_prior(prior, gp, 2 * 20000);
@@ -119,11 +117,8 @@ std::string plot_scatter(const std::string& out_dir, const std::string& set_name
     for (double mass : {0.39, 0.86, 0.99}) levels.push_back(quantile_sorted(dens, 1 - mass));
     ax.contour(
         [&](double a, double b) { return st::prior_pdf(prior, a) * st::prior_pdf(prior, b); },
-        levels, ink, 240, 240, 1.5);
+        levels, ink, 240, 240, 0.75);
   }
-  ax.decorate(fmt::format("{} embeddings (n = {}{}) over the {} prior", set_name, n,
-                          shown < n ? fmt::format(", {} shown", shown) : "", st::prior_name(prior)),
-              "y1", "y2");
   std::vector<std::string> names;
   std::vector<Rgb> lc;
   for (const auto& e : index) {
@@ -136,16 +131,14 @@ std::string plot_scatter(const std::string& out_dir, const std::string& set_name
     lc.push_back(tools::palette(e.second));
   }
   ax.legend(names, lc);
-  c.text(110, 860,
-         prior == st::Prior::kUniform ? "black: the unit square"
-                                      : "black: prior density contours enclosing 39%, 86%, 99%",
-         tools::kGrey, 2);
-  const std::string name = fmt::format("scatter_{}.png", set_name);
-  c.save_png(path_join(out_dir, name));
-  return name;
+  fig.text(55, 450,
+           prior == st::Prior::kUniform ? "black: the unit square"
+                                        : "black: prior density contours enclosing 39%, 86%, 99%",
+           Axes::kTickSize, tools::kGrey);
+  return fig.save(out.dir, "scatter_" + set_name, out.formats);
 }
 
-std::vector<std::string> plot_projections(const std::string& out_dir, const std::string& set_name,
+std::vector<std::string> plot_projections(const PlotOutput& out, const std::string& set_name,
                                           const double* z, int64_t n, int64_t d, uint64_t seed) {
   Generator g(seed, kStreamPlots + 2);
   constexpr int kPanels = 4;
@@ -162,28 +155,27 @@ std::vector<std::string> plot_projections(const std::string& out_dir, const std:
   }
   const Rgb blue = tools::palette(0), red = tools::palette(3);
   // Histograms against the N(0, 1) density.
-  Canvas ch(1400, 1100);
-  Canvas cq(1400, 1100);
+  Figure fh(700, 550), fq(700, 550);
   for (int p = 0; p < kPanels; ++p) {
-    const int left = 110 + (p % 2) * 680, top = 110 + (p / 2) * 520;
-    Axes ax(ch, left, top, 560, 380);
+    const double left = 55 + (p % 2) * 340, top = 55 + (p / 2) * 260;
+    Axes ax = fh.axes(left, top, 280, 190);
     const double lo = -4.5, hi = 4.5;
     constexpr int bins = 60;
     const std::vector<double> h = tools::histogram_counts(proj[p], lo, hi, bins, true);
     std::vector<double> edges;
     for (int b = 0; b <= bins; ++b) edges.push_back(lo + (hi - lo) * b / bins);
     ax.set_limits(lo, hi, 0, std::max(0.5, *std::max_element(h.begin(), h.end()) * 1.1));
+    ax.decorate(titled(fmt::format("random projection {}", p + 1), proj[p], lo, hi),
+                "u \u00b7 \u03a6\u207b\u00b9(F(y))", "density");
     ax.histogram(edges, h, blue, 0.6);
     std::vector<double> xs, ys;
     for (int i = 0; i <= 300; ++i) {
       xs.push_back(lo + (hi - lo) * i / 300);
       ys.push_back(st::normal_pdf(xs.back()));
     }
-    ax.curve(xs, ys, red, 2.5);
-    ax.decorate(titled(fmt::format("random projection {}", p + 1), proj[p], lo, hi),
-                "u . Phi^-1(F(y))", "density");
+    ax.curve(xs, ys, red, 1.25);
     // Q-Q: at most 2000 sample quantiles against N(0, 1) quantiles (i + 1/2)/n.
-    Axes aq(cq, left, top, 560, 380);
+    Axes aq = fq.axes(left, top, 280, 190);
     const double qlo = std::min(-4.0, proj[p].front()), qhi = std::max(4.0, proj[p].back());
     const double ylo = std::max(qlo, -8.0), yhi = std::min(qhi, 8.0);
     aq.set_limits(-4.2, 4.2, ylo, yhi);
@@ -194,27 +186,27 @@ std::vector<std::string> plot_projections(const std::string& out_dir, const std:
       tx.push_back(st::normal_ppf((i + 0.5) / n));
       sy.push_back(proj[p][i]);
     }
-    aq.segment(-4.2, -4.2, 4.2, 4.2, red, 2);
-    aq.scatter(tx, sy, {blue}, 2.2, 0.7);
     aq.decorate(titled(fmt::format("Q-Q, random projection {}", p + 1), sy, ylo, yhi),
                 "N(0,1) quantile", "sample quantile");
+    aq.segment(-4.2, -4.2, 4.2, 4.2, red, 1.0);
+    aq.scatter(tx, sy, {blue}, 1.1, 0.7);
   }
-  ch.text(
-      110, 20,
+  fh.text(
+      55, 12,
       fmt::format("{} embeddings (n = {}): random projections against N(0,1), red", set_name, n),
-      tools::kBlack, 2);
-  cq.text(110, 20,
+      kFigureTitleSize);
+  fq.text(55, 12,
           fmt::format("{} embeddings (n = {}): Q-Q against N(0,1); red: y = x", set_name, n),
-          tools::kBlack, 2);
-  ch.save_png(path_join(out_dir, "projections.png"));
-  cq.save_png(path_join(out_dir, "qq.png"));
-  return {"projections.png", "qq.png"};
+          kFigureTitleSize);
+  std::vector<std::string> names = fh.save(out.dir, "projections", out.formats);
+  for (const std::string& f : fq.save(out.dir, "qq", out.formats)) names.push_back(f);
+  return names;
 }
 
-std::string plot_marginals(const std::string& out_dir, const std::string& set_name, const double* y,
-                           int64_t n, int64_t d, st::Prior prior) {
+std::vector<std::string> plot_marginals(const PlotOutput& out, const std::string& set_name,
+                                        const double* y, int64_t n, int64_t d, st::Prior prior) {
   const int panels = static_cast<int>(std::min<int64_t>(d, 4));
-  Canvas c(1400, panels > 2 ? 1100 : 600);
+  Figure fig(700, panels > 2 ? 550 : 300);
   // Bins over the prior's central 99.8% plus a margin (uniform: exactly [0, 1], so that no bin
   // straddles an edge of the support); the axis a little wider.
   auto range = prior_range(prior, 0.001);
@@ -235,29 +227,28 @@ std::string plot_marginals(const std::string& out_dir, const std::string& set_na
     }
     const double top_y =
         std::max(*std::max_element(h.begin(), h.end()), *std::max_element(ys.begin(), ys.end()));
-    Axes ax(c, 110 + (p % 2) * 680, 110 + (p / 2) * 520, 560, 380);
+    Axes ax = fig.axes(55 + (p % 2) * 340, 55 + (p / 2) * 260, 280, 190);
     ax.set_limits(ax_lo, ax_hi, 0, top_y * 1.1);
-    ax.histogram(edges, h, tools::palette(0), 0.6);
-    ax.curve(xs, ys, tools::palette(3), 2.5);
     ax.decorate(titled(fmt::format("coordinate {}", p), v, lo, hi), "y", "density");
+    ax.histogram(edges, h, tools::palette(0), 0.6);
+    ax.curve(xs, ys, tools::palette(3), 1.25);
   }
-  c.text(110, 20,
-         fmt::format("{} embeddings (n = {}): coordinates against the {} prior density, red",
-                     set_name, n, st::prior_name(prior)),
-         tools::kBlack, 2);
-  c.save_png(path_join(out_dir, "marginals.png"));
-  return "marginals.png";
+  fig.text(55, 12,
+           fmt::format("{} embeddings (n = {}): coordinates against the {} prior density, red",
+                       set_name, n, st::prior_name(prior)),
+           kFigureTitleSize);
+  return fig.save(out.dir, "marginals", out.formats);
 }
 
-std::string plot_bootstrap_pvalues(
-    const std::string& out_dir,
+std::vector<std::string> plot_bootstrap_pvalues(
+    const PlotOutput& out,
     const std::vector<std::pair<std::string, const st::BootstrapResult*>>& results) {
   const st::BootstrapResult& first = *results[0].second;
   const int panels = static_cast<int>(first.series.size());
   const int rows = (panels + 1) / 2;
-  Canvas c(1400, 110 + rows * 480);
+  Figure fig(700, 55 + rows * 240);
   for (int p = 0; p < panels; ++p) {
-    Axes ax(c, 110 + (p % 2) * 680, 110 + (p / 2) * 480, 560, 340);
+    Axes ax = fig.axes(55 + (p % 2) * 340, 55 + (p / 2) * 240, 280, 170);
     constexpr int bins = 20;
     std::vector<double> edges;
     for (int b = 0; b <= bins; ++b) edges.push_back(static_cast<double>(b) / bins);
@@ -275,10 +266,10 @@ std::string plot_bootstrap_pvalues(
                                 : fmt::format(" {} n/a", name);
     }
     ax.set_limits(0, 1, 0, top_y);
+    ax.decorate(title, "p-value", "density");
     for (size_t k = 0; k < hs.size(); ++k)
       ax.histogram(edges, hs[k], tools::palette(static_cast<int64_t>(k)), 0.45);
-    ax.hline(1.0, tools::kBlack, true);
-    ax.decorate(title, "p-value", "density");
+    ax.hline(1.0, tools::kBlack, true, "uniform");
     if (p == 0) {
       std::vector<std::string> names;
       std::vector<Rgb> cols;
@@ -289,10 +280,9 @@ std::string plot_bootstrap_pvalues(
       ax.legend(names, cols);
     }
   }
-  c.text(110, 20, "bootstrap p-values per repetition (uniform under the null: dashed line)",
-         tools::kBlack, 2);
-  c.save_png(path_join(out_dir, "bootstrap_pvalues.png"));
-  return "bootstrap_pvalues.png";
+  fig.text(55, 12, "bootstrap p-values per repetition (uniform under the null: dashed line)",
+           kFigureTitleSize);
+  return fig.save(out.dir, "bootstrap_pvalues", out.formats);
 }
 
 }  // namespace nidim::eval_dm
