@@ -122,6 +122,8 @@ struct VicregTerms {
 // VICReg (Bardes et al., 2022, Algorithm 1): invariance = mean (a - b)^2; variance = (mean
 // relu(1 - std(a)) + mean relu(1 - std(b))) / 2 with std = sqrt(var + 1e-4) over the batch
 // (unbiased); covariance = (sum of off-diagonal cov(a)^2 + the same for b) / d, cov unbiased.
-VicregTerms vicreg_terms(const Tensor& a, const Tensor& b);
+// off_diagonal [d, d]: 1 off the diagonal, 0 on it (vicreg_off_diagonal); undefined: made here.
+VicregTerms vicreg_terms(const Tensor& a, const Tensor& b, const Tensor& off_diagonal = Tensor());
+Tensor vicreg_off_diagonal(int64_t d, Device device);
 
 }  // namespace nidim

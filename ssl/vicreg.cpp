@@ -11,15 +11,21 @@
 
 namespace nidim {
 
-VicregTerms vicreg_terms(const Tensor& a, const Tensor& b) {
+Tensor vicreg_off_diagonal(int64_t d, Device device) {
+  std::vector<float> mask(static_cast<size_t>(d * d), 1.0f);
+  for (int64_t i = 0; i < d; ++i) mask[static_cast<size_t>(i * d + i)] = 0.0f;
+  return Tensor::from_host(mask.data(), {d, d}, DType::f32, device);
+}
+
+VicregTerms vicreg_terms(const Tensor& a, const Tensor& b, const Tensor& mask) {
   NIDIM_CHECK(a.ndim() == 2 && a.shape() == b.shape() && a.size(0) >= 2,
               "vicreg_terms: views must be [B, d] of the same shape with B >= 2, got {} and {}",
               a.shape().str(), b.shape().str());
   const int64_t n = a.size(0), d = a.size(1);
-  // 1 off the diagonal, 0 on it: the covariance term's mask.
-  std::vector<float> mask(static_cast<size_t>(d * d), 1.0f);
-  for (int64_t i = 0; i < d; ++i) mask[static_cast<size_t>(i * d + i)] = 0.0f;
-  const Tensor off_diagonal = Tensor::from_host(mask.data(), {d, d}, DType::f32, a.device());
+  const Tensor off_diagonal = mask.defined() ? mask : vicreg_off_diagonal(d, a.device());
+  NIDIM_CHECK(off_diagonal.shape() == Shape({d, d}),
+              "vicreg_terms: the off-diagonal mask is {}, the embedding has d = {}",
+              off_diagonal.shape().str(), d);
   VicregTerms t;
   t.invariance = mse_loss(a, b);
   Tensor variance, covariance;
@@ -48,7 +54,9 @@ class VicregObjective : public SslObjective {
 
  protected:
   std::pair<Tensor, StepScalars> method_loss(const Tensor& a, const Tensor& b) override {
-    const VicregTerms t = vicreg_terms(a, b);
+    // The mask is d x d (16 MiB at d = 2048): made once, not copied to the device every step.
+    if (!m_off_diagonal.defined()) m_off_diagonal = vicreg_off_diagonal(a.size(1), a.device());
+    const VicregTerms t = vicreg_terms(a, b, m_off_diagonal);
     Tensor loss = t.invariance * m_config.vicreg_invariance +
                   t.variance * m_config.vicreg_variance +
                   t.covariance * m_config.vicreg_covariance;
@@ -69,6 +77,9 @@ class VicregObjective : public SslObjective {
     return fmt::format("inv {:.4f}  var {:.4f}  cov {:.4f}", step.at("invariance"),
                        step.at("variance"), step.at("covariance"));
   }
+
+ private:
+  Tensor m_off_diagonal;
 };
 
 }  // namespace

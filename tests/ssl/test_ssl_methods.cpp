@@ -5,6 +5,7 @@
 // LARS / SGD update.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -278,7 +279,22 @@ TEST_CASE("one SimCLR and one VICReg step, written out for PyTorch") {
       write_npy(dir + "/noise2.npy", apply_channel(zeros({n, c.dim}), c.channel, replay));
     }
     const int64_t step = 3;  // inside the warm-up: lr = scaled lr * 3 / 10
+    const NamedTensors start = obj->model().state_dict();
+    std::vector<std::vector<float>> before;
+    for (const auto& [name, t] : start)
+      if (t.dtype() == DType::f32) before.push_back(t.to_vector<float>());
     StepScalars scalars = obj->step(batch, step, noise);
+    // Here too, not only in PyTorch: a finite loss, and the step moved every weight matrix and
+    // convolution kernel (a bias that a batch-norm or VICReg's centring cancels has a gradient of
+    // rounding size and may not move; the checks of the values themselves are check_ssl_step.py's).
+    CHECK(std::isfinite(scalars.front().second.get()));
+    size_t i = 0;
+    for (const auto& [name, t] : obj->model().state_dict()) {
+      if (t.dtype() != DType::f32) continue;
+      const bool weight = t.ndim() >= 2;
+      if (weight) CHECK_MESSAGE(t.to_vector<float>() != before[i], name << " did not move");
+      ++i;
+    }
     NamedTensors grads;
     for (const auto& [name, p] : obj->model().named_parameters())
       if (p.grad().defined()) grads.emplace_back(name, p.grad());
